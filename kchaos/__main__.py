@@ -1,0 +1,5 @@
+"""``python -m kchaos`` is the ``kchaos`` command."""
+
+from kchaos.cli import run
+
+run()

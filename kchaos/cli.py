@@ -1,0 +1,334 @@
+"""The ``kchaos`` command line: typer commands that call the package and print with rich.
+
+Every KchaosError becomes one red line and its exit code (2 for bad input); only
+``--debug`` shows a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kchaos import install as installer
+from kchaos.errors import BadInput, KchaosError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Kafka's architecture questions, answered by a real cluster."
+)
+fault_app = typer.Typer(no_args_is_help=True, help="Inject or heal one fault on the running cluster (live demos).")
+app.add_typer(fault_app, name="fault")
+console = Console()
+err_console = Console(stderr=True)
+DEBUG = {"on": False}
+
+ClusterOpt = Annotated[str, typer.Option("--cluster", help="Name of the cluster (several can run at once).")]
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    """kchaos: bring up a real Kafka cluster, break it, check what it did."""
+    DEBUG["on"] = debug
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn KchaosError into one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KchaosError as err:
+            if DEBUG["on"]:
+                raise
+            err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(err.exit_code) from None
+
+    return wrapper
+
+
+@app.command()
+@friendly
+def install(
+    kafka_version: Annotated[str, typer.Option(help="Kafka version (3.9 or newer).")] = installer.DEFAULT_KAFKA_VERSION,
+    archive: Annotated[
+        Optional[Path], typer.Option(help="An official kafka_2.13-X.tgz to use instead of Maven.")
+    ] = None,
+    sha512: Annotated[Optional[str], typer.Option(help="The archive's SHA-512 (else read from X.tgz.sha512).")] = None,
+) -> None:
+    """Put a pinned Kafka and a pinned Toxiproxy server into ~/.cache/kchaos."""
+    if archive:
+        console.print(installer.install_kafka_from_archive(archive, sha512))
+    else:
+        console.print(installer.install_kafka_from_maven(kafka_version))
+    console.print(installer.install_toxiproxy())
+
+
+def _spec(
+    brokers: int, controllers: str, kafka_version: str, base_port: int, cluster: str, configs: list[str] | None = None
+):
+    from kchaos.cluster.spec import ClusterSpec
+
+    broker_config = {}
+    for item in configs or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BadInput(f"--config {item!r}: write KEY=VALUE")
+        broker_config[key.strip()] = value.strip()
+    return ClusterSpec(
+        brokers=brokers,
+        controllers=controllers,
+        kafka_version=kafka_version,  # type: ignore[arg-type]
+        base_port=base_port,
+        name=cluster,
+        broker_config=broker_config,
+    )
+
+
+@app.command()
+@friendly
+def up(
+    brokers: Annotated[int, typer.Option(help="Number of brokers.")] = 3,
+    controllers: Annotated[str, typer.Option(help="combined or dedicated (3 extra controller nodes).")] = "combined",
+    backend: Annotated[str, typer.Option(help="local (JVMs on loopback).")] = "local",
+    kafka_version: Annotated[str, typer.Option()] = installer.DEFAULT_KAFKA_VERSION,
+    base_port: Annotated[int, typer.Option(help="First port of the block of ports the cluster uses.")] = 29000,
+    config: Annotated[
+        Optional[list[str]], typer.Option("--config", help="Broker config KEY=VALUE (repeatable).")
+    ] = None,
+    cluster: ClusterOpt = "default",
+) -> None:
+    """Start a KRaft cluster behind Toxiproxy and wait until it takes acks=all writes."""
+    from kchaos.cluster.local import LocalCluster
+
+    if backend not in ("local", "auto"):
+        raise BadInput(f"--backend={backend}: this build supports local (docker is not built yet)")
+    spec = _spec(brokers, controllers, kafka_version, base_port, cluster, config)
+    c = LocalCluster(spec)
+    with console.status(f"starting {spec.brokers} brokers ({spec.controllers} controllers)…"):
+        seconds = c.up()
+    _print_nodes(c)
+    console.print(f"writable with acks=all after [bold]{seconds:.1f} s[/bold]; bootstrap: [bold]{c.bootstrap}[/bold]")
+
+
+def _print_nodes(c) -> None:
+    from kchaos.cluster.inspect import status as cluster_status
+
+    st = cluster_status(c, with_topics=False)
+    table = Table(title=f"cluster '{c.name}' ({c.backend})")
+    for col in ("node", "role", "state", "pid", "client", "replication", "controller", "data dir"):
+        table.add_column(col)
+    for b in st["brokers"]:
+        table.add_row(
+            str(b["id"]) + (" *" if b["controller"] else ""),
+            b["roles"],
+            b["state"],
+            str(b["pid"]),
+            str(b["client_port"] or "-"),
+            str(b["replication_port"] or "-"),
+            str(b["controller_port"] or "-"),
+            b["data_dir"],
+        )
+    console.print(table)
+
+
+@app.command()
+@friendly
+def down(
+    keep_data: Annotated[bool, typer.Option(help="Keep the data dirs.")] = False,
+    cluster: ClusterOpt = "default",
+) -> None:
+    """Stop everything kchaos started (also leftovers of a crashed run)."""
+    from kchaos.cluster.local import teardown
+
+    done = teardown(cluster, keep_data)
+    console.print("\n".join(done) if done else "nothing to stop")
+
+
+@app.command()
+@friendly
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    cluster: ClusterOpt = "default",
+) -> None:
+    """Brokers up/down/paused/isolated, the active controller, leaders and ISRs."""
+    from kchaos.cluster import attach
+    from kchaos.cluster.inspect import status as cluster_status
+
+    st = cluster_status(attach(cluster))
+    if as_json:
+        print(json.dumps(st))
+        return
+    table = Table(title=f"brokers (bootstrap {st['bootstrap']})")
+    for col in ("node", "roles", "state", "controller", "pid"):
+        table.add_column(col)
+    for b in st["brokers"]:
+        table.add_row(str(b["id"]), b["roles"], b["state"], "yes" if b["controller"] else "", str(b["pid"]))
+    console.print(table)
+    topics = Table(title="partitions")
+    for col in ("topic", "partition", "leader", "replicas", "isr"):
+        topics.add_column(col)
+    for topic, parts in st["topics"].items():
+        for p in parts:
+            topics.add_row(topic, str(p["partition"]), str(p["leader"]), str(p["replicas"]), str(p["isr"]))
+    console.print(topics)
+
+
+def _with_target(cluster: str, target: str) -> tuple[Any, int]:
+    from kchaos.cluster import attach
+    from kchaos.cluster.inspect import resolve_target
+
+    c = attach(cluster)
+    return c, resolve_target(c, target)
+
+
+TargetArg = Annotated[str, typer.Argument(help="Node id, leader:TOPIC:P, follower:TOPIC:P, controller or random.")]
+DirectionOpt = Annotated[str, typer.Option(help="in, out or both.")]
+LinksOpt = Annotated[str, typer.Option(help="Link kinds, comma-separated: repl, ctrl, client.")]
+
+
+def _kinds(links: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in links.split(",") if k.strip())
+    bad = [k for k in kinds if k not in ("repl", "ctrl", "client")]
+    if bad or not kinds:
+        raise BadInput(f"--links={links}: use repl, ctrl and/or client")
+    return kinds
+
+
+def _process_fault(action: str) -> Callable[..., None]:
+    @friendly
+    def command(target: TargetArg, cluster: ClusterOpt = "default") -> None:
+        c, node = _with_target(cluster, target)
+        getattr(c, action)(node)
+        console.print(f"{action} node {node}")
+
+    command.__doc__ = {
+        "kill": "SIGKILL a node (no controlled shutdown).",
+        "stop": "Stop a node gracefully (controlled shutdown).",
+        "start": "Start a stopped or killed node.",
+        "pause": "Freeze a node (SIGSTOP).",
+        "resume": "Unfreeze a paused node (SIGCONT).",
+    }[action]
+    return command
+
+
+for _action in ("kill", "stop", "start", "pause", "resume"):
+    fault_app.command(_action)(_process_fault(_action))
+
+
+def _direction(direction: str) -> str:
+    if direction not in ("in", "out", "both"):
+        raise BadInput(f"--direction={direction}: choose in, out or both")
+    return direction
+
+
+@fault_app.command()
+@friendly
+def isolate(
+    target: TargetArg,
+    keep_clients: Annotated[bool, typer.Option(help="Clients can still reach the node.")] = False,
+    cluster: ClusterOpt = "default",
+) -> None:
+    """Cut a node off from every peer and controller."""
+    c, node = _with_target(cluster, target)
+    c.isolate(node, keep_clients=keep_clients)
+    console.print(f"isolated node {node}" + (" (clients still connected)" if keep_clients else ""))
+
+
+@fault_app.command()
+@friendly
+def cut(src: TargetArg, dst: TargetArg, cluster: ClusterOpt = "default") -> None:
+    """Cut one directed link: connections SRC opens to DST."""
+    from kchaos.cluster.inspect import resolve_target
+
+    c, a = _with_target(cluster, src)
+    b = resolve_target(c, dst)
+    c.cut(a, b)
+    console.print(f"cut {a} -> {b}")
+
+
+@fault_app.command()
+@friendly
+def slow(
+    target: TargetArg,
+    latency_ms: Annotated[int, typer.Option(help="Added latency per response.")] = 200,
+    jitter_ms: Annotated[int, typer.Option()] = 0,
+    direction: DirectionOpt = "both",
+    links: LinksOpt = "repl,ctrl",
+    cluster: ClusterOpt = "default",
+) -> None:
+    """Add latency to a node's peer links."""
+    c, node = _with_target(cluster, target)
+    c.slow(node, latency_ms, jitter_ms, _direction(direction), _kinds(links))  # type: ignore[arg-type]
+    console.print(f"slowed node {node}: +{latency_ms} ms ±{jitter_ms} ({direction})")
+
+
+@fault_app.command()
+@friendly
+def bandwidth(
+    target: TargetArg,
+    rate_kb: Annotated[int, typer.Option(help="KB/s.")] = 100,
+    direction: DirectionOpt = "both",
+    links: LinksOpt = "repl,ctrl",
+    cluster: ClusterOpt = "default",
+) -> None:
+    """Limit a node's peer links to RATE_KB KB/s."""
+    c, node = _with_target(cluster, target)
+    c.bandwidth(node, rate_kb, _direction(direction), _kinds(links))  # type: ignore[arg-type]
+    console.print(f"limited node {node} to {rate_kb} KB/s")
+
+
+@fault_app.command("reset-peer")
+@friendly
+def reset_peer(
+    target: TargetArg,
+    timeout_ms: Annotated[int, typer.Option()] = 0,
+    direction: DirectionOpt = "both",
+    links: LinksOpt = "repl,ctrl",
+    cluster: ClusterOpt = "default",
+) -> None:
+    """Reset (RST) a node's peer connections."""
+    c, node = _with_target(cluster, target)
+    c.reset_peer(node, timeout_ms, _direction(direction), _kinds(links))  # type: ignore[arg-type]
+    console.print(f"reset-peer on node {node}")
+
+
+@fault_app.command()
+@friendly
+def timeout(
+    target: TargetArg,
+    timeout_ms: Annotated[int, typer.Option(help="0 = hang until healed.")] = 0,
+    direction: DirectionOpt = "both",
+    links: LinksOpt = "repl,ctrl",
+    cluster: ClusterOpt = "default",
+) -> None:
+    """Make a node's peer links swallow all data (connections hang)."""
+    c, node = _with_target(cluster, target)
+    c.timeout(node, timeout_ms, _direction(direction), _kinds(links))  # type: ignore[arg-type]
+    console.print(f"timeout on node {node}")
+
+
+@fault_app.command()
+@friendly
+def heal(cluster: ClusterOpt = "default") -> None:
+    """Everything back: proxies enabled and cycled, toxics gone, nodes resumed and started."""
+    from kchaos.cluster import attach
+
+    done = attach(cluster).heal()
+    console.print("healed" + (": " + ", ".join(done) if done else ""))
+
+
+def run() -> None:
+    """Entry point of the console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,206 @@
+"""The Cluster interface: up, down, nodes, bootstrap, and the fault capabilities.
+
+Process faults (kill, stop, start, pause, resume) are the backend's; network faults go
+through Toxiproxy and are the same on every backend, because every backend exposes its
+links as proxies named by ``kchaos.cluster.topology``. Which faults are active lives in
+the state file, so ``kchaos fault heal`` in another terminal, ``kchaos status`` and
+``kchaos down`` all see them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Literal
+
+from kchaos.cluster import state as statefile
+from kchaos.cluster.spec import ClusterSpec, NodeSpec
+from kchaos.cluster.topology import Link
+from kchaos.errors import BadInput
+from kchaos.toxiproxy import Toxiproxy
+
+Direction = Literal["in", "out", "both"]
+NodeState = Literal["up", "down", "paused", "isolated"]
+PEER_KINDS = ("repl", "ctrl")
+
+
+class Cluster(ABC):
+    """A running (or about to run) KRaft cluster with one Toxiproxy in front of every link."""
+
+    backend: str = "?"
+    capabilities: frozenset[str] = frozenset({"kill", "stop", "start", "pause", "resume", "network"})
+
+    def __init__(self, spec: ClusterSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+
+    # --- lifecycle -------------------------------------------------------------------
+    @abstractmethod
+    def up(self, progress: Any = None) -> float:
+        """Start everything and wait until writable; returns the seconds it took."""
+
+    @abstractmethod
+    def down(self, keep_data: bool = False) -> list[str]:
+        """Stop everything this cluster started (also leftovers); returns what was done."""
+
+    @property
+    @abstractmethod
+    def bootstrap(self) -> str:
+        """``host:port,...`` for clients; every address is a Toxiproxy client proxy."""
+
+    @abstractmethod
+    def client_address(self, node_id: int) -> str:
+        """``host:port`` of one broker's client proxy."""
+
+    @property
+    @abstractmethod
+    def toxiproxy(self) -> Toxiproxy: ...
+
+    @abstractmethod
+    def links(self) -> list[Link]: ...
+
+    @abstractmethod
+    def node_info(self) -> list[dict[str, Any]]:
+        """One dict per node for tables and ``status --json`` (id, roles, pid, ports...)."""
+
+    @abstractmethod
+    def quorum_leader(self) -> int | None:
+        """The active KRaft controller, read from the nodes' ``quorum-state`` files."""
+
+    @abstractmethod
+    def process_state(self, node_id: int) -> Literal["up", "down", "paused"]: ...
+
+    # --- process faults ---------------------------------------------------------------
+    @abstractmethod
+    def kill(self, node_id: int) -> None:
+        """SIGKILL: no controlled shutdown, no flush; the harshest crash."""
+
+    @abstractmethod
+    def stop(self, node_id: int) -> None:
+        """Graceful stop (SIGTERM): controlled shutdown moves leadership away first."""
+
+    @abstractmethod
+    def start(self, node_id: int) -> None:
+        """Start a stopped or killed node again on its existing data."""
+
+    @abstractmethod
+    def pause(self, node_id: int) -> None:
+        """Freeze a node (SIGSTOP / cgroup freezer): alive, silent, sockets open."""
+
+    @abstractmethod
+    def resume(self, node_id: int) -> None: ...
+
+    # --- network faults, through Toxiproxy ----------------------------------------------
+    def node(self, node_id: int) -> NodeSpec:
+        return self.spec.node(node_id)
+
+    def _links_of(self, node_id: int, direction: Direction, kinds: tuple[str, ...]) -> list[Link]:
+        self.node(node_id)
+        out = []
+        for link in self.links():
+            if link.kind not in kinds:
+                continue
+            inbound = link.dst == node_id
+            outbound = link.src == node_id
+            if (direction in ("in", "both") and inbound) or (direction in ("out", "both") and outbound):
+                out.append(link)
+        return out
+
+    def _faults(self) -> dict[str, Any]:
+        return (statefile.load(self.name) or {}).get("faults", {"isolated": [], "toxics": [], "cut": []})
+
+    def _save_faults(self, faults: dict[str, Any]) -> None:
+        statefile.update(self.name, faults=faults)
+
+    def isolate(self, node_id: int, keep_clients: bool = False) -> None:
+        """Cut a node from every peer and controller; with ``keep_clients`` clients still reach it."""
+        kinds = PEER_KINDS if keep_clients else (*PEER_KINDS, "client")
+        for link in self._links_of(node_id, "both", kinds):
+            self.toxiproxy.set_enabled(link.proxy.name, False)
+        faults = self._faults()
+        faults["isolated"] = sorted(set(faults["isolated"]) | {node_id})
+        self._save_faults(faults)
+
+    def cut(self, src: int, dst: int) -> None:
+        """Cut the directed link src -> dst (connections src opens to dst); dst -> src stays."""
+        self.node(src), self.node(dst)
+        names = [link.proxy.name for link in self.links() if link.src == src and link.dst == dst]
+        if not names:
+            raise BadInput(f"no link {src} -> {dst} (a node has no link to itself)")
+        for name in names:
+            self.toxiproxy.set_enabled(name, False)
+        faults = self._faults()
+        faults["cut"] = sorted({tuple(c) for c in faults["cut"]} | {(src, dst)})
+        self._save_faults(faults)
+
+    def _toxic(
+        self, node_id: int, kind: str, attributes: dict[str, Any], direction: Direction, kinds: tuple[str, ...]
+    ) -> None:
+        links = self._links_of(node_id, direction, kinds)
+        for link in links:
+            self.toxiproxy.add_toxic(link.proxy.name, f"kchaos-{kind}", kind, "downstream", attributes)
+        faults = self._faults()
+        faults["toxics"].append(
+            {"node": node_id, "type": kind, "attributes": attributes, "proxies": [link.proxy.name for link in links]}
+        )
+        self._save_faults(faults)
+
+    def slow(
+        self,
+        node_id: int,
+        latency_ms: int,
+        jitter_ms: int = 0,
+        direction: Direction = "both",
+        kinds: tuple[str, ...] = PEER_KINDS,
+    ) -> None:
+        """Add latency to every response crossing a node's links (default: peer links)."""
+        self._toxic(node_id, "latency", {"latency": latency_ms, "jitter": jitter_ms}, direction, kinds)
+
+    def bandwidth(
+        self, node_id: int, rate_kb: int, direction: Direction = "both", kinds: tuple[str, ...] = PEER_KINDS
+    ) -> None:
+        """Limit a node's links to ``rate_kb`` KB/s."""
+        self._toxic(node_id, "bandwidth", {"rate": rate_kb}, direction, kinds)
+
+    def reset_peer(
+        self, node_id: int, timeout_ms: int = 0, direction: Direction = "both", kinds: tuple[str, ...] = PEER_KINDS
+    ) -> None:
+        """Reset (TCP RST) connections of a node's links after ``timeout_ms``."""
+        self._toxic(node_id, "reset_peer", {"timeout": timeout_ms}, direction, kinds)
+
+    def timeout(
+        self, node_id: int, timeout_ms: int = 0, direction: Direction = "both", kinds: tuple[str, ...] = PEER_KINDS
+    ) -> None:
+        """Stop all data on a node's links; connections hang (0 = until healed)."""
+        self._toxic(node_id, "timeout", {"timeout": timeout_ms}, direction, kinds)
+
+    def heal_network(self) -> None:
+        """Every proxy enabled, every toxic gone, and every proxy that had a toxic cycled.
+
+        Cycling (disable, then enable) closes connections a ``timeout`` toxic left hung.
+        """
+        proxies = self.toxiproxy.proxies()
+        for name, proxy in proxies.items():
+            if proxy.get("toxics"):
+                self.toxiproxy.set_enabled(name, False)
+        self.toxiproxy.reset()
+        self._save_faults({"isolated": [], "toxics": [], "cut": []})
+
+    def heal(self) -> list[str]:
+        """Everything back: network healed, paused nodes resumed, down nodes started."""
+        done = []
+        self.heal_network()
+        for n in self.spec.nodes:
+            st = self.process_state(n.id)
+            if st == "paused":
+                self.resume(n.id)
+                done.append(f"resumed {n.id}")
+            elif st == "down":
+                self.start(n.id)
+                done.append(f"started {n.id}")
+        return done
+
+    def node_state(self, node_id: int) -> NodeState:
+        st = self.process_state(node_id)
+        if st == "up" and node_id in self._faults()["isolated"]:
+            return "isolated"
+        return st

@@ -1,0 +1,77 @@
+"""The server.properties of each node, from a ClusterSpec and its addresses.
+
+Defaults are chosen for a small test cluster on a 2-core laptop: no initial rebalance
+delay, small internal topics, no auto-created topics (so a typo in a topic name fails
+loudly), and replication factors that fit the broker count.
+"""
+
+from __future__ import annotations
+
+from kchaos.cluster.spec import ClusterSpec, NodeSpec
+
+LOG4J2_PROPERTIES = """status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.network.name = kafka.network.RequestChannel$
+logger.network.level = WARN
+"""
+
+
+def defaults(spec: ClusterSpec) -> dict[str, str]:
+    """kchaos' broker defaults; an experiment's ``broker_config`` overrides any of them."""
+    rf = spec.replication_factor
+    return {
+        "num.partitions": "1",
+        "default.replication.factor": str(rf),
+        "offsets.topic.replication.factor": str(rf),
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": str(rf),
+        "transaction.state.log.min.isr": str(min(2, rf)),
+        "transaction.state.log.num.partitions": "10",
+        "share.coordinator.state.topic.replication.factor": str(rf),
+        "share.coordinator.state.topic.min.isr": str(min(2, rf)),
+        "group.initial.rebalance.delay.ms": "0",
+        "auto.create.topics.enable": "false",
+        "replica.lag.time.max.ms": "10000",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "log.segment.bytes": str(64 * 1024 * 1024),
+    }
+
+
+def server_properties(
+    spec: ClusterSpec,
+    node: NodeSpec,
+    listeners: dict[str, str],
+    advertised: dict[str, str],
+    voters: str,
+    log_dir: str,
+) -> str:
+    """Render one node's server.properties.
+
+    ``listeners``/``advertised`` map listener names (CLIENT, REPLICATION, CONTROLLER) to
+    ``host:port``; ``voters`` is the static ``controller.quorum.voters`` string.
+    """
+    props = {
+        "process.roles": node.roles,
+        "node.id": str(node.id),
+        "controller.quorum.voters": voters,
+        "controller.listener.names": "CONTROLLER",
+        "listeners": ",".join(f"{k}://{v}" for k, v in listeners.items()),
+        "listener.security.protocol.map": ",".join(f"{k}:PLAINTEXT" for k in listeners),
+        "log.dirs": log_dir,
+    }
+    if advertised:
+        props["advertised.listeners"] = ",".join(f"{k}://{v}" for k, v in advertised.items())
+    if node.broker:
+        props["inter.broker.listener.name"] = "REPLICATION"
+    props.update(defaults(spec))
+    props.update({k: str(v) for k, v in spec.broker_config.items()})
+    return "".join(f"{k}={v}\n" for k, v in props.items())

@@ -1,0 +1,104 @@
+"""What the cluster looks like now: node states, the controller, leaders and ISRs.
+
+Also resolves run-time fault targets (``leader:TOPIC:P``, ``follower:TOPIC:P``,
+``controller``, ``random``, a node id) against that view.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from typing import Any
+
+from confluent_kafka import KafkaException
+
+from kchaos.cluster.base import Cluster
+from kchaos.cluster.readiness import admin
+from kchaos.errors import BadInput, ClusterError
+
+
+def healthy_bootstrap(cluster: Cluster) -> str:
+    """Client addresses of the brokers that are up and not isolated.
+
+    Metadata must come from the majority side: an isolated leader still believes it
+    leads (that is the zombie a partition experiment is about).
+    """
+    up = [n.id for n in cluster.spec.nodes if n.broker and cluster.node_state(n.id) == "up"]
+    return ",".join(cluster.client_address(n) for n in up) or cluster.bootstrap
+
+
+def partitions(
+    cluster: Cluster, topic: str | None = None, timeout: float = 5.0, via: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """Per topic, each partition's leader, replicas and ISR (internal topics left out).
+
+    ``via`` chooses the brokers asked (default: the healthy ones).
+    """
+    try:
+        md = admin(via or healthy_bootstrap(cluster)).list_topics(topic=topic, timeout=timeout)
+    except KafkaException as err:
+        raise ClusterError(f"cannot read metadata: {err}") from None
+    out = {}
+    for name, t in sorted(md.topics.items()):
+        if name.startswith("__") or t.error is not None:
+            continue
+        out[name] = [
+            {"partition": p.id, "leader": p.leader, "replicas": list(p.replicas), "isr": list(p.isrs)}
+            for p in sorted(t.partitions.values(), key=lambda p: p.id)
+        ]
+    return out
+
+
+def status(cluster: Cluster, with_topics: bool = True) -> dict[str, Any]:
+    """The ``kchaos status --json`` object (shape fixed in DESIGN.md)."""
+    controller = cluster.quorum_leader()
+    brokers = []
+    for info in cluster.node_info():
+        brokers.append({**info, "state": cluster.node_state(info["id"]), "controller": info["id"] == controller})
+    topics: dict[str, Any] = {}
+    if with_topics and any(b["state"] != "down" for b in brokers):
+        try:
+            topics = partitions(cluster)
+        except ClusterError:
+            topics = {}
+    return {"backend": cluster.backend, "bootstrap": cluster.bootstrap, "brokers": brokers, "topics": topics}
+
+
+def partition_info(cluster: Cluster, topic: str, partition: int) -> dict[str, Any]:
+    parts = partitions(cluster, topic).get(topic)
+    if not parts:
+        raise BadInput(f"topic {topic!r} does not exist")
+    for p in parts:
+        if p["partition"] == partition:
+            return p
+    raise BadInput(f"topic {topic!r} has no partition {partition}")
+
+
+def resolve_target(cluster: Cluster, target: str | int, rng: _random.Random | None = None) -> int:
+    """A node id from a target: ``3``, ``leader:T:P``, ``follower:T:P``, ``controller``, ``random``."""
+    text = str(target).strip()
+    if text.isdigit():
+        return cluster.node(int(text)).id
+    kind, _, rest = text.partition(":")
+    kind = kind.replace("-of", "")
+    rng = rng or _random.Random()
+    if kind == "controller":
+        leader = cluster.quorum_leader()
+        if leader is None:
+            raise ClusterError("no active controller is known yet")
+        return leader
+    if kind == "random":
+        return rng.choice([n.id for n in cluster.spec.nodes if n.broker])
+    if kind in ("leader", "follower"):
+        topic, _, part = rest.rpartition(":")
+        if not topic or not part.isdigit():
+            raise BadInput(f"target {text!r}: write {kind}:TOPIC:PARTITION, e.g. {kind}:orders:0")
+        info = partition_info(cluster, topic, int(part))
+        if kind == "leader":
+            if info["leader"] < 0:
+                raise ClusterError(f"{topic}-{part} has no leader now")
+            return info["leader"]
+        followers = [r for r in info["replicas"] if r != info["leader"]]
+        if not followers:
+            raise ClusterError(f"{topic}-{part} has no follower")
+        return rng.choice(sorted(followers))
+    raise BadInput(f"target {text!r}: use a node id, leader:T:P, follower:T:P, controller or random")

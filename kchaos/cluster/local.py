@@ -1,0 +1,325 @@
+"""The local backend: each KRaft node is a JVM on loopback, plus one Toxiproxy server.
+
+No Docker needed. Each JVM gets its own hosts file (``-Djdk.net.hosts.file``) so that it
+reaches every peer through its own proxies (see ``topology``). Processes are started in
+their own sessions, marked with the cluster's name, and recorded in the state file as
+they start, so ``kchaos down`` can always find them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+from kchaos import install, procs
+from kchaos.cluster import config, readiness
+from kchaos.cluster import state as statefile
+from kchaos.cluster.base import Cluster
+from kchaos.cluster.spec import ClusterSpec, NodeSpec
+from kchaos.cluster.topology import Link, LocalTopology
+from kchaos.errors import BadInput, ClusterError, PortInUse
+from kchaos.toxiproxy import Toxiproxy
+
+JVM_FLAGS = [
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+    "-XX:-UsePerfData",
+]
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def check_ports_free(addresses: list[tuple[str, int]]) -> None:
+    """Fail with one line naming the first port that another process holds."""
+    for host, port in addresses:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError:
+                raise PortInUse(f"port {host}:{port} is in use; stop what holds it or pass --base-port") from None
+
+
+class LocalCluster(Cluster):
+    """A cluster of JVM processes on this machine."""
+
+    backend = "local"
+
+    def __init__(self, spec: ClusterSpec) -> None:
+        super().__init__(spec)
+        self.topo = LocalTopology(spec)
+        self.dir = statefile.cluster_dir(spec.name)
+
+    @classmethod
+    def attach(cls, name: str = "default") -> LocalCluster:
+        """The cluster another kchaos process started, rebuilt from its state file."""
+        st = statefile.load(name)
+        if not st or st.get("backend") != "local":
+            raise ClusterError(f"no local cluster '{name}' is running; start one with: kchaos up")
+        return cls(ClusterSpec(**{**st["spec"], "broker_config": st["spec"].get("broker_config", {})}))
+
+    # --- addresses -------------------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return self.topo.bootstrap()
+
+    def client_address(self, node_id: int) -> str:
+        return f"127.0.0.1:{self.topo.ports(self.node(node_id)).client_proxy}"
+
+    @property
+    def toxiproxy(self) -> Toxiproxy:
+        return Toxiproxy(f"http://127.0.0.1:{self.topo.toxiproxy_port}")
+
+    def links(self) -> list[Link]:
+        return self.topo.links()
+
+    def node_dir(self, node: NodeSpec) -> Path:
+        return self.dir / f"node-{node.id}"
+
+    def _pids(self) -> dict[str, int]:
+        return (statefile.load(self.name) or {}).get("pids", {})
+
+    def _record_pid(self, key: str, pid: int | None) -> None:
+        st = statefile.load(self.name) or {}
+        pids = st.get("pids", {})
+        if pid is None:
+            pids.pop(key, None)
+        else:
+            pids[key] = pid
+        st["pids"] = pids
+        statefile.save(self.name, st)
+
+    # --- lifecycle -------------------------------------------------------------------
+    def up(self, progress: Any = None) -> float:
+        """Start Toxiproxy and every node, then wait until a replicated topic takes writes."""
+        started = time.monotonic()
+        java = install.find_java()
+        kafka = install.find_kafka(self.spec.kafka_version)
+        toxi_bin = install.find_toxiproxy()
+        existing = statefile.load(self.name)
+        if existing and any(procs.alive(p) for p in existing.get("pids", {}).values()):
+            raise ClusterError(f"cluster '{self.name}' is already running; run: kchaos down")
+        check_ports_free(self.topo.all_ports())
+        shutil.rmtree(self.dir, ignore_errors=True)
+        spec = {k: getattr(self.spec, k) for k in self.spec.__dataclass_fields__}
+        statefile.save(
+            self.name,
+            {
+                "backend": "local",
+                "spec": spec,
+                "pids": {},
+                "status": "starting",
+                "bootstrap": self.bootstrap,
+                "kafka_version": kafka.version,
+                "faults": {"isolated": [], "toxics": [], "cut": []},
+            },
+        )
+        self._start_toxiproxy(toxi_bin)
+        self._write_node_files(kafka.libs)
+        self._format(java, kafka.libs)
+        for node in self.spec.nodes:
+            self._spawn_node(node, java, kafka.libs)
+        readiness.wait_writable(self.bootstrap, self.spec, timeout=90.0, alive=self._all_alive)
+        statefile.update(self.name, status="up")
+        return time.monotonic() - started
+
+    def _all_alive(self) -> None:
+        """Raise at once when a node died during startup, quoting its log."""
+        for node in self.spec.nodes:
+            if self.process_state(node.id) == "down":
+                log = self.node_dir(node) / "server.log"
+                tail = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
+                errors = [line for line in tail if "ERROR" in line or "Exception" in line] or tail
+                raise ClusterError(f"node {node.id} exited during startup: {' / '.join(errors)[:400]}")
+
+    def _start_toxiproxy(self, binary: Path) -> None:
+        cmd = [str(binary), "-host", "127.0.0.1", "-port", str(self.topo.toxiproxy_port)]
+        pid = procs.spawn(cmd, self.name, self.dir / "toxiproxy.log", env={"LOG_LEVEL": "warn"})
+        self._record_pid("toxiproxy", pid)
+        self.toxiproxy.wait_alive()
+        self.toxiproxy.populate([link.proxy for link in self.links()])
+
+    def _write_node_files(self, libs: Path) -> None:
+        voters = ",".join(f"{n.id}@{n.host}:{self.topo.ports(n).controller}" for n in self.spec.nodes if n.controller)
+        for node in self.spec.nodes:
+            d, p = self.node_dir(node), self.topo.ports(node)
+            (d / "data").mkdir(parents=True, exist_ok=True)
+            listeners, advertised = {}, {}
+            if node.broker:
+                listeners["CLIENT"] = f"127.0.0.1:{p.client}"
+                listeners["REPLICATION"] = f"127.0.0.1:{p.replication}"
+                advertised["CLIENT"] = f"127.0.0.1:{p.client_proxy}"
+                advertised["REPLICATION"] = f"{node.host}:{p.replication}"
+            if node.controller:
+                listeners["CONTROLLER"] = f"127.0.0.1:{p.controller}"
+                if node.broker:
+                    advertised["CONTROLLER"] = f"{node.host}:{p.controller}"
+            props = config.server_properties(self.spec, node, listeners, advertised, voters, str(d / "data"))
+            (d / "server.properties").write_text(props)
+            (d / "hosts").write_text(self.topo.hosts_file(node))
+            (d / "log4j2.properties").write_text(config.LOG4J2_PROPERTIES)
+
+    def _jvm(self, node: NodeSpec, java: str, libs: Path, heap_mb: int) -> list[str]:
+        d = self.node_dir(node)
+        return [
+            java,
+            f"-Xmx{heap_mb}m",
+            f"-Xms{min(heap_mb, 256)}m",
+            *JVM_FLAGS,
+            f"-Djdk.net.hosts.file={d / 'hosts'}",
+            f"-Dkafka.logs.dir={d}",
+            f"-Dlog4j2.configurationFile={d / 'log4j2.properties'}",
+            f"-Dkchaos.cluster={self.name}",
+            f"-Dkchaos.node={node.id}",
+            "-cp",
+            f"{libs}/*",
+        ]
+
+    def _format(self, java: str, libs: Path) -> None:
+        """Format every node's storage with one cluster id, in parallel (one JVM each)."""
+        cid = _cluster_id()
+
+        def fmt(node: NodeSpec) -> None:
+            d = self.node_dir(node)
+            cmd = [
+                *self._jvm(node, java, libs, 256),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cid,
+                "-c",
+                str(d / "server.properties"),
+            ]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            if proc.returncode != 0:
+                raise ClusterError(f"formatting node {node.id} failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
+
+        with ThreadPoolExecutor(max_workers=len(self.spec.nodes)) as pool:
+            list(pool.map(fmt, self.spec.nodes))
+        statefile.update(self.name, cluster_id=cid)
+
+    def _spawn_node(self, node: NodeSpec, java: str, libs: Path) -> None:
+        d = self.node_dir(node)
+        cmd = [*self._jvm(node, java, libs, self.spec.heap_mb), "kafka.Kafka", str(d / "server.properties")]
+        pid = procs.spawn(cmd, self.name, d / "stdout.log")
+        self._record_pid(f"node-{node.id}", pid)
+        st = statefile.load(self.name) or {}
+        st.setdefault("commands", {})[f"node-{node.id}"] = cmd
+        statefile.save(self.name, st)
+
+    def down(self, keep_data: bool = False) -> list[str]:
+        """Stop every recorded and every marked process; remove data unless ``keep_data``."""
+        return teardown(self.name, keep_data)
+
+    # --- inspection -------------------------------------------------------------------
+    def process_state(self, node_id: int) -> Literal["up", "down", "paused"]:
+        pid = self._pids().get(f"node-{node_id}")
+        if not procs.alive(pid):
+            return "down"
+        return "paused" if procs.paused(pid) else "up"
+
+    def quorum_leader(self) -> int | None:
+        best: tuple[int, int] | None = None
+        for node in self.spec.nodes:
+            if not node.controller:
+                continue
+            path = self.node_dir(node) / "data" / "__cluster_metadata-0" / "quorum-state"
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            leader, epoch = data.get("leaderId", -1), data.get("leaderEpoch", -1)
+            if leader >= 0 and (best is None or epoch > best[1]):
+                best = (leader, epoch)
+        return best[0] if best else None
+
+    def node_info(self) -> list[dict[str, Any]]:
+        pids = self._pids()
+        out = []
+        for node in self.spec.nodes:
+            p = self.topo.ports(node)
+            out.append(
+                {
+                    "id": node.id,
+                    "roles": node.roles,
+                    "pid": pids.get(f"node-{node.id}"),
+                    "client_port": p.client_proxy if node.broker else None,
+                    "replication_port": p.replication if node.broker else None,
+                    "controller_port": p.controller if node.controller else None,
+                    "data_dir": str(self.node_dir(node) / "data"),
+                }
+            )
+        return out
+
+    # --- process faults -------------------------------------------------------------------
+    def _pid(self, node_id: int) -> int:
+        self.node(node_id)
+        pid = self._pids().get(f"node-{node_id}")
+        if not procs.alive(pid):
+            raise BadInput(f"node {node_id} is not running; start it with: kchaos fault start {node_id}")
+        return pid
+
+    def kill(self, node_id: int) -> None:
+        pid = self._pid(node_id)
+        procs.signal_pid(pid, signal.SIGKILL)
+        procs.wait_gone(pid, 10.0)
+
+    def stop(self, node_id: int) -> None:
+        procs.terminate(self._pid(node_id), grace=30.0)
+
+    def start(self, node_id: int) -> None:
+        node = self.node(node_id)
+        if self.process_state(node_id) != "down":
+            return
+        cmd = (statefile.load(self.name) or {}).get("commands", {}).get(f"node-{node_id}")
+        if not cmd:
+            raise ClusterError(f"no start command recorded for node {node_id}; run kchaos down and up")
+        pid = procs.spawn(cmd, self.name, self.node_dir(node) / "stdout.log")
+        self._record_pid(f"node-{node_id}", pid)
+
+    def pause(self, node_id: int) -> None:
+        pid = self._pid(node_id)
+        procs.signal_pid(pid, signal.SIGSTOP)
+        procs.wait_state(pid, want_paused=True)
+
+    def resume(self, node_id: int) -> None:
+        pid = self._pid(node_id)
+        procs.signal_pid(pid, signal.SIGCONT)
+        procs.wait_state(pid, want_paused=False)
+
+
+def teardown(name: str, keep_data: bool = False) -> list[str]:
+    """Stop everything of cluster ``name``: recorded pids (checked by their mark) and any
+    other process marked with its name; then remove its folder unless ``keep_data``."""
+    done = []
+    st = statefile.load(name) or {}
+    pids = {p for p in st.get("pids", {}).values() if procs.marked_by(p) == name}
+    pids |= set(procs.find_marked(name))
+    for pid in pids:
+        procs.signal_pid(pid, signal.SIGCONT)
+        procs.signal_pid(pid, signal.SIGKILL)
+    for pid in pids:
+        procs.wait_gone(pid, 10.0)
+        done.append(f"stopped pid {pid}")
+    d = statefile.cluster_dir(name)
+    if d.exists():
+        if keep_data:
+            statefile.state_path(name).unlink(missing_ok=True)
+            done.append(f"kept data in {d}")
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+            done.append(f"removed {d}")
+    return done

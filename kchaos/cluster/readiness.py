@@ -1,0 +1,65 @@
+"""Waiting until a cluster is really usable, not just started.
+
+"Up" means: every broker registered with the controller, and a topic replicated on
+every broker (up to 3) accepts a write with acks=all. That is what an experiment needs;
+a port that accepts a connection is not enough.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from kchaos.cluster.spec import ClusterSpec
+from kchaos.errors import ClusterError
+
+READY_TOPIC = "kchaos-ready"
+QUIET = {"log_level": 0, "logger": lambda *a: None}
+
+
+def admin(bootstrap: str) -> AdminClient:
+    """An AdminClient that does not print librdkafka's connection noise."""
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": 5000})
+
+
+def wait_writable(
+    bootstrap: str, spec: ClusterSpec, timeout: float = 90.0, alive: Callable[[], None] | None = None
+) -> None:
+    """Block until all brokers are registered and an acks=all write succeeds."""
+    deadline = time.monotonic() + timeout
+    adm = admin(bootstrap)
+    while True:
+        if alive:
+            alive()
+        if time.monotonic() > deadline:
+            raise ClusterError(f"cluster not writable after {timeout:.0f} s (see node logs)")
+        try:
+            md = adm.list_topics(timeout=2)
+        except KafkaException:
+            time.sleep(0.2)
+            continue
+        if len(md.brokers) >= spec.brokers:
+            break
+        time.sleep(0.2)
+    if READY_TOPIC not in md.topics:
+        fut = adm.create_topics([NewTopic(READY_TOPIC, 1, spec.replication_factor)], operation_timeout=30)
+        try:
+            fut[READY_TOPIC].result(timeout=max(1.0, deadline - time.monotonic()))
+        except KafkaException as err:
+            if "TOPIC_ALREADY_EXISTS" not in str(err):
+                raise ClusterError(f"could not create {READY_TOPIC}: {err}") from None
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "message.timeout.ms": 5000, "log_level": 0})
+    while True:
+        if alive:
+            alive()
+        if time.monotonic() > deadline:
+            raise ClusterError(f"cluster not writable with acks=all after {timeout:.0f} s")
+        result: list[object] = []
+        producer.produce(READY_TOPIC, b"ready", on_delivery=lambda err, msg, out=result: out.append(err))
+        producer.flush(6)
+        if result and result[0] is None:
+            return
+        time.sleep(0.2)
