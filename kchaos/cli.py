@@ -325,6 +325,42 @@ def heal(cluster: ClusterOpt = "default") -> None:
     console.print("healed" + (": " + ", ".join(done) if done else ""))
 
 
+@app.command()
+@friendly
+def check(
+    history: Annotated[Path, typer.Argument(help="A history.jsonl file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    kinds: Annotated[Optional[str], typer.Option(help="Comma-separated anomaly kinds (default all).")] = None,
+) -> None:
+    """Check a recorded history for anomalies; exit 1 when any selected kind is found."""
+    from kchaos.checker import check as run_check
+    from kchaos.checker import parse_kinds
+    from kchaos.history import load
+
+    selected = parse_kinds(kinds)
+    result = run_check(load(history), selected)
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        _print_check(result)
+    if any(result["anomalies"][k] for k in selected):
+        raise typer.Exit(1)
+
+
+def _print_check(result: dict[str, Any]) -> None:
+    table = Table(title=f"{result['events']} events")
+    table.add_column("anomaly")
+    table.add_column("count", justify="right")
+    table.add_column("first example")
+    for kind, count in result["anomalies"].items():
+        example = json.dumps(result["examples"].get(kind, [None])[0]) if count else ""
+        table.add_row(kind, f"[red]{count}[/red]" if count else "0", example[:80])
+    console.print(table)
+    if result["undrained"]:
+        console.print(f"undrained partitions (loss cannot be proven there): {result['undrained']}")
+    console.print(f"info: {result['info']}")
+
+
 def run() -> None:
     """Entry point of the console script."""
     try:

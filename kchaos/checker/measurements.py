@@ -1,0 +1,145 @@
+"""Measurements from a history: throughput, latency, unavailability, rebalance pauses, lag.
+
+Pure functions over an ``Index``, like the anomaly checks; the report draws them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+
+from kchaos.checker.index import Index
+from kchaos.events import Lag, Lost, Revoke
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0..100) by nearest rank; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _ms(x: float | None) -> float | None:
+    return None if x is None else round(x * 1000, 2)
+
+
+def throughput_timeline(ix: Index) -> list[dict[str, Any]]:
+    """Per second of the run: acks ok, failed, unknown (by completion time)."""
+    buckets: dict[int, dict[str, int]] = defaultdict(lambda: {"ok": 0, "fail": 0, "unknown": 0})
+    for s in ix.sends.values():
+        buckets[int(s.t1)][s.status] += 1
+    if not buckets:
+        return []
+    return [
+        {"t": sec, **buckets.get(sec, {"ok": 0, "fail": 0, "unknown": 0})}
+        for sec in range(min(buckets), max(buckets) + 1)
+    ]
+
+
+def latency_timeline(ix: Index) -> list[dict[str, Any]]:
+    """Per second: p50 and max produce latency (ms) of the sends acknowledged in it."""
+    per: dict[int, list[float]] = defaultdict(list)
+    for s in ix.sends.values():
+        if s.status == "ok":
+            per[int(s.t1)].append(s.t1 - s.t0)
+    return [{"t": sec, "p50_ms": _ms(percentile(v, 50)), "max_ms": _ms(max(v))} for sec, v in sorted(per.items())]
+
+
+def unavailability(ix: Index) -> dict[str, Any]:
+    """Windows with no successful ack.
+
+    ``longest_gap_s``: the longest stretch between two successive acks of the whole run.
+    ``after_faults``: for each fault start, seconds from the fault to the first ack
+    completed after it, overall and per partition.
+    """
+    acks = sorted((s.t1, s.topic, s.partition) for s in ix.sends.values() if s.status == "ok")
+    times = [a[0] for a in acks]
+    gap, gap_at = 0.0, None
+    for a, b in zip(times, times[1:], strict=False):
+        if b - a > gap:
+            gap, gap_at = b - a, a
+    windows = []
+    for f in ix.faults:
+        if f.phase != "start":
+            continue
+        t = f.t
+        first = next((a for a in acks if a[0] > t), None)
+        per_partition: dict[str, float] = {}
+        for a in acks:
+            key = f"{a[1]}-{a[2]}"
+            if a[0] > t and key not in per_partition:
+                per_partition[key] = round(a[0] - t, 3)
+        windows.append(
+            {
+                "fault": f.name,
+                "target": f.target,
+                "t": t,
+                "first_ack_after_s": None if first is None else round(first[0] - t, 3),
+                "per_partition_s": per_partition,
+            }
+        )
+    return {"longest_gap_s": round(gap, 3), "longest_gap_at": gap_at, "after_faults": windows}
+
+
+def end_to_end(ix: Index) -> dict[str, float | None]:
+    """Send start to first delivery to any group consumer (ms percentiles)."""
+    first: dict[str, float] = {}
+    for r in ix.reads:
+        if r.group is not None and r.id not in first:
+            first[r.id] = r.t
+    lat = [first[i] - s.t0 for i, s in ix.sends.items() if i in first]
+    return {"p50": _ms(percentile(lat, 50)), "p99": _ms(percentile(lat, 99)), "max": _ms(max(lat) if lat else None)}
+
+
+def rebalance_pauses(ix: Index) -> list[dict[str, Any]]:
+    """Per revoked partition: seconds from the revoke to the group's next read of it."""
+    next_read: dict[tuple, list[float]] = defaultdict(list)
+    for r in ix.reads:
+        if r.group is not None:
+            next_read[(r.group, r.topic, r.partition)].append(r.t)
+    out = []
+    for ev in ix.rebalances:
+        if not isinstance(ev, Revoke | Lost):
+            continue
+        for tp in ev.partitions:
+            topic, partition = tp[0], tp[1]
+            later = [t for t in next_read.get((ev.group, topic, partition), []) if t >= ev.t]
+            pause = round(min(later) - ev.t, 3) if later else None
+            out.append({"group": ev.group, "topic": topic, "partition": partition, "t": ev.t, "pause_s": pause})
+    return out
+
+
+def lag_timeline(ix: Index) -> list[dict[str, Any]]:
+    """Consumer lag samples (``lag`` events), when the workload recorded them."""
+    return [msgspec.structs.asdict(ev) for ev in ix.other if isinstance(ev, Lag)]
+
+
+def summary(ix: Index) -> dict[str, Any]:
+    """The numbers of ``summary.json``'s ``measurements``."""
+    sends = list(ix.sends.values())
+    ok = [s for s in sends if s.status == "ok"]
+    lat = [s.t1 - s.t0 for s in ok]
+    span = (max(s.t1 for s in sends) - min(s.t0 for s in sends)) if sends else 0.0
+    unavail = unavailability(ix)
+    after = [w["first_ack_after_s"] for w in unavail["after_faults"] if w["first_ack_after_s"] is not None]
+    return {
+        "sends_attempted": len(sends),
+        "sends_ok": len(ok),
+        "sends_unknown": sum(1 for s in sends if s.status == "unknown"),
+        "sends_failed": sum(1 for s in sends if s.status == "fail"),
+        "reads": len(ix.reads),
+        "throughput_per_s": round(len(ok) / span, 1) if span > 0 else 0.0,
+        "produce_latency_ms": {
+            "p50": _ms(percentile(lat, 50)),
+            "p99": _ms(percentile(lat, 99)),
+            "max": _ms(max(lat) if lat else None),
+        },
+        "end_to_end_latency_ms": end_to_end(ix),
+        "unavailability_s": max(after) if after else 0.0,
+        "longest_ack_gap_s": unavail["longest_gap_s"],
+    }

@@ -1,0 +1,112 @@
+"""A tiny builder of hand-made histories for checker tests (4 to 12 events each)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+T = "t"
+
+
+class H:
+    """Builds a list of events; times advance by 0.01 s per event."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def _t(self) -> float:
+        return round(len(self.events) * 0.01, 3)
+
+    def send(
+        self,
+        id: str,
+        offset: int | None = None,
+        status: str = "ok",
+        partition: int = 0,
+        key: Any = "k",
+        txn: str | None = None,
+        topic: str = T,
+    ) -> H:
+        producer, seq = id.rsplit("-", 1)
+        ev = {
+            "op": "send",
+            "id": id,
+            "producer": producer,
+            "seq": int(seq),
+            "key": key,
+            "topic": topic,
+            "status": status,
+            "t0": self._t(),
+            "t1": self._t() + 0.005,
+        }
+        if status == "ok":
+            ev.update(partition=partition, offset=offset)
+        if txn:
+            ev["txn"] = txn
+        self.events.append(ev)
+        return self
+
+    def read(
+        self,
+        id: str,
+        offset: int,
+        partition: int = 0,
+        reader: str = "c0",
+        group: str | None = "g",
+        isolation: str | None = None,
+        key: Any = "k",
+        topic: str = T,
+    ) -> H:
+        ev = {
+            "op": "read",
+            "reader": reader,
+            "group": group,
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "id": id,
+            "key": key,
+            "t": self._t(),
+        }
+        if isolation:
+            ev["isolation"] = isolation
+        self.events.append(ev)
+        return self
+
+    def drained(
+        self,
+        *ids_offsets: tuple[str, int],
+        partition: int = 0,
+        isolation: str = "read_committed",
+        reader: str = "d0",
+        end: int | None = None,
+        topic: str = T,
+    ) -> H:
+        """Drain reads of (id, offset) pairs, then the drain event for the partition."""
+        for id_, off in ids_offsets:
+            self.read(id_, off, partition=partition, reader=reader, group=None, isolation=isolation, topic=topic)
+        last = max((o for _, o in ids_offsets), default=-1)
+        self.events.append(
+            {
+                "op": "drain",
+                "reader": reader,
+                "topic": topic,
+                "partition": partition,
+                "end_offset": end if end is not None else last + 1,
+                "t": self._t(),
+            }
+        )
+        return self
+
+    def txn(self, txn: str, status: str, producer: str = "p0") -> H:
+        self.events.append({"op": "txn", "txn": txn, "producer": producer, "status": status, "t": self._t()})
+        return self
+
+    def rebalance(self, op: str, reader: str = "c0", group: str = "g", partitions: Any = ((T, 0),)) -> H:
+        self.events.append(
+            {"op": op, "reader": reader, "group": group, "partitions": [list(p) for p in partitions], "t": self._t()}
+        )
+        return self
+
+    def fault(self, name: str, phase: str, target: str = "1") -> H:
+        self.events.append({"op": "fault", "name": name, "target": target, "phase": phase, "t": self._t()})
+        return self
