@@ -361,6 +361,74 @@ def _print_check(result: dict[str, Any]) -> None:
     console.print(f"info: {result['info']}")
 
 
+@app.command("list")
+@friendly
+def list_experiments(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """The experiments shipped in experiments/, with the question each answers."""
+    from kchaos import experiment as experiments
+
+    rows = []
+    for exp_id, path in experiments.catalog().items():
+        exp = experiments.load(path)
+        rows.append(
+            {
+                "id": exp.id,
+                "question": exp.question,
+                "file": str(path),
+                "cluster": {"brokers": exp.cluster.brokers, "controllers": exp.cluster.controllers},
+            }
+        )
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(title="experiments")
+    for col in ("id", "question", "brokers"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], r["question"], str(r["cluster"]["brokers"]))
+    console.print(table)
+
+
+@app.command("run")
+@friendly
+def run_command(
+    experiment: Annotated[str, typer.Argument(help="An experiment id (kchaos list) or a YAML file.")],
+    quick: Annotated[bool, typer.Option("--quick", help="Short phases (tests, demos).")] = False,
+    nightly: Annotated[bool, typer.Option("--nightly", help="Long phases, more load.")] = False,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the run's random choices.")] = None,
+    backend: Annotated[str, typer.Option(help="local or auto.")] = "local",
+    report_dir: Annotated[Path, typer.Option(help="Where run directories go.")] = Path("reports"),
+    live: Annotated[bool, typer.Option(help="Live terminal view.")] = True,
+) -> None:
+    """Run one experiment against a real cluster and write its report; exit 0 on PASS, 1 on FAIL."""
+    from kchaos.live import LiveView
+    from kchaos.session import execute
+
+    if quick and nightly:
+        raise BadInput("choose one of --quick and --nightly")
+    mode = "nightly" if nightly else "quick"
+    view = LiveView(console) if live and console.is_terminal else None
+    if view:
+        with view:
+            result = execute(experiment, mode, seed, backend, report_dir, [view])
+    else:
+        console.print(f"running {experiment} ({mode})…")
+        result = execute(experiment, mode, seed, backend, report_dir, [])
+    for v in result.variants:
+        bad = {k: n for k, n in v.anomalies.items() if n}
+        held = sum(e["held"] for e in v.expectations)
+        console.print(
+            f"  {v.name}: {v.measurements.get('sends_ok')} acked, anomalies {bad or 'none'}, "
+            f"expectations {held}/{len(v.expectations)}"
+        )
+    color = "green" if result.verdict == "PASS" else "red"
+    note = " (interrupted)" if result.interrupted else (f" ({result.error})" if result.error else "")
+    console.print(f"[{color}]{result.verdict}[/{color}]{note} — report: {result.run_dir / 'report.md'}")
+    if result.error and not result.variants:
+        raise typer.Exit(2)
+    raise typer.Exit(0 if result.verdict == "PASS" else (130 if result.interrupted else 1))
+
+
 def run() -> None:
     """Entry point of the console script."""
     try:

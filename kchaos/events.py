@@ -25,6 +25,7 @@ class Send(msgspec.Struct, tag_field="op", tag="send"):
     partition: int | None = None
     offset: int | None = None
     txn: str | None = None
+    error: str | None = None  # kchaos' own: the client's error name when not ok
 
 
 class Read(msgspec.Struct, tag_field="op", tag="read"):

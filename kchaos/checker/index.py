@@ -54,7 +54,7 @@ def build(events: Iterable[Any]) -> Index:
     epochs: dict[str, int] = {}
     reads_append, sends = ix.reads.append, ix.sends
     n = 0
-    for n, ev in enumerate(events, 1):
+    for n, ev in enumerate(events, 1):  # noqa: B007 - n is the count after the loop
         kind = type(ev)
         if kind is dict:
             from kchaos.events import to_struct

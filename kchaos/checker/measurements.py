@@ -54,10 +54,11 @@ def unavailability(ix: Index) -> dict[str, Any]:
     """Windows with no successful ack.
 
     ``longest_gap_s``: the longest stretch between two successive acks of the whole run.
-    ``after_faults``: for each fault start, seconds from the fault to the first ack
-    completed after it, overall and per partition.
+    ``after_faults``: for each fault start, seconds from the fault to the first ack of a
+    write *sent after it*, overall and per partition. (An ack that arrives just after the
+    fault for a write sent before it proves nothing about the cluster after the fault.)
     """
-    acks = sorted((s.t1, s.topic, s.partition) for s in ix.sends.values() if s.status == "ok")
+    acks = sorted((s.t1, s.t0, s.topic, s.partition) for s in ix.sends.values() if s.status == "ok")
     times = [a[0] for a in acks]
     gap, gap_at = 0.0, None
     for a, b in zip(times, times[1:], strict=False):
@@ -68,18 +69,17 @@ def unavailability(ix: Index) -> dict[str, Any]:
         if f.phase != "start":
             continue
         t = f.t
-        first = next((a for a in acks if a[0] > t), None)
         per_partition: dict[str, float] = {}
-        for a in acks:
-            key = f"{a[1]}-{a[2]}"
-            if a[0] > t and key not in per_partition:
-                per_partition[key] = round(a[0] - t, 3)
+        for t1, t0, topic, partition in acks:
+            key = f"{topic}-{partition}"
+            if t0 >= t and key not in per_partition:
+                per_partition[key] = round(t1 - t, 3)
         windows.append(
             {
                 "fault": f.name,
                 "target": f.target,
                 "t": t,
-                "first_ack_after_s": None if first is None else round(first[0] - t, 3),
+                "first_ack_after_s": min(per_partition.values(), default=None),
                 "per_partition_s": per_partition,
             }
         )
@@ -126,7 +126,8 @@ def summary(ix: Index) -> dict[str, Any]:
     lat = [s.t1 - s.t0 for s in ok]
     span = (max(s.t1 for s in sends) - min(s.t0 for s in sends)) if sends else 0.0
     unavail = unavailability(ix)
-    after = [w["first_ack_after_s"] for w in unavail["after_faults"] if w["first_ack_after_s"] is not None]
+    # The window of the partition hit hardest: unaffected partitions ack at once.
+    after = [max(w["per_partition_s"].values()) for w in unavail["after_faults"] if w["per_partition_s"]]
     return {
         "sends_attempted": len(sends),
         "sends_ok": len(ok),

@@ -1,0 +1,273 @@
+"""Writing a run's report: the question, the answer from measured numbers, the setup,
+the fault timeline, a variants table, the verdict, anomaly examples, and how to
+reproduce. Pure: takes a RunResult, writes files; knows nothing of Kafka.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kchaos.checker.anomalies import KINDS
+from kchaos.report.svg import fault_windows, line_chart
+from kchaos.runner import RunResult, VariantResult
+
+
+def summary(run: RunResult) -> dict[str, Any]:
+    """The stable ``summary.json`` object (shape in DESIGN.md)."""
+    return {
+        "experiment": run.experiment.id,
+        "verdict": run.verdict,
+        "interrupted": run.interrupted,
+        "error": run.error,
+        "kafka_version": run.kafka_version,
+        "backend": run.backend,
+        "mode": run.mode,
+        "seed": run.seed,
+        "started_utc": run.started_utc,
+        "command": run.command,
+        "variants": [
+            {
+                "name": v.name,
+                "config": v.config,
+                "topic": v.topic,
+                "history": v.history.name,
+                "anomalies": v.anomalies,
+                "undrained": v.undrained,
+                "info": v.info,
+                "measurements": v.measurements,
+                "expectations": v.expectations,
+                "unavailability": v.timelines.get("unavailability", {}),
+            }
+            for v in run.variants
+        ],
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
+    return str(value)
+
+
+def answer(run: RunResult) -> str:
+    """Two or three sentences from the measured numbers: what each variant did."""
+    parts = []
+    for v in run.variants:
+        m, a = v.measurements, v.anomalies
+        found = [f"{a[k]} {k}" for k in KINDS if a.get(k)]
+        outcome = ", ".join(found) if found else "no anomaly of any kind"
+        parts.append(
+            f"With **{v.name}**, {m.get('sends_ok', 0)} writes were acknowledged and the checker found "
+            f"{outcome}; writes stalled for {_fmt(m.get('unavailability_s'))} s after the fault "
+            f"(longest gap without an ack: {_fmt(m.get('longest_ack_gap_s'))} s)."
+        )
+    if run.experiment.answer_hint:
+        parts.append(run.experiment.answer_hint.strip())
+    return " ".join(parts)
+
+
+def _variant_table(run: RunResult) -> list[str]:
+    names = [v.name for v in run.variants]
+    rows = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for k in KINDS:
+        rows.append(
+            f"| {k} | "
+            + " | ".join(f"**{v.anomalies.get(k, 0)}**" if v.anomalies.get(k) else "0" for v in run.variants)
+            + " |"
+        )
+    keys = [
+        "sends_ok",
+        "sends_unknown",
+        "sends_failed",
+        "throughput_per_s",
+        "unavailability_s",
+        "longest_ack_gap_s",
+        "leader_changes",
+        "leader_epoch_changes",
+        "isr_min",
+        "isr_shrinks",
+        "failed_not_enough_replicas",
+        "undrained",
+    ]
+    for k in keys:
+        rows.append(f"| {k} | " + " | ".join(_fmt(v.measurements.get(k)) for v in run.variants) + " |")
+    for p in ("p50", "p99", "max"):
+        rows.append(
+            f"| produce latency {p} (ms) | "
+            + " | ".join(_fmt(v.measurements.get("produce_latency_ms", {}).get(p)) for v in run.variants)
+            + " |"
+        )
+    rows.append(
+        "| expectations | "
+        + " | ".join(
+            "<br>".join(("✅ " if e["held"] else "❌ ") + e["what"] + f" ({_fmt(e['value'])})" for e in v.expectations)
+            or "–"
+            for v in run.variants
+        )
+        + " |"
+    )
+    return rows
+
+
+def _plots(run_dir: Path, index: int, v: VariantResult) -> list[str]:
+    end = max([p["t"] for p in v.timelines.get("throughput", [])] + [1.0])
+    windows = fault_windows(v.faults, end)
+    tp = v.timelines.get("throughput", [])
+    lat = v.timelines.get("latency", [])
+    leaders = v.timelines.get("leaders", [])
+    files = {
+        f"throughput-{index}.svg": line_chart(
+            f"{v.name}: acks per second",
+            {
+                "ok": [(p["t"], p["ok"]) for p in tp],
+                "unknown": [(p["t"], p["unknown"]) for p in tp],
+                "fail": [(p["t"], p["fail"]) for p in tp],
+            },
+            "records/s",
+            windows,
+            x_max=end,
+        ),
+        f"latency-{index}.svg": line_chart(
+            f"{v.name}: produce latency",
+            {"p50 ms": [(p["t"], p["p50_ms"]) for p in lat], "max ms": [(p["t"], p["max_ms"]) for p in lat]},
+            "ms",
+            windows,
+            x_max=end,
+        ),
+        f"leaders-{index}.svg": line_chart(
+            f"{v.name}: leader and ISR size of the watched partition",
+            {
+                "leader id": [(p["t"], p["leader"]) for p in leaders],
+                "ISR size": [(p["t"], len(p["isr"])) for p in leaders],
+            },
+            "broker / replicas",
+            windows,
+            step=True,
+            x_max=end,
+        ),
+    }
+    for name, svg in files.items():
+        (run_dir / name).write_text(svg)
+    return [f"![{name}]({name})" for name in files]
+
+
+def _timeline(v: VariantResult) -> list[str]:
+    events = sorted(
+        [(p["t"], f"phase **{p['name']}**") for p in v.phases]
+        + [(f["t"], f"fault {f['name']} {f['target']} {f['phase']}") for f in v.faults]
+        + [(p["t"], f"leader {p['leader']}, ISR {p['isr']}") for p in v.timelines.get("leaders", [])]
+    )
+    return [f"- {t:7.2f} s — {what}" for t, what in events]
+
+
+def write_report(run: RunResult) -> Path:
+    """Write report.md, summary.json and the plots; update reports/index.md. Returns report.md."""
+    d = run.run_dir
+    d.mkdir(parents=True, exist_ok=True)
+    s = summary(run)
+    (d / "summary.json").write_text(json.dumps(s, indent=1, default=str))
+    exp = run.experiment
+    md = [
+        f"# {exp.question}",
+        "",
+        f"`{exp.id}` · verdict **{run.verdict}**"
+        + (" (interrupted)" if run.interrupted else "")
+        + f" · Kafka {run.kafka_version} · {run.backend} backend · {run.mode} mode · seed {run.seed} · {run.started_utc}",
+        "",
+        "## Answer",
+        "",
+        answer(run),
+        "",
+    ]
+    if run.error:
+        md += [f"> The run stopped with an error: {run.error}", ""]
+    md += ["## Variants", "", *_variant_table(run), ""]
+    cluster = exp.cluster
+    md += [
+        "## Setup",
+        "",
+        f"- cluster: {cluster.brokers} brokers, {cluster.controllers} KRaft controllers, broker config "
+        f"`{json.dumps(cluster.broker_config)}`; every link through Toxiproxy",
+        "- topics: "
+        + ", ".join(
+            f"`{t.name}` ({t.partitions} partitions, RF {t.replication_factor}, `{json.dumps(t.config)}`)"
+            for t in exp.topics
+        ),
+        f"- workload: {exp.workload.producers} producer(s) at {exp.workload.rate:g} records/s each, keys "
+        f"{exp.workload.keys}; consumers: "
+        + (
+            f"{exp.workload.consumers.groups} group(s) × {exp.workload.consumers.members}, commit "
+            f"{exp.workload.consumers.commit}"
+            if exp.workload.consumers
+            else "none"
+        ),
+        f"- phases ({run.mode}): steady {getattr(exp, run.mode).steady:g} s → fault {getattr(exp, run.mode).fault:g} s "
+        "→ heal → recovery → drain",
+        "",
+    ]
+    for i, v in enumerate(run.variants):
+        md += [
+            f"## {v.name}",
+            "",
+            f"Producer config `{json.dumps(v.config['producer'])}`, "
+            f"topic config `{json.dumps(v.config['topic'])}`, history [`{v.history.name}`]({v.history.name}).",
+            "",
+        ]
+        md += _plots(d, i, v) + [""]
+        md += ["Timeline:", "", *_timeline(v), ""]
+        unavail = v.timelines.get("unavailability", {}).get("after_faults", [])
+        if unavail:
+            md += ["Unavailability (fault → first ack of a write sent after it, per partition):", ""]
+            md += [
+                f"- {w['fault']} {w['target']} at {w['t']:.2f} s: "
+                + (", ".join(f"{p} {s:g} s" for p, s in sorted(w["per_partition_s"].items())) or "no ack after it")
+                for w in unavail
+            ]
+            md += [""]
+        if v.measurements.get("leader_epochs"):
+            md += [f"Leader epochs seen in the drained records: {v.measurements['leader_epochs']}.", ""]
+        if v.undrained:
+            md += [f"Undrained partitions (loss cannot be proven there): {v.undrained}", ""]
+        for kind, examples in v.examples.items():
+            md += [
+                f"Examples of **{kind}** ({v.anomalies[kind]}):",
+                "",
+                "```json",
+                *[json.dumps(e, default=str) for e in examples],
+                "```",
+                "",
+            ]
+    md += [
+        "## Reproduce",
+        "",
+        "```",
+        run.command,
+        "```",
+        "",
+        f"`kchaos check {d.name}/<history file>` re-checks any variant's history.",
+        "",
+    ]
+    report = d / "report.md"
+    report.write_text("\n".join(md))
+    update_index(d.parent)
+    return report
+
+
+def update_index(reports: Path) -> None:
+    """reports/index.md: every run, newest first."""
+    rows = []
+    for s in sorted(reports.glob("*/summary.json"), reverse=True):
+        try:
+            data = json.loads(s.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        rows.append(
+            f"| [{s.parent.name}]({s.parent.name}/report.md) | {data.get('experiment')} | "
+            f"{data.get('verdict')} | {data.get('backend')} | {data.get('kafka_version')} |"
+        )
+    text = ["# kchaos runs", "", "| run | experiment | verdict | backend | Kafka |", "|---|---|---|---|---|", *rows, ""]
+    (reports / "index.md").write_text("\n".join(text))

@@ -1,0 +1,432 @@
+"""The runner: one experiment, every variant, end to end.
+
+For each variant: fresh topics -> workload (producers, consumer groups) -> steady phase
+-> fault phase (the nemesis runs the schedule) -> heal -> recovery -> drain -> check ->
+measure -> expectations. Observers (the live view, the report) subscribe to run events;
+the runner knows neither. Whatever happens (Ctrl-C, an error), faults are healed and the
+workload stopped on the way out, and a partial result is marked interrupted.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from confluent_kafka.admin import NewTopic
+
+from kchaos.checker import build, check_index
+from kchaos.checker import measurements as measure
+from kchaos.checker.anomalies import KINDS
+from kchaos.cluster.base import Cluster
+from kchaos.cluster.inspect import partitions
+from kchaos.cluster.readiness import admin
+from kchaos.errors import ClusterError
+from kchaos.events import Leader
+from kchaos.experiment import EXPECTATION, Durations, Experiment, Variant
+from kchaos.faults import Nemesis
+from kchaos.history import HistoryWriter, load
+from kchaos.workload.consumer import GroupConsumer, drain
+from kchaos.workload.producer import Keys, RecordingProducer
+
+Mode = Literal["quick", "nightly"]
+PRODUCER_DEFAULTS = {"acks": "all", "message.timeout.ms": 20000, "linger.ms": 5}
+
+
+class Observer:
+    """Subscriber of run events; every method is a no-op unless overridden."""
+
+    def variant_started(self, index: int, variant: Variant, durations: Durations) -> None: ...
+    def tick(self, snapshot: dict[str, Any]) -> None: ...
+    def phase(self, name: str) -> None: ...
+    def variant_finished(self, result: VariantResult) -> None: ...
+
+
+@dataclass
+class VariantResult:
+    name: str
+    config: dict[str, Any]
+    topic: str
+    history: Path
+    anomalies: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[Any]] = field(default_factory=dict)
+    undrained: list[Any] = field(default_factory=list)
+    info: dict[str, int] = field(default_factory=dict)
+    measurements: dict[str, Any] = field(default_factory=dict)
+    timelines: dict[str, Any] = field(default_factory=dict)
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(e["held"] for e in self.expectations)
+
+
+@dataclass
+class RunResult:
+    experiment: Experiment
+    mode: Mode
+    seed: int
+    backend: str
+    kafka_version: str
+    run_dir: Path
+    command: str
+    variants: list[VariantResult] = field(default_factory=list)
+    interrupted: bool = False
+    error: str | None = None
+    started_utc: str = ""
+
+    @property
+    def verdict(self) -> str:
+        ok = not self.interrupted and self.error is None and self.variants and all(v.passed for v in self.variants)
+        return "PASS" if ok else "FAIL"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+
+
+class Runner:
+    """Runs one experiment on one cluster; see the module docstring for the phases."""
+
+    def __init__(
+        self, experiment: Experiment, cluster: Cluster, result: RunResult, observers: list[Observer] | None = None
+    ) -> None:
+        self.exp, self.cluster, self.result = experiment, cluster, result
+        self.observers = observers or []
+        self.durations = getattr(experiment, result.mode)
+        self.rng = random.Random(result.seed)
+
+    def _emit(self, method: str, *args: Any) -> None:
+        for o in self.observers:
+            getattr(o, method)(*args)
+
+    def run(self) -> RunResult:
+        for i, variant in enumerate(self.exp.variants):
+            self.result.variants.append(self.run_variant(i, variant))
+        return self.result
+
+    # --- one variant ---------------------------------------------------------------------
+    def _create_topics(self, index: int, variant: Variant) -> dict[str, str]:
+        tag = uuid.UUID(int=self.rng.getrandbits(128)).hex[:6]
+        names = {t.name: f"{t.name}-v{index}-{tag}" for t in self.exp.topics}
+        adm = admin(self.cluster.bootstrap)
+        new = [
+            NewTopic(
+                names[t.name],
+                t.partitions,
+                t.replication_factor,
+                config={
+                    k: str(v).lower() if isinstance(v, bool) else str(v)
+                    for k, v in {**t.config, **variant.topic_config}.items()
+                },
+            )
+            for t in self.exp.topics
+        ]
+        for name, fut in adm.create_topics(new, operation_timeout=30).items():
+            try:
+                fut.result(timeout=40)
+            except Exception as err:  # noqa: BLE001
+                raise ClusterError(f"could not create topic {name}: {err}") from None
+        self._wait_replicated(list(names.values()), 60)
+        return names
+
+    def _wait_replicated(self, topics: list[str], seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                ok = True
+                for t in topics:
+                    parts = partitions(self.cluster, t).get(t, [])
+                    ok &= bool(parts) and all(p["leader"] >= 0 and len(p["isr"]) == len(p["replicas"]) for p in parts)
+                if ok:
+                    return True
+            except Exception:  # noqa: BLE001 - metadata may fail right after a heal
+                pass
+            time.sleep(0.3)
+        return False
+
+    def run_variant(self, index: int, variant: Variant) -> VariantResult:
+        d, wl = self.durations, self.exp.workload
+        names = self._create_topics(index, variant)
+        topic = names[wl.topic]
+        hist_path = self.result.run_dir / f"history.{index}-{slug(variant.name)}.jsonl"
+        history = HistoryWriter(hist_path)
+        pconf = {**PRODUCER_DEFAULTS, **variant.producer}
+        res = VariantResult(
+            variant.name,
+            {
+                "producer": pconf,
+                "consumer": variant.consumer,
+                "topic": {**next(t.config for t in self.exp.topics if t.name == wl.topic), **variant.topic_config},
+            },
+            topic,
+            hist_path,
+        )
+        self._emit("variant_started", index, variant, d)
+        total = d.steady + d.fault + d.recovery
+        nemesis = Nemesis(self.cluster, history, self.rng, names)
+        producers = [
+            RecordingProducer(
+                f"v{index}p{i}",
+                self.cluster.bootstrap,
+                topic,
+                pconf,
+                history,
+                wl.rate,
+                total,
+                Keys(wl.keys, wl.key_count),
+                self.rng.getrandbits(32),
+                wl.value_bytes,
+            )
+            for i in range(wl.producers)
+        ]
+        consumers = self._consumers(index, variant, topic, history, total)
+        watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
+        poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)
+        phases: list[dict[str, Any]] = []
+
+        def phase(name: str) -> None:
+            history.write({"op": "phase", "name": name, "t": history.now()})
+            phases.append({"name": name, "t": history.now()})
+            self._emit("phase", name)
+
+        try:
+            poller.start()
+            for c in consumers:
+                c.start()
+            phase("steady")
+            for p in producers:
+                p.start()
+            self._timeline(history, nemesis, producers, consumers, poller, phase, total)
+            phase("drain")
+            for p in producers:
+                p.join(60)
+            self._settle(consumers)
+        finally:
+            for p in producers:
+                p.stop()
+            for c in consumers:
+                c.stop()
+            nemesis.heal_all()
+            poller.stop()
+            for c in consumers:
+                c.join(15)
+        self._wait_replicated([topic], 60)
+        parts = next(t.partitions for t in self.exp.topics if t.name == wl.topic)
+        isolations = ["read_committed"] + (["read_uncommitted"] if "transactional.id" in pconf else [])
+        for iso in isolations:
+            drain(self.cluster.bootstrap, topic, list(range(parts)), history, iso, f"drain-{iso}", timeout=60)
+        phase("done")
+        history.close()
+        self._analyse(res, hist_path, variant, nemesis, phases)
+        self._emit("variant_finished", res)
+        return res
+
+    def _consumers(
+        self, index: int, variant: Variant, topic: str, history: HistoryWriter, total: float
+    ) -> list[GroupConsumer]:
+        spec = self.exp.workload.consumers
+        if spec is None:
+            return []
+        conf = {**spec.config, **variant.consumer}
+        return [
+            GroupConsumer(
+                f"v{index}g{g}c{m}",
+                f"kchaos-v{index}-g{g}-{topic}",
+                self.cluster.bootstrap,
+                [topic],
+                history,
+                conf,
+                spec.commit,
+                spec.processing_ms,
+                total + 60,
+            )
+            for g in range(spec.groups)
+            for m in range(spec.members)
+        ]
+
+    def _timeline(
+        self,
+        history: HistoryWriter,
+        nemesis: Nemesis,
+        producers: list[RecordingProducer],
+        consumers: list[GroupConsumer],
+        poller: LeaderPoller,
+        phase: Callable[[str], None],
+        total: float,
+    ) -> None:
+        d = self.durations
+        start = time.monotonic()
+        steps = sorted(self.exp.faults, key=lambda s: s.at)
+        current = "steady"
+        last = {"ok": 0, "errors": 0, "t": 0.0}
+        while True:
+            elapsed = time.monotonic() - start
+            if elapsed >= total:
+                return
+            if current == "steady" and elapsed >= d.steady:
+                current = "fault"
+                phase("fault")
+            while current == "fault" and steps and elapsed >= d.steady + steps[0].at:
+                nemesis.run(steps.pop(0))
+            if current == "fault" and elapsed >= d.steady + d.fault:
+                phase("heal")
+                nemesis.heal_all()
+                current = "recovery"
+                phase("recovery")
+            ok = sum(p.stats.ok for p in producers)
+            errors = sum(p.stats.fail + p.stats.unknown for p in producers)
+            dt = max(elapsed - last["t"], 1e-6)
+            self._emit(
+                "tick",
+                {
+                    "elapsed": elapsed,
+                    "total": total,
+                    "phase": current,
+                    "acks_per_s": (ok - last["ok"]) / dt,
+                    "errors_per_s": (errors - last["errors"]) / dt,
+                    "acks": ok,
+                    "errors": errors,
+                    "delivered": sum(c.delivered for c in consumers),
+                    "leader": poller.leader,
+                    "isr": poller.isr,
+                    "faults": nemesis.active(),
+                },
+            )
+            last = {"ok": ok, "errors": errors, "t": elapsed}
+            time.sleep(0.5)
+
+    def _settle(self, consumers: list[GroupConsumer], quiet: float = 2.0, limit: float = 20.0) -> None:
+        """Let consumers catch up: wait until deliveries stop growing for ``quiet`` seconds."""
+        if not consumers:
+            return
+        deadline, seen, since = time.monotonic() + limit, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            now = sum(c.delivered for c in consumers)
+            if now != seen:
+                seen, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.2)
+
+    def _analyse(
+        self, res: VariantResult, path: Path, variant: Variant, nemesis: Nemesis, phases: list[dict[str, Any]]
+    ) -> None:
+        ix = build(load(path))
+        checked = check_index(ix)
+        res.anomalies, res.examples = checked["anomalies"], checked["examples"]
+        res.undrained, res.info = checked["undrained"], checked["info"]
+        m = measure.summary(ix)
+        m.update(replication_measurements(ix, res.topic))
+        m["undrained"] = len(res.undrained)
+        m["unknown_seen"] = checked["info"]["unknown_sends_seen"]
+        res.measurements = m
+        res.timelines = {
+            "throughput": measure.throughput_timeline(ix),
+            "latency": measure.latency_timeline(ix),
+            "unavailability": measure.unavailability(ix),
+            "leaders": leader_timeline(ix),
+            "rebalance_pauses": measure.rebalance_pauses(ix),
+        }
+        res.faults, res.phases = nemesis.log, phases
+        res.expectations = [evaluate(e, res.anomalies, m) for e in variant.expect]
+
+
+def leader_timeline(ix: Any) -> list[dict[str, Any]]:
+    return [
+        {"t": e.t, "topic": e.topic, "partition": e.partition, "leader": e.leader, "isr": e.isr}
+        for e in ix.other
+        if isinstance(e, Leader)
+    ]
+
+
+def replication_measurements(ix: Any, topic: str) -> dict[str, Any]:
+    """Leader changes, ISR size and leader epochs: what replication questions are about."""
+    leaders = [e for e in ix.other if isinstance(e, Leader) and e.topic == topic]
+    changes = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if a.leader != b.leader)
+    shrinks = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if len(b.isr) < len(a.isr))
+    epochs = {r.leader_epoch for r in ix.reads if r.group is None and r.leader_epoch is not None}
+    not_enough = sum(
+        1 for s in ix.sends.values() if s.error in ("NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND")
+    )
+    return {
+        "leader_changes": changes,
+        "isr_min": min((len(e.isr) for e in leaders), default=None),
+        "isr_shrinks": shrinks,
+        "leader_epochs": sorted(epochs),
+        "leader_epoch_changes": max(0, len(epochs) - 1),
+        "failed_not_enough_replicas": not_enough,
+    }
+
+
+def lookup(name: str, anomalies: dict[str, int], measurements: dict[str, Any]) -> Any:
+    if name in KINDS:
+        return anomalies.get(name)
+    value: Any = measurements
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def evaluate(text: str, anomalies: dict[str, int], measurements: dict[str, Any]) -> dict[str, Any]:
+    """``"lost == 0"`` against the measured numbers -> ``{"what", "held", "value"}``."""
+    m = EXPECTATION.match(text)
+    assert m is not None  # validated when the file was loaded
+    name, op, number = m.group(1), m.group(2), float(m.group(3))
+    value = lookup(name, anomalies, measurements)
+    ops = {
+        "==": float.__eq__,
+        "!=": float.__ne__,
+        "<=": float.__le__,
+        ">=": float.__ge__,
+        "<": float.__lt__,
+        ">": float.__gt__,
+    }
+    held = value is not None and ops[op](float(value), number)
+    return {"what": text, "held": bool(held), "value": value}
+
+
+class LeaderPoller(threading.Thread):
+    """Polls one partition's leader and ISR twice a second; records each change."""
+
+    def __init__(self, cluster: Cluster, topic: str, partition: int, history: HistoryWriter) -> None:
+        super().__init__(name="leader-poller", daemon=True)
+        self.cluster, self.topic, self.partition, self.history = cluster, topic, partition, history
+        self.leader: int | None = None
+        self.isr: list[int] = []
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+
+    def run(self) -> None:
+        last = None
+        while not self._halt.is_set():
+            try:
+                info = partitions(self.cluster, self.topic, timeout=2).get(self.topic, [])[self.partition]
+                state = (info["leader"], sorted(info["isr"]))
+                self.leader, self.isr = state
+                if state != last:
+                    self.history.write(
+                        {
+                            "op": "leader",
+                            "topic": self.topic,
+                            "partition": self.partition,
+                            "leader": state[0],
+                            "isr": state[1],
+                            "t": self.history.now(),
+                        }
+                    )
+                    last = state
+            except Exception:  # noqa: BLE001 - metadata is unavailable during some faults
+                pass
+            self._halt.wait(0.5)

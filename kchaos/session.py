@@ -1,0 +1,129 @@
+"""One ``kchaos run``: find the experiment, get a cluster that fits, run, report, clean up.
+
+The cluster is reused when one is running and fits the experiment's needs; otherwise a
+cluster of its own is brought up (cluster name ``kchaos-run``) and taken down after.
+Ctrl-C or SIGTERM heal faults and stop the workload (the runner's ``finally``), a partial
+report marked interrupted is written, and the exit code is non-zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shlex
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from kchaos import experiment as experiments
+from kchaos.cluster import state as statefile
+from kchaos.cluster.base import Cluster
+from kchaos.cluster.local import LocalCluster
+from kchaos.cluster.spec import ClusterSpec
+from kchaos.errors import BadInput, KchaosError
+from kchaos.experiment import Experiment
+from kchaos.report import write_report
+from kchaos.runner import Mode, Observer, Runner, RunResult
+
+RUN_CLUSTER, RUN_BASE_PORT = "kchaos-run", 29500
+
+
+def fits(exp: Experiment, cluster: Cluster) -> bool:
+    """A running cluster fits when its shape matches and it has every broker config asked."""
+    spec, need = cluster.spec, exp.cluster
+    if spec.brokers != need.brokers or spec.controllers != need.controllers:
+        return False
+    have = {k: str(v) for k, v in spec.broker_config.items()}
+    return all(
+        have.get(k) == str(v).lower() if isinstance(v, bool) else have.get(k) == str(v)
+        for k, v in need.broker_config.items()
+    )
+
+
+def running_cluster(exp: Experiment) -> Cluster | None:
+    for name in statefile.known_clusters():
+        st = statefile.load(name) or {}
+        if st.get("status") == "up" and st.get("backend") == "local":
+            c = LocalCluster.attach(name)
+            if fits(exp, c) and c.process_state(c.spec.nodes[0].id) != "down":
+                return c
+    return None
+
+
+def execute(
+    ref: str,
+    mode: Mode = "quick",
+    seed: int | None = None,
+    backend: str = "local",
+    report_dir: Path = Path("reports"),
+    observers: list[Observer] | None = None,
+    cluster: Cluster | None = None,
+) -> RunResult:
+    """Run one experiment end to end and write its report; returns the result."""
+    if backend not in ("local", "auto"):
+        raise BadInput(f"--backend={backend}: this build supports local (the docker backend is not built yet)")
+    path = experiments.find(ref)
+    exp = experiments.load(path)
+    seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
+    now = dt.datetime.now(dt.UTC)
+    run_dir = Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-{exp.id}"
+    command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend local"
+    owned = None
+    if cluster is None:
+        cluster = running_cluster(exp)
+    if cluster is None:
+        spec = ClusterSpec(
+            brokers=exp.cluster.brokers,
+            controllers=exp.cluster.controllers,
+            name=RUN_CLUSTER,
+            base_port=RUN_BASE_PORT,
+            broker_config={
+                k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in exp.cluster.broker_config.items()
+            },
+        )
+        from kchaos.cluster.local import teardown
+
+        teardown(RUN_CLUSTER)
+        owned = cluster = LocalCluster(spec)
+    st = statefile.load(cluster.name) or {}
+    result = RunResult(
+        exp,
+        mode,
+        seed,
+        cluster.backend,
+        st.get("kafka_version", cluster.spec.kafka_version),
+        run_dir,
+        command,
+        started_utc=f"{now:%Y-%m-%d %H:%M:%SZ}",
+    )
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        if owned is not None:
+            owned.up()
+            result.kafka_version = (statefile.load(owned.name) or {}).get("kafka_version", result.kafka_version)
+        Runner(exp, cluster, result, observers).run()
+    except KeyboardInterrupt:
+        result.interrupted = True
+    except KchaosError as err:
+        result.error = str(err)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _safe_heal(cluster)
+        if owned is not None:
+            from kchaos.cluster.local import teardown
+
+            teardown(owned.name)
+        write_report(result)
+    return result
+
+
+def _safe_heal(cluster: Any) -> None:
+    try:
+        cluster.heal()
+    except Exception as err:  # noqa: BLE001 - healing a cluster that is being torn down
+        print(f"warning: heal failed: {err}", file=sys.stderr)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,1 @@
+"""The workload: recording producers, group consumers and drain readers on confluent-kafka."""

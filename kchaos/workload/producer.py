@@ -1,0 +1,142 @@
+"""A recording producer: every send ends as exactly one ``send`` event.
+
+Open-loop at a target rate (the schedule does not wait for acks, as real traffic does
+not) or as fast as the client takes records. Each record carries its id in a header and
+in its value, so any reader can tell what it got. Stops by itself after ``duration``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from kchaos.history import HistoryWriter
+from kchaos.workload.outcome import classify, retries_enabled
+
+
+@dataclass
+class Keys:
+    """Key choice: ``uniform`` over ``count`` keys, ``hot`` (a share goes to key 0), or ``none``."""
+
+    distribution: str = "uniform"
+    count: int = 100
+    hot_share: float = 0.5
+
+    def pick(self, rng: random.Random) -> str | None:
+        if self.distribution == "none":
+            return None
+        if self.distribution == "hot" and rng.random() < self.hot_share:
+            return "k0"
+        return f"k{rng.randrange(self.count)}"
+
+
+@dataclass
+class ProducerStats:
+    """Live counters for the live view (per second deltas are taken by the viewer)."""
+
+    ok: int = 0
+    fail: int = 0
+    unknown: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class RecordingProducer(threading.Thread):
+    """One producer thread. ``stop()`` ends it early; it always flushes and records outcomes."""
+
+    def __init__(
+        self,
+        name: str,
+        bootstrap: str,
+        topic: str,
+        config: dict[str, Any],
+        history: HistoryWriter,
+        rate: float,
+        duration: float,
+        keys: Keys,
+        seed: int,
+        value_bytes: int = 100,
+    ) -> None:
+        super().__init__(name=f"producer-{name}", daemon=True)
+        self.producer_name, self.topic, self.history = name, topic, history
+        self.rate, self.duration, self.keys = rate, duration, keys
+        self.rng = random.Random(seed)
+        self.config = {"bootstrap.servers": bootstrap, "log_level": 0, **config}
+        self.retries = retries_enabled(config)
+        self.pad = b"x" * max(0, value_bytes - 40)
+        self.stats = ProducerStats()
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def _record(self, err: KafkaError | None, msg: Any, id_: str, seq: int, key: str | None, t0: float) -> None:
+        status = classify(err, self.retries)
+        event = {
+            "op": "send",
+            "id": id_,
+            "producer": self.producer_name,
+            "seq": seq,
+            "key": key,
+            "topic": self.topic,
+            "status": status,
+            "t0": t0,
+            "t1": self.history.now(),
+        }
+        if status == "ok":
+            event.update(partition=msg.partition(), offset=msg.offset())
+            self.stats.ok += 1
+        else:
+            name = err.name() if err is not None else "?"
+            event["error"] = name
+            self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
+            setattr(self.stats, status, getattr(self.stats, status) + 1)
+        self.history.write(event)
+
+    def run(self) -> None:
+        producer = Producer(self.config)
+        start = time.monotonic()
+        seq = 0
+        while not self._halt.is_set() and time.monotonic() - start < self.duration:
+            if self.rate > 0:
+                due = start + seq / self.rate
+                wait = due - time.monotonic()
+                if wait > 0:
+                    producer.poll(min(wait, 0.05))
+                    continue
+            self._send(producer, seq)
+            seq += 1
+            producer.poll(0)
+        remaining = producer.flush(30)
+        if remaining:
+            # Records still queued after 30 s: their callbacks fire on purge as unknown/fail.
+            producer.purge(in_queue=True, in_flight=True)
+            producer.flush(5)
+
+    def _send(self, producer: Producer, seq: int) -> None:
+        id_ = f"{self.producer_name}-{seq}"
+        key = self.keys.pick(self.rng)
+        t0 = self.history.now()
+        value = id_.encode() + b" " + self.pad
+
+        def report(
+            err: KafkaError | None, msg: Any, id_: str = id_, seq: int = seq, key: str | None = key, t0: float = t0
+        ) -> None:
+            self._record(err, msg, id_, seq, key, t0)
+
+        while True:
+            try:
+                producer.produce(
+                    self.topic, value=value, key=key.encode() if key else None, headers={"id": id_}, on_delivery=report
+                )
+                return
+            except BufferError:
+                producer.poll(0.1)
+            except KafkaException as exc:
+                # Raised by produce() itself: nothing left the client.
+                self._record(exc.args[0], None, id_, seq, key, t0)
+                return
