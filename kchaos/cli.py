@@ -368,7 +368,7 @@ def list_experiments(as_json: Annotated[bool, typer.Option("--json", help="Machi
     from kchaos import experiment as experiments
 
     rows = []
-    for exp_id, path in experiments.catalog().items():
+    for path in experiments.catalog().values():
         exp = experiments.load(path)
         rows.append(
             {

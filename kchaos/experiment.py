@@ -38,6 +38,8 @@ MEASUREMENTS = {
     "leader_changes",
     "isr_min",
     "isr_shrinks",
+    "isr_final",
+    "under_replicated_s",
     "failed_not_enough_replicas",
     "leader_epoch_changes",
     "undrained",
@@ -68,6 +70,7 @@ class ClusterNeeds(Strict):
     brokers: int = 3
     controllers: Literal["combined", "dedicated"] = "combined"
     broker_config: dict[str, str | int | bool] = Field(default_factory=dict)
+    features: dict[str, int] = Field(default_factory=dict)
 
 
 class Topic(Strict):
@@ -128,6 +131,7 @@ class FaultStep(Strict):
 
 class Variant(Strict):
     name: str
+    nightly_only: bool = False  # left out of --quick runs to keep them short
     producer: dict[str, str | int | bool] = Field(default_factory=dict)
     consumer: dict[str, str | int | bool] = Field(default_factory=dict)
     topic_config: dict[str, str | int | bool] = Field(default_factory=dict)

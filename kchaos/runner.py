@@ -110,13 +110,15 @@ class Runner:
 
     def run(self) -> RunResult:
         for i, variant in enumerate(self.exp.variants):
+            if variant.nightly_only and self.result.mode == "quick":
+                continue
             self.result.variants.append(self.run_variant(i, variant))
         return self.result
 
     # --- one variant ---------------------------------------------------------------------
     def _create_topics(self, index: int, variant: Variant) -> dict[str, str]:
-        tag = uuid.UUID(int=self.rng.getrandbits(128)).hex[:6]
-        names = {t.name: f"{t.name}-v{index}-{tag}" for t in self.exp.topics}
+        tag = uuid.uuid4().hex[:6]  # not from the seed: a rerun with the same seed needs new topics
+        names = {t.name: f"{self.exp.id}.{t.name}.v{index}.{tag}" for t in self.exp.topics}
         adm = admin(self.cluster.bootstrap)
         new = [
             NewTopic(
@@ -360,11 +362,21 @@ def replication_measurements(ix: Any, topic: str) -> dict[str, Any]:
     return {
         "leader_changes": changes,
         "isr_min": min((len(e.isr) for e in leaders), default=None),
+        "isr_final": len(leaders[-1].isr) if leaders else None,
+        "under_replicated_s": under_replicated_seconds(leaders),
         "isr_shrinks": shrinks,
         "leader_epochs": sorted(epochs),
         "leader_epoch_changes": max(0, len(epochs) - 1),
         "failed_not_enough_replicas": not_enough,
     }
+
+
+def under_replicated_seconds(leaders: list[Leader]) -> float:
+    """Seconds the watched partition spent with fewer in-sync replicas than its most."""
+    if not leaders:
+        return 0.0
+    full = max(len(e.isr) for e in leaders)
+    return round(sum(b.t - a.t for a, b in zip(leaders, leaders[1:], strict=False) if len(a.isr) < full), 2)
 
 
 def lookup(name: str, anomalies: dict[str, int], measurements: dict[str, Any]) -> Any:

@@ -32,7 +32,7 @@ RUN_CLUSTER, RUN_BASE_PORT = "kchaos-run", 29500
 def fits(exp: Experiment, cluster: Cluster) -> bool:
     """A running cluster fits when its shape matches and it has every broker config asked."""
     spec, need = cluster.spec, exp.cluster
-    if spec.brokers != need.brokers or spec.controllers != need.controllers:
+    if spec.brokers != need.brokers or spec.controllers != need.controllers or spec.features != need.features:
         return False
     have = {k: str(v) for k, v in spec.broker_config.items()}
     return all(

@@ -76,7 +76,8 @@ def duplicate(ix: Index) -> list[Example]:
         pos = (r.topic, r.partition, r.offset)
         known = first.get(r.id)
         if known is None:
-            known = (s.topic, s.partition, s.offset) if s is not None and s.status == "ok" else pos
+            acked = s is not None and s.status == "ok" and s.offset is not None and s.offset >= 0
+            known = (s.topic, s.partition, s.offset) if acked else pos
             first[r.id] = known
         if known != pos:
             extra.setdefault(r.id, {known}).add(pos)
@@ -91,7 +92,7 @@ def reordered(ix: Index) -> list[Example]:
     """
     by_stream: dict[tuple, list] = defaultdict(list)
     for s in ix.sends.values():
-        if s.status == "ok":
+        if s.status == "ok" and s.offset >= 0:  # acks=0 acknowledges without an offset (-1)
             by_stream[(s.producer, s.topic, s.partition)].append((s.seq, s.offset, s.id))
     out = []
     for (producer, topic, partition), items in by_stream.items():

@@ -89,7 +89,11 @@ def resolve_target(cluster: Cluster, target: str | int, rng: _random.Random | No
     if kind == "random":
         return rng.choice([n.id for n in cluster.spec.nodes if n.broker])
     if kind in ("leader", "follower"):
+        which = None
         topic, _, part = rest.rpartition(":")
+        if kind == "follower" and topic.count(":") == 1 and topic.rsplit(":", 1)[1].isdigit():
+            # follower-of:T:P:N is the N-th follower (0-based, by id): two steps can pick two followers.
+            which, (topic, _, part) = int(part), topic.rpartition(":")
         if not topic or not part.isdigit():
             raise BadInput(f"target {text!r}: write {kind}:TOPIC:PARTITION, e.g. {kind}:orders:0")
         info = partition_info(cluster, topic, int(part))
@@ -97,8 +101,12 @@ def resolve_target(cluster: Cluster, target: str | int, rng: _random.Random | No
             if info["leader"] < 0:
                 raise ClusterError(f"{topic}-{part} has no leader now")
             return info["leader"]
-        followers = [r for r in info["replicas"] if r != info["leader"]]
+        followers = sorted(r for r in info["replicas"] if r != info["leader"])
         if not followers:
             raise ClusterError(f"{topic}-{part} has no follower")
-        return rng.choice(sorted(followers))
+        if which is not None:
+            if which >= len(followers):
+                raise BadInput(f"target {text!r}: {topic}-{part} has only {len(followers)} followers")
+            return followers[which]
+        return rng.choice(followers)
     raise BadInput(f"target {text!r}: use a node id, leader:T:P, follower:T:P, controller or random")

@@ -69,7 +69,7 @@ class LocalCluster(Cluster):
         st = statefile.load(name)
         if not st or st.get("backend") != "local":
             raise ClusterError(f"no local cluster '{name}' is running; start one with: kchaos up")
-        return cls(ClusterSpec(**{**st["spec"], "broker_config": st["spec"].get("broker_config", {})}))
+        return cls(ClusterSpec(**st["spec"]))
 
     # --- addresses -------------------------------------------------------------------
     @property
@@ -203,6 +203,8 @@ class LocalCluster(Cluster):
                 "-c",
                 str(d / "server.properties"),
             ]
+            for name, level in self.spec.features.items():
+                cmd += ["--feature", f"{name}={level}"]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             if proc.returncode != 0:
                 raise ClusterError(f"formatting node {node.id} failed: {(proc.stdout + proc.stderr).strip()[-300:]}")

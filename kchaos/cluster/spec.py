@@ -42,6 +42,7 @@ class ClusterSpec:
     controllers: ControllerMode = "combined"
     dedicated_controllers: int = 3
     broker_config: dict[str, str] = field(default_factory=dict)
+    features: dict[str, int] = field(default_factory=dict)  # set at format time, e.g. ELR off
     kafka_version: str = "4.4.0"
     base_port: int = DEFAULT_BASE_PORT
     name: str = "default"

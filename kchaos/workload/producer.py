@@ -102,20 +102,48 @@ class RecordingProducer(threading.Thread):
         start = time.monotonic()
         seq = 0
         while not self._halt.is_set() and time.monotonic() - start < self.duration:
-            if self.rate > 0:
-                due = start + seq / self.rate
-                wait = due - time.monotonic()
-                if wait > 0:
-                    producer.poll(min(wait, 0.05))
-                    continue
-            self._send(producer, seq)
-            seq += 1
-            producer.poll(0)
-        remaining = producer.flush(30)
-        if remaining:
-            # Records still queued after 30 s: their callbacks fire on purge as unknown/fail.
+            try:
+                if self.rate > 0:
+                    wait = start + seq / self.rate - time.monotonic()
+                    if wait > 0:
+                        producer.poll(min(wait, 0.05))
+                        continue
+                self._send(producer, seq)
+                seq += 1
+                producer.poll(0)
+            except KafkaException as exc:
+                if not exc.args[0].fatal():
+                    raise
+                producer = self._replace(producer, exc.args[0])
+        self._close(producer)
+
+    def _replace(self, producer: Producer, err: KafkaError) -> Producer:
+        """A fatal error (e.g. an idempotent producer's sequence desynchronised by an unclean
+        election) makes a producer unusable: as a real application must, start a new one."""
+        self.history.write(
+            {
+                "op": "client",
+                "producer": self.producer_name,
+                "event": "fatal-error",
+                "error": err.name(),
+                "detail": err.str(),
+                "t": self.history.now(),
+            }
+        )
+        self._close(producer, wait=2)
+        self.stats.errors["fatal"] = self.stats.errors.get("fatal", 0) + 1
+        return Producer(self.config)
+
+    @staticmethod
+    def _close(producer: Producer, wait: float = 30) -> None:
+        """Flush; records still queued afterwards are purged (their callbacks say unknown)."""
+        try:
+            if producer.flush(wait):
+                producer.purge(in_queue=True, in_flight=True)
+                producer.flush(5)
+        except KafkaException:
             producer.purge(in_queue=True, in_flight=True)
-            producer.flush(5)
+            producer.poll(1)
 
     def _send(self, producer: Producer, seq: int) -> None:
         id_ = f"{self.producer_name}-{seq}"
@@ -137,6 +165,8 @@ class RecordingProducer(threading.Thread):
             except BufferError:
                 producer.poll(0.1)
             except KafkaException as exc:
+                if exc.args[0].fatal():
+                    raise
                 # Raised by produce() itself: nothing left the client.
                 self._record(exc.args[0], None, id_, seq, key, t0)
                 return
