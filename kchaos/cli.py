@@ -399,6 +399,7 @@ def run_command(
     backend: Annotated[str, typer.Option(help="local or auto.")] = "local",
     report_dir: Annotated[Path, typer.Option(help="Where run directories go.")] = Path("reports"),
     live: Annotated[bool, typer.Option(help="Live terminal view.")] = True,
+    cluster: Annotated[Optional[str], typer.Option("--cluster", help="Run on this running cluster.")] = None,
 ) -> None:
     """Run one experiment against a real cluster and write its report; exit 0 on PASS, 1 on FAIL."""
     from kchaos.live import LiveView
@@ -410,10 +411,10 @@ def run_command(
     view = LiveView(console) if live and console.is_terminal else None
     if view:
         with view:
-            result = execute(experiment, mode, seed, backend, report_dir, [view])
+            result = execute(experiment, mode, seed, backend, report_dir, [view], cluster_name=cluster)
     else:
         console.print(f"running {experiment} ({mode})…")
-        result = execute(experiment, mode, seed, backend, report_dir, [])
+        result = execute(experiment, mode, seed, backend, report_dir, [], cluster_name=cluster)
     for v in result.variants:
         bad = {k: n for k, n in v.anomalies.items() if n}
         held = sum(e["held"] for e in v.expectations)

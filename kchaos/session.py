@@ -59,6 +59,7 @@ def execute(
     report_dir: Path = Path("reports"),
     observers: list[Observer] | None = None,
     cluster: Cluster | None = None,
+    cluster_name: str | None = None,
 ) -> RunResult:
     """Run one experiment end to end and write its report; returns the result."""
     if backend not in ("local", "auto"):
@@ -70,6 +71,13 @@ def execute(
     run_dir = Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-{exp.id}"
     command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend local"
     owned = None
+    if cluster is None and cluster_name:
+        cluster = LocalCluster.attach(cluster_name)
+        if not fits(exp, cluster):
+            raise BadInput(
+                f"--cluster={cluster_name} does not fit {exp.id} (needs {exp.cluster.brokers} brokers, "
+                f"{exp.cluster.controllers} controllers, broker config {exp.cluster.broker_config})"
+            )
     if cluster is None:
         cluster = running_cluster(exp)
     if cluster is None:

@@ -22,6 +22,12 @@ from tests.conftest import require
 
 TEST_CLUSTER = "itest"
 TEST_BASE_PORT = 30000
+#: The broker profile every shipped experiment asks for, so they all run on this cluster.
+FAST_FAILURE = {
+    "replica.lag.time.max.ms": "3000",
+    "broker.session.timeout.ms": "6000",
+    "broker.heartbeat.interval.ms": "1000",
+}
 
 
 def _installed() -> bool:
@@ -38,7 +44,7 @@ def _installed() -> bool:
 def cluster() -> Iterator[LocalCluster]:
     require(_installed(), "Kafka, Toxiproxy or Java is not installed")
     teardown(TEST_CLUSTER)
-    spec = ClusterSpec(name=TEST_CLUSTER, base_port=TEST_BASE_PORT, broker_config={"replica.lag.time.max.ms": "3000"})
+    spec = ClusterSpec(name=TEST_CLUSTER, base_port=TEST_BASE_PORT, broker_config=FAST_FAILURE)
     c = LocalCluster(spec)
     seconds = c.up()
     print(f"\n[kchaos] 3-broker cluster writable after {seconds:.1f} s")

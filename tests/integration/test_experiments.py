@@ -1,0 +1,92 @@
+"""The six replication experiments, quick mode, on the real cluster. Each test asserts on
+the run's summary.json: the verdict, and the contrast the experiment exists to show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kchaos.checker.anomalies import KINDS
+from kchaos.session import execute
+
+SAFE_KINDS = [k for k in KINDS if k not in ("reprocessed",)]
+
+
+def run(cluster, exp_id: str, tmp_path: Path) -> dict:
+    result = execute(exp_id, "quick", seed=7, report_dir=tmp_path, cluster=cluster)
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert (result.run_dir / "report.md").exists()
+    for v in summary["variants"]:
+        assert (result.run_dir / v["history"]).exists()
+    svgs = list(result.run_dir.glob("*.svg"))
+    assert svgs and all(p.read_text().startswith("<svg") and p.read_text().rstrip().endswith("</svg>") for p in svgs)
+    return summary
+
+
+def variant(summary: dict, name: str) -> dict:
+    return next(v for v in summary["variants"] if v["name"] == name)
+
+
+def zero(v: dict, kinds=SAFE_KINDS) -> None:
+    assert {k: v["anomalies"][k] for k in kinds if v["anomalies"][k]} == {}, v["anomalies"]
+
+
+def test_leader_failover(healthy, tmp_path):
+    s = run(healthy, "leader-failover", tmp_path)
+    assert s["verdict"] == "PASS", s
+    v = variant(s, "acks=all, idempotent")
+    zero(v, KINDS)
+    m = v["measurements"]
+    assert m["undrained"] == 0 and m["sends_ok"] > 1000
+    assert 0 < m["unavailability_s"] <= 30, "the kill must stop the partition for a measurable window"
+    assert m["leader_changes"] >= 1 and m["leader_epoch_changes"] >= 1
+    assert s["kafka_version"] and s["backend"] == "local"
+    run_dir = next(tmp_path.glob("*-leader-failover"))
+    text = (run_dir / "report.md").read_text()
+    assert "--seed 7" in text and "## Answer" in text and "Leader epochs seen" in text
+    assert (tmp_path / "index.md").read_text().count(run_dir.name) == 1
+
+
+def test_broker_failure(healthy, tmp_path):
+    s = run(healthy, "broker-failure", tmp_path)
+    assert s["verdict"] == "PASS", s
+    v = s["variants"][0]
+    zero(v)
+    assert v["measurements"]["isr_min"] == 2 and v["measurements"]["isr_final"] == 3
+    assert v["measurements"]["under_replicated_s"] > 0
+
+
+def test_durability_acks1_loses_acks_all_does_not(healthy, tmp_path):
+    s = run(healthy, "durability", tmp_path)
+    assert s["verdict"] == "PASS", s
+    assert variant(s, "acks=1")["anomalies"]["lost"] >= 1
+    safe = variant(s, "acks=all, min.insync=2")
+    zero(safe)
+    assert safe["measurements"]["sends_ok"] > 1000
+
+
+def test_unclean_election(healthy, tmp_path):
+    s = run(healthy, "unclean-election", tmp_path)
+    assert s["verdict"] == "PASS", s
+    off, on = variant(s, "unclean election off"), variant(s, "unclean election on")
+    assert off["anomalies"]["lost"] == 0 and off["anomalies"]["inconsistent-offset"] == 0
+    assert off["measurements"]["unavailability_s"] >= 5, "clean: the partition waits for its only in-sync replica"
+    assert on["anomalies"]["lost"] >= 1 and on["anomalies"]["inconsistent-offset"] >= 1
+
+
+def test_network_partition(healthy, tmp_path):
+    s = run(healthy, "network-partition", tmp_path)
+    assert s["verdict"] == "PASS", s
+    assert variant(s, "acks=1")["anomalies"]["lost"] >= 1, "zombie writes acknowledged by the isolated leader"
+    zero(variant(s, "acks=all, idempotent"))
+
+
+def test_isr(healthy, tmp_path):
+    s = run(healthy, "isr", tmp_path)
+    assert s["verdict"] == "PASS", s
+    fast = variant(s, "request.timeout.ms=2000, no retries")
+    m = fast["measurements"]
+    assert m["isr_min"] == 1 and m["isr_shrinks"] >= 2 and m["isr_final"] == 3
+    assert m["failed_not_enough_replicas"] >= 1 and fast["anomalies"]["failed-visible"] == 0
+    slow = variant(s, "request.timeout.ms=30000 (default)")
+    assert slow["measurements"]["failed_not_enough_replicas"] == 0
