@@ -1,0 +1,77 @@
+"""Experiment files: the shipped ones load; bad ones get one error naming file, line, field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kchaos import experiment as experiments
+from kchaos.errors import BadInput
+
+GOOD = """\
+id: mine
+question: "Does it hold?"
+topics:
+  - name: t
+workload:
+  topic: t
+variants:
+  - name: a
+    producer: {acks: all}
+    expect: [lost == 0]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_experiment_loads():
+    catalog = experiments.catalog()
+    assert {"leader-failover", "broker-failure", "durability", "isr", "unclean-election", "network-partition"} <= set(
+        catalog
+    )
+    for exp_id, path in catalog.items():
+        exp = experiments.load(path)
+        assert exp.id == exp_id, f"{path}: id must equal the file name"
+        assert all(v.expect for v in exp.variants), f"{exp_id}: every variant states what it expects"
+
+
+def test_good_file_loads_with_defaults(tmp_path):
+    exp = experiments.load(write(tmp_path, GOOD))
+    assert exp.cluster.brokers == 3 and exp.quick.steady == 5 and exp.variants[0].expect == ["lost == 0"]
+
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (("  - name: a\n", "  - name: a\n    colour: red\n"), "mine.yaml:9: variants.0.colour: unknown field 'colour'"),
+        (
+            ("expect: [lost == 0]", "expect: [lots == 0]"),
+            "mine.yaml:10: variants.0.expect: expectation 'lots == 0': unknown name 'lots' (did you mean lost",
+        ),
+        (("expect: [lost == 0]", "expect: [lost is zero]"), "write NAME OP NUMBER"),
+        (("  topic: t\n", "  topic: nope\n"), "workload.topic 'nope' is not among topics ['t']"),
+        (('question: "Does it hold?"\n', ""), "mine.yaml:1: question: required field is missing"),
+        (("topics:\n", "topics: [\n"), "not valid YAML"),
+        (("variants:\n", "faults: [{do: explode}]\nvariants:\n"), "mine.yaml:7: faults.0.do: unknown action 'explode'"),
+    ],
+)
+def test_bad_file_names_file_line_and_field(tmp_path, edit, words):
+    with pytest.raises(BadInput) as err:
+        experiments.load(write(tmp_path, GOOD.replace(*edit)))
+    assert words in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_experiment_suggests_closest_names():
+    with pytest.raises(BadInput, match="did you mean leader-failover"):
+        experiments.find("leader-failovr")
+
+
+def test_missing_file():
+    with pytest.raises(BadInput, match="no such experiment file"):
+        experiments.find("./nowhere.yaml")
