@@ -104,6 +104,8 @@ class Workload(Strict):
     key_count: int = 100
     value_bytes: int = 100
     consumers: ConsumerGroups | None = None
+    txn_size: int = 10  # records per transaction, for producers with a transactional.id
+    abort_every: int = 0  # abort every N-th transaction (0: never)
     watch: str | None = None  # topic:partition shown live and plotted (default: topic:0)
 
 

@@ -187,6 +187,8 @@ class Runner:
                 Keys(wl.keys, wl.key_count),
                 self.rng.getrandbits(32),
                 wl.value_bytes,
+                wl.txn_size,
+                wl.abort_every,
             )
             for i in range(wl.producers)
         ]

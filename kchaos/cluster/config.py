@@ -65,7 +65,8 @@ def server_properties(
         "controller.quorum.voters": voters,
         "controller.listener.names": "CONTROLLER",
         "listeners": ",".join(f"{k}://{v}" for k, v in listeners.items()),
-        "listener.security.protocol.map": ",".join(f"{k}:PLAINTEXT" for k in listeners),
+        # Every node must know how to speak to the controllers, brokers without a CONTROLLER listener too.
+        "listener.security.protocol.map": ",".join(f"{k}:PLAINTEXT" for k in {**listeners, "CONTROLLER": ""}),
         "log.dirs": log_dir,
     }
     if advertised:

@@ -207,7 +207,9 @@ class LocalCluster(Cluster):
                 cmd += ["--feature", f"{name}={level}"]
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             if proc.returncode != 0:
-                raise ClusterError(f"formatting node {node.id} failed: {(proc.stdout + proc.stderr).strip()[-300:]}")
+                lines = (proc.stdout + proc.stderr).strip().splitlines()
+                cause = next((ln for ln in lines if "Exception" in ln or "rror" in ln), lines[-1] if lines else "?")
+                raise ClusterError(f"formatting node {node.id} failed: {cause.strip()[:300]}")
 
         with ThreadPoolExecutor(max_workers=len(self.spec.nodes)) as pool:
             list(pool.map(fmt, self.spec.nodes))

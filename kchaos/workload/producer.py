@@ -60,6 +60,8 @@ class RecordingProducer(threading.Thread):
         keys: Keys,
         seed: int,
         value_bytes: int = 100,
+        txn_size: int = 10,
+        abort_every: int = 0,
     ) -> None:
         super().__init__(name=f"producer-{name}", daemon=True)
         self.producer_name, self.topic, self.history = name, topic, history
@@ -69,12 +71,21 @@ class RecordingProducer(threading.Thread):
         self.retries = retries_enabled(config)
         self.pad = b"x" * max(0, value_bytes - 40)
         self.stats = ProducerStats()
+        self.transactional = "transactional.id" in config
+        if self.transactional:
+            self.config["transactional.id"] = f"{config['transactional.id']}-{name}"
+        self.txn_size, self.abort_every = txn_size, abort_every
+        self._txn: str | None = None
+        self._txn_number = 0
+        self._txn_count = 0
         self._halt = threading.Event()
 
     def stop(self) -> None:
         self._halt.set()
 
-    def _record(self, err: KafkaError | None, msg: Any, id_: str, seq: int, key: str | None, t0: float) -> None:
+    def _record(
+        self, err: KafkaError | None, msg: Any, id_: str, seq: int, key: str | None, t0: float, txn: str | None = None
+    ) -> None:
         status = classify(err, self.retries)
         event = {
             "op": "send",
@@ -87,6 +98,8 @@ class RecordingProducer(threading.Thread):
             "t0": t0,
             "t1": self.history.now(),
         }
+        if txn is not None:
+            event["txn"] = txn
         if status == "ok":
             event.update(partition=msg.partition(), offset=msg.offset())
             self.stats.ok += 1
@@ -98,7 +111,7 @@ class RecordingProducer(threading.Thread):
         self.history.write(event)
 
     def run(self) -> None:
-        producer = Producer(self.config)
+        producer = self._new_producer()
         start = time.monotonic()
         seq = 0
         while not self._halt.is_set() and time.monotonic() - start < self.duration:
@@ -108,14 +121,68 @@ class RecordingProducer(threading.Thread):
                     if wait > 0:
                         producer.poll(min(wait, 0.05))
                         continue
+                if self.transactional and self._txn is None:
+                    self._begin(producer)
                 self._send(producer, seq)
                 seq += 1
                 producer.poll(0)
+                if self.transactional and self._txn_count >= self.txn_size:
+                    self._end(producer)
             except KafkaException as exc:
                 if not exc.args[0].fatal():
                     raise
+                if self._txn is not None:
+                    self._write_txn("unknown")
                 producer = self._replace(producer, exc.args[0])
+        if self._txn is not None:
+            try:
+                self._end(producer)
+            except KafkaException:
+                self._write_txn("unknown")
         self._close(producer)
+
+    # --- transactions -------------------------------------------------------------------
+    def _new_producer(self) -> Producer:
+        producer = Producer(self.config)
+        if self.transactional:
+            producer.init_transactions(30)
+        return producer
+
+    def _begin(self, producer: Producer) -> None:
+        producer.begin_transaction()
+        self._txn_number += 1
+        self._txn = f"{self.producer_name}-t{self._txn_number}"
+        self._txn_count = 0
+
+    def _write_txn(self, status: str) -> None:
+        self.history.write(
+            {"op": "txn", "txn": self._txn, "producer": self.producer_name, "status": status, "t": self.history.now()}
+        )
+        self._txn = None
+
+    def _end(self, producer: Producer) -> None:
+        """Commit (or, every ``abort_every``-th, abort) the open transaction and record how
+        it ended: ``commit``/``abort`` only when the client confirmed it, else ``unknown``."""
+        aborting = self.abort_every > 0 and self._txn_number % self.abort_every == 0
+        try:
+            if aborting:
+                producer.flush(30)  # the records reach the log first: an abort must hide them
+                producer.abort_transaction(30)
+            else:
+                producer.commit_transaction(30)
+            self._write_txn("abort" if aborting else "commit")
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.fatal():
+                raise
+            if err.txn_requires_abort():
+                try:
+                    producer.abort_transaction(30)
+                    self._write_txn("abort")
+                    return
+                except KafkaException:
+                    pass
+            self._write_txn("unknown")
 
     def _replace(self, producer: Producer, err: KafkaError) -> Producer:
         """A fatal error (e.g. an idempotent producer's sequence desynchronised by an unclean
@@ -132,7 +199,7 @@ class RecordingProducer(threading.Thread):
         )
         self._close(producer, wait=2)
         self.stats.errors["fatal"] = self.stats.errors.get("fatal", 0) + 1
-        return Producer(self.config)
+        return self._new_producer()
 
     @staticmethod
     def _close(producer: Producer, wait: float = 30) -> None:
@@ -151,10 +218,13 @@ class RecordingProducer(threading.Thread):
         t0 = self.history.now()
         value = id_.encode() + b" " + self.pad
 
+        txn = self._txn
+        self._txn_count += 1
+
         def report(
             err: KafkaError | None, msg: Any, id_: str = id_, seq: int = seq, key: str | None = key, t0: float = t0
         ) -> None:
-            self._record(err, msg, id_, seq, key, t0)
+            self._record(err, msg, id_, seq, key, t0, txn)
 
         while True:
             try:
@@ -168,5 +238,5 @@ class RecordingProducer(threading.Thread):
                 if exc.args[0].fatal():
                     raise
                 # Raised by produce() itself: nothing left the client.
-                self._record(exc.args[0], None, id_, seq, key, t0)
+                self._record(exc.args[0], None, id_, seq, key, t0, txn)
                 return

@@ -67,6 +67,23 @@ def test_up_status_down_leaves_nothing():
     assert not statefile.cluster_dir(name).exists()
 
 
+def test_dedicated_controllers():
+    name = "dedicated"
+    run("down", "--cluster", name)
+    up = run("up", "--cluster", name, "--controllers", "dedicated", "--base-port", "34000", timeout=180)
+    try:
+        assert up.returncode == 0, up.stderr
+        st = json.loads(run("status", "--json", "--cluster", name).stdout)
+        roles = {b["id"]: b["roles"] for b in st["brokers"]}
+        assert roles == {1: "broker", 2: "broker", 3: "broker", 101: "controller", 102: "controller", 103: "controller"}
+        active = [b["id"] for b in st["brokers"] if b["controller"]]
+        assert len(active) == 1 and active[0] in (101, 102, 103)
+        assert sorted(st["topics"]["kchaos-ready"][0]["isr"]) == [1, 2, 3]
+    finally:
+        run("down", "--cluster", name)
+    assert procs.find_marked(name) == []
+
+
 def _one_line_exit_2(result: subprocess.CompletedProcess, words: str) -> None:
     assert result.returncode == 2, (result.stdout, result.stderr)
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]

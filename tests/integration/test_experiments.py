@@ -44,7 +44,7 @@ def test_leader_failover(healthy, tmp_path):
     run_dir = next(tmp_path.glob("*-leader-failover"))
     text = (run_dir / "report.md").read_text()
     assert "--seed 7" in text and "## Answer" in text and "Leader epochs seen" in text
-    assert (tmp_path / "index.md").read_text().count(run_dir.name) == 1
+    assert (tmp_path / "index.md").read_text().count(f"]({run_dir.name}/report.md)") == 1
 
 
 def test_broker_failure(healthy, tmp_path):

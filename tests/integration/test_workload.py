@@ -49,3 +49,37 @@ def test_leader_kill_under_load_leaves_a_clean_history(healthy, tmp_path: Path):
     worst = max(window["per_partition_s"].values())
     assert 1.0 < worst < 30, f"the killed leader's partition waited {worst} s for a new leader"
     assert v.measurements["unavailability_s"] == worst
+
+
+TXN_SPEC = {
+    "id": "txn-check",
+    "question": "Do transactional writes reach read_committed readers only when committed?",
+    "topics": [{"name": "x", "partitions": 2, "replication_factor": 3, "config": {"min.insync.replicas": 2}}],
+    "workload": {
+        "topic": "x",
+        "producers": 2,
+        "rate": 200,
+        "txn_size": 5,
+        "abort_every": 3,
+        "consumers": {"groups": 1, "members": 1},
+    },
+    "variants": [{"name": "transactional", "producer": {"transactional.id": "kchaos-txn", "acks": "all"}}],
+    "quick": {"steady": 6, "fault": 0, "recovery": 0},
+}
+
+
+def test_transactions_are_recorded_and_aborted_ones_stay_invisible(healthy, tmp_path: Path):
+    exp = Experiment.model_validate(TXN_SPEC)
+    result = RunResult(exp, "quick", 5, "local", "?", tmp_path, "test")
+    Runner(exp, healthy, result).run()
+    ix = build(load(result.variants[0].history))
+    checked = check_index(ix)
+    assert sum(checked["anomalies"].values()) == 0, checked["examples"]
+    outcomes = list(ix.txns.values())
+    assert outcomes.count("commit") >= 10 and outcomes.count("abort") >= 4, outcomes
+    aborted = {s.id for s in ix.sends.values() if s.txn and ix.txns.get(s.txn) == "abort"}
+    committed_readers = {r.id for r in ix.reads if r.committed_only}
+    uncommitted_drain = {r.id for r in ix.reads if not r.committed_only}
+    assert aborted and not aborted & committed_readers, "read_committed never sees an aborted record"
+    assert aborted & uncommitted_drain, "read_uncommitted does: the records are in the log"
+    assert {(r.topic, r.partition) for r in ix.reads if r.group is None} == set(ix.drained)
