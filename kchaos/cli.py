@@ -110,6 +110,8 @@ def up(
 
     if backend not in ("local", "auto"):
         raise BadInput(f"--backend={backend}: this build supports local (docker is not built yet)")
+    if backend == "auto":
+        console.print("backend auto → local (this build has no docker backend yet)")
     spec = _spec(brokers, controllers, kafka_version, base_port, cluster, config)
     c = LocalCluster(spec)
     with console.status(f"starting {spec.brokers} brokers ({spec.controllers} controllers)…"):
@@ -408,6 +410,8 @@ def run_command(
     if quick and nightly:
         raise BadInput("choose one of --quick and --nightly")
     mode = "nightly" if nightly else "quick"
+    if backend == "auto":
+        console.print("backend auto → local (this build has no docker backend yet)")
     view = LiveView(console) if live and console.is_terminal else None
     if view:
         with view:

@@ -13,16 +13,16 @@ from collections.abc import Callable
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from kchaos.clients import QUIET
 from kchaos.cluster.spec import ClusterSpec
 from kchaos.errors import ClusterError
 
 READY_TOPIC = "kchaos-ready"
-QUIET = {"log_level": 0, "logger": lambda *a: None}
 
 
 def admin(bootstrap: str) -> AdminClient:
     """An AdminClient that does not print librdkafka's connection noise."""
-    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, "socket.timeout.ms": 5000})
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, **QUIET})
 
 
 def wait_writable(
@@ -51,7 +51,7 @@ def wait_writable(
         except KafkaException as err:
             if "TOPIC_ALREADY_EXISTS" not in str(err):
                 raise ClusterError(f"could not create {READY_TOPIC}: {err}") from None
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "message.timeout.ms": 5000, "log_level": 0})
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "message.timeout.ms": 5000, **QUIET})
     while True:
         if alive:
             alive()

@@ -15,6 +15,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from kchaos.clients import QUIET
 from kchaos.history import HistoryWriter
 
 COMMIT_MODES = ("auto", "sync", "async", "before")
@@ -68,10 +69,12 @@ class GroupConsumer(threading.Thread):
             "bootstrap.servers": bootstrap,
             "group.id": group,
             "auto.offset.reset": "earliest",
-            "log_level": 0,
+            **QUIET,
             "enable.auto.commit": commit == "auto",
             **config,
         }
+        if commit in ("async", "auto"):
+            self.config["on_commit"] = self._committed
         self.delivered = 0
         self._halt = threading.Event()
         self._crash = threading.Event()
@@ -97,36 +100,44 @@ class GroupConsumer(threading.Thread):
 
         return callback
 
-    def _commit(self, consumer: Consumer, asynchronous: bool) -> None:
+    def _write_commit(self, topic: str, partition: int, offset: int, status: str) -> None:
+        self.history.write(
+            {
+                "op": "commit",
+                "reader": self.reader,
+                "group": self.group,
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "status": status,
+                "t": self.history.now(),
+            }
+        )
+
+    def _commit(
+        self, consumer: Consumer, offsets: list[TopicPartition] | None = None, asynchronous: bool = False
+    ) -> None:
+        """Commit the given offsets (or the current positions) and record the outcome.
+        Asynchronous (and auto) commits are recorded by ``_committed`` when they complete."""
         try:
-            result = consumer.commit(asynchronous=asynchronous)
+            kwargs: dict[str, Any] = {"asynchronous": asynchronous}
+            if offsets is not None:
+                kwargs["offsets"] = offsets
+            result = consumer.commit(**kwargs)
         except Exception as err:  # noqa: BLE001 - a failed commit is recorded, not fatal
-            self.history.write(
-                {
-                    "op": "commit",
-                    "reader": self.reader,
-                    "group": self.group,
-                    "topic": "*",
-                    "partition": -1,
-                    "offset": -1,
-                    "status": f"fail:{err}",
-                    "t": self.history.now(),
-                }
-            )
+            for tp in offsets or [TopicPartition("*", -1, -1)]:
+                self._write_commit(tp.topic, tp.partition, tp.offset, f"fail:{err}")
             return
-        for tp in result or ():
-            self.history.write(
-                {
-                    "op": "commit",
-                    "reader": self.reader,
-                    "group": self.group,
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "offset": tp.offset,
-                    "status": "ok" if tp.error is None else tp.error.name(),
-                    "t": self.history.now(),
-                }
-            )
+        if asynchronous:
+            return
+        for tp in result or offsets or ():
+            self._write_commit(tp.topic, tp.partition, tp.offset, "ok" if tp.error is None else tp.error.name())
+
+    def _committed(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """librdkafka's on_commit callback: the outcome of an async or automatic commit."""
+        for tp in partitions:
+            failed = err or tp.error
+            self._write_commit(tp.topic, tp.partition, tp.offset, "ok" if failed is None else failed.name())
 
     def run(self) -> None:
         consumer = Consumer(self.config)
@@ -156,28 +167,11 @@ class GroupConsumer(threading.Thread):
         consumer.close()
 
     def _commit_positions(self, consumer: Consumer, records: list[Any]) -> None:
+        """Commit-before-processing: the offsets after this batch, before it is processed."""
         last: dict[tuple[str, int], int] = {}
         for m in records:
             last[(m.topic(), m.partition())] = m.offset() + 1
-        offsets = [TopicPartition(t, p, o) for (t, p), o in last.items()]
-        try:
-            consumer.commit(offsets=offsets, asynchronous=False)
-            status = "ok"
-        except Exception as err:  # noqa: BLE001
-            status = f"fail:{err}"
-        for tp in offsets:
-            self.history.write(
-                {
-                    "op": "commit",
-                    "reader": self.reader,
-                    "group": self.group,
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "offset": tp.offset,
-                    "status": status,
-                    "t": self.history.now(),
-                }
-            )
+        self._commit(consumer, [TopicPartition(t, p, o) for (t, p), o in last.items()])
 
 
 def drain(
@@ -197,7 +191,7 @@ def drain(
             "group.id": f"kchaos-drain-{reader}",
             "enable.auto.commit": False,
             "isolation.level": isolation,
-            "log_level": 0,
+            **QUIET,
             "enable.partition.eof": True,
             "fetch.wait.max.ms": 100,
         }

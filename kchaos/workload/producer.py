@@ -15,6 +15,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from kchaos.clients import QUIET
 from kchaos.history import HistoryWriter
 from kchaos.workload.outcome import classify, retries_enabled
 
@@ -67,7 +68,7 @@ class RecordingProducer(threading.Thread):
         self.producer_name, self.topic, self.history = name, topic, history
         self.rate, self.duration, self.keys = rate, duration, keys
         self.rng = random.Random(seed)
-        self.config = {"bootstrap.servers": bootstrap, "log_level": 0, **config}
+        self.config = {"bootstrap.servers": bootstrap, **QUIET, **config}
         self.retries = retries_enabled(config)
         self.pad = b"x" * max(0, value_bytes - 40)
         self.stats = ProducerStats()
