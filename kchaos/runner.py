@@ -26,7 +26,7 @@ from kchaos.checker import measurements as measure
 from kchaos.checker.anomalies import KINDS
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions
-from kchaos.cluster.readiness import admin
+from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
 from kchaos.events import Leader
 from kchaos.experiment import EXPECTATION, Durations, Experiment, Variant
@@ -140,6 +140,15 @@ class Runner:
         self._wait_replicated(list(names.values()), 60)
         return names
 
+    def _delete_topics(self, topics: list[str]) -> None:
+        """A reused cluster should not collect every variant's topics (best effort)."""
+        adm = admin(self.cluster.bootstrap)  # held: futures fail if their client is collected
+        try:
+            for fut in adm.delete_topics(topics, operation_timeout=30).values():
+                fut.result(timeout=30)
+        except Exception:  # noqa: BLE001 - the history is safe on disk; a leftover topic is harmless
+            pass
+
     def _wait_replicated(self, topics: list[str], seconds: float) -> bool:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -157,6 +166,9 @@ class Runner:
 
     def run_variant(self, index: int, variant: Variant) -> VariantResult:
         d, wl = self.durations, self.exp.workload
+        # A reused cluster starts each variant whole: nothing paused, down or cut.
+        self.cluster.heal()
+        wait_writable(self.cluster.bootstrap, self.cluster.spec, timeout=90)
         names = self._create_topics(index, variant)
         topic = names[wl.topic]
         hist_path = self.result.run_dir / f"history.{index}-{slug(variant.name)}.jsonl"
@@ -230,6 +242,7 @@ class Runner:
             drain(self.cluster.bootstrap, topic, list(range(parts)), history, iso, f"drain-{iso}", timeout=60)
         phase("done")
         history.close()
+        self._delete_topics(list(names.values()))
         self._analyse(res, hist_path, variant, nemesis, phases)
         self._emit("variant_finished", res)
         return res
