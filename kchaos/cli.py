@@ -145,12 +145,18 @@ def _print_nodes(c) -> None:
 @friendly
 def down(
     keep_data: Annotated[bool, typer.Option(help="Keep the data dirs.")] = False,
+    all_clusters: Annotated[bool, typer.Option("--all", help="Every kchaos cluster on this machine.")] = False,
     cluster: ClusterOpt = "default",
 ) -> None:
     """Stop everything kchaos started (also leftovers of a crashed run)."""
+    from kchaos import procs
+    from kchaos.cluster import state as statefile
     from kchaos.cluster.local import teardown
 
-    done = teardown(cluster, keep_data)
+    names = [cluster]
+    if all_clusters:
+        names = sorted(set(statefile.known_clusters()) | {procs.marked_by(p) or "" for p in procs.find_marked()} - {""})
+    done = [line for name in names for line in teardown(name, keep_data)]
     console.print("\n".join(done) if done else "nothing to stop")
 
 
