@@ -5,6 +5,7 @@ Readable on GitHub and in any browser: plain SVG 1.1, no scripts, no external fo
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Any
 
@@ -15,6 +16,14 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 def _scale(lo: float, hi: float, out_lo: float, out_hi: float):
     span = (hi - lo) or 1.0
     return lambda v: out_lo + (v - lo) / span * (out_hi - out_lo)
+
+
+def nice_ticks(top: float, count: int = 4) -> list[float]:
+    """Round tick values from 0 to at least ``top``: steps of 1, 2 or 5 times a power of ten."""
+    raw = max(top, 1e-9) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return [round(step * i, 10) for i in range(math.ceil(top / step - 1e-9) + 1)] if top > 0 else [0.0, 1.0]
 
 
 def line_chart(
@@ -29,7 +38,8 @@ def line_chart(
     points = [p for s in series.values() for p in s]
     xs = [p[0] for p in points] + [w[1] for w in windows] + [0.0]
     x_hi = x_max if x_max is not None else max(xs)
-    y_hi = max([p[1] for p in points] + [1.0]) * 1.1
+    ticks = nice_ticks(max([p[1] for p in points] + [1.0]))
+    y_hi = ticks[-1]
     sx = _scale(0, x_hi, PAD_L, W - PAD_R)
     sy = _scale(0, y_hi, H - PAD_B, PAD_T)
     out = [
@@ -47,9 +57,8 @@ def line_chart(
         out.append(f'<text x="{x0 + 3:.1f}" y="{PAD_T + 12}" fill="#b2182b">{escape(label)}</text>')
     out.append(f'<line x1="{PAD_L}" y1="{H - PAD_B}" x2="{W - PAD_R}" y2="{H - PAD_B}" stroke="black"/>')
     out.append(f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{H - PAD_B}" stroke="black"/>')
-    for i in range(5):
-        v = y_hi * i / 4
-        out.append(f'<text x="{PAD_L - 5}" y="{sy(v) + 4:.1f}" text-anchor="end">{v:.0f}</text>')
+    for v in ticks:
+        out.append(f'<text x="{PAD_L - 5}" y="{sy(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
         out.append(f'<line x1="{PAD_L}" y1="{sy(v):.1f}" x2="{W - PAD_R}" y2="{sy(v):.1f}" stroke="#eee"/>')
     for i in range(6):
         v = x_hi * i / 5
