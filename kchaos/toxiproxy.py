@@ -27,9 +27,12 @@ class Proxy:
 
 
 class Toxiproxy:
-    """HTTP client of one Toxiproxy server at ``url`` (e.g. ``http://127.0.0.1:29000``)."""
+    """HTTP client of one Toxiproxy server at ``url`` (e.g. ``http://127.0.0.1:29000``).
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+    The timeout is generous: removing a latency toxic waits for the data it holds back.
+    """
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
 

@@ -3,8 +3,10 @@
 A group consumer records every record delivered (``read``), every commit and every
 rebalance callback. Commit modes: ``auto`` (the client's timer), ``sync`` (after
 processing each batch), ``async``, ``before`` (commit, then process: at-most-once).
-A consumer can ``crash``: stop polling and vanish without commit or leave, as a killed
-process does, so its partitions move only when its session times out.
+A consumer can ``hang``: stop polling without commit or close, as a stuck processing
+loop does. librdkafka keeps heartbeating from its own thread, so its partitions move only
+when max.poll.interval.ms expires. (A killed process, whose partitions move when its
+session times out, needs consumers in processes of their own: not built yet.)
 """
 
 from __future__ import annotations
@@ -82,8 +84,8 @@ class GroupConsumer(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
 
-    def crash(self) -> None:
-        """Vanish like a killed process: no commit, no leave-group."""
+    def hang(self) -> None:
+        """Stop polling, never commit or close (the client object is kept alive)."""
         self._crash.set()
 
     def _rebalance(self, op: str) -> Any:
@@ -150,7 +152,8 @@ class GroupConsumer(threading.Thread):
         end = time.monotonic() + self.duration
         while not self._halt.is_set() and time.monotonic() < end:
             if self._crash.is_set():
-                return  # the Consumer is dropped without close(): no commit, no LeaveGroup
+                self._hung = consumer  # kept referenced: destroying it would close it and leave the group
+                return
             batch = consumer.consume(num_messages=500, timeout=0.2)
             records = [m for m in batch if m.error() is None]
             if not records:

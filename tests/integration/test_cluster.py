@@ -106,7 +106,7 @@ def _api_versions_answers(address: str) -> bool:
 def test_slow_follower_drops_out_of_isr(healthy):
     topic = new_topic(healthy)
     follower = resolve_target(healthy, f"follower:{topic}:0")
-    healthy.slow(follower, latency_ms=8000, direction="out", kinds=("repl",))
+    healthy.slow(follower, latency_ms=5000, direction="out", kinds=("repl",))
     stop = time.monotonic() + 20
     while time.monotonic() < stop and follower in partition_info(healthy, topic, 0)["isr"]:
         _produce(healthy.bootstrap, topic, 5, acks="1")

@@ -75,3 +75,24 @@ def test_unknown_experiment_suggests_closest_names():
 def test_missing_file():
     with pytest.raises(BadInput, match="no such experiment file"):
         experiments.find("./nowhere.yaml")
+
+
+def test_list_json():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "kchaos", "list", "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {"leader-failover", "isr"} <= {r["id"] for r in rows}
+    assert all(set(r) >= {"id", "question", "cluster", "file"} for r in rows)
+
+
+def test_run_unknown_experiment_is_one_line_exit_2():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "kchaos", "run", "durabilty"], capture_output=True, text=True)
+    assert out.returncode == 2 and "did you mean durability" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
