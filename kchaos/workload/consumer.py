@@ -79,14 +79,14 @@ class GroupConsumer(threading.Thread):
             self.config["on_commit"] = self._committed
         self.delivered = 0
         self._halt = threading.Event()
-        self._crash = threading.Event()
+        self._hang_requested = threading.Event()
 
     def stop(self) -> None:
         self._halt.set()
 
     def hang(self) -> None:
         """Stop polling, never commit or close (the client object is kept alive)."""
-        self._crash.set()
+        self._hang_requested.set()
 
     def _rebalance(self, op: str) -> Any:
         def callback(consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -151,7 +151,7 @@ class GroupConsumer(threading.Thread):
         )
         end = time.monotonic() + self.duration
         while not self._halt.is_set() and time.monotonic() < end:
-            if self._crash.is_set():
+            if self._hang_requested.is_set():
                 self._hung = consumer  # kept referenced: destroying it would close it and leave the group
                 return
             batch = consumer.consume(num_messages=500, timeout=0.2)
