@@ -67,10 +67,14 @@ def test_up_status_down_leaves_nothing():
     assert not statefile.cluster_dir(name).exists()
 
 
+# Test clusters use port blocks below 32768, Linux's ephemeral range, so that no
+# client connection's local port can take a port a cluster is about to bind.
+
+
 def test_dedicated_controllers():
     name = "dedicated"
     run("down", "--cluster", name)
-    up = run("up", "--cluster", name, "--controllers", "dedicated", "--base-port", "34000", timeout=180)
+    up = run("up", "--cluster", name, "--controllers", "dedicated", "--base-port", "28000", timeout=180)
     try:
         assert up.returncode == 0, up.stderr
         st = json.loads(run("status", "--json", "--cluster", name).stdout)
