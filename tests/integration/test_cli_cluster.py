@@ -97,9 +97,9 @@ def _one_line_exit_2(result: subprocess.CompletedProcess, words: str) -> None:
 
 def test_ports_in_use():
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 33000))
+        s.bind(("127.0.0.1", 27000))
         s.listen()
-        _one_line_exit_2(run("up", "--cluster", "ports", "--base-port", "33000"), "in use")
+        _one_line_exit_2(run("up", "--cluster", "ports", "--base-port", "27000"), "in use")
 
 
 def test_no_java():
