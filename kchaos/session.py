@@ -19,7 +19,7 @@ from typing import Any
 from kchaos import experiment as experiments
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
-from kchaos.cluster.local import LocalCluster
+from kchaos.cluster.local import LocalCluster, teardown
 from kchaos.cluster.spec import ClusterSpec
 from kchaos.errors import BadInput, KchaosError
 from kchaos.experiment import Experiment
@@ -90,8 +90,6 @@ def execute(
                 k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in exp.cluster.broker_config.items()
             },
         )
-        from kchaos.cluster.local import teardown
-
         teardown(RUN_CLUSTER)
         owned = cluster = LocalCluster(spec)
     st = statefile.load(cluster.name) or {}
@@ -119,8 +117,6 @@ def execute(
         signal.signal(signal.SIGTERM, previous)
         _safe_heal(cluster)
         if owned is not None:
-            from kchaos.cluster.local import teardown
-
             teardown(owned.name)
         write_report(result)
     return result
