@@ -199,6 +199,10 @@ class Cluster(ABC):
                 done.append(f"started {n.id}")
         return done
 
+    def cut_sources(self) -> set[int]:
+        """Nodes with an outgoing link cut: their metadata may be stale (they may not reach the controller)."""
+        return {src for src, _ in self._faults()["cut"]}
+
     def node_state(self, node_id: int) -> NodeState:
         st = self.process_state(node_id)
         if st == "up" and node_id in self._faults()["isolated"]:

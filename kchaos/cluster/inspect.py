@@ -20,10 +20,12 @@ def healthy_bootstrap(cluster: Cluster) -> str:
     """Client addresses of the brokers that are up and not isolated.
 
     Metadata must come from the majority side: an isolated leader still believes it
-    leads (that is the zombie a partition experiment is about).
+    leads (that is the zombie a partition experiment is about), and a node whose link
+    to the controller is cut keeps serving the metadata it had before the cut.
     """
     up = [n.id for n in cluster.spec.nodes if n.broker and cluster.node_state(n.id) == "up"]
-    return ",".join(cluster.client_address(n) for n in up) or cluster.bootstrap
+    fresh = [n for n in up if n not in cluster.cut_sources()] or up
+    return ",".join(cluster.client_address(n) for n in fresh) or cluster.bootstrap
 
 
 def partitions(
