@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 fault_app = typer.Typer(no_args_is_help=True, help="Inject or heal one fault on the running cluster (live demos).")
 app.add_typer(fault_app, name="fault")
+images_app = typer.Typer(no_args_is_help=True, help="Docker images for --backend docker.")
+app.add_typer(images_app, name="images")
 console = Console()
 err_console = Console(stderr=True)
 DEBUG = {"on": False}
@@ -71,6 +73,24 @@ def install(
     console.print(installer.install_toxiproxy())
 
 
+@images_app.command("build")
+@friendly
+def images_build(
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Build from the host's apt sources and kchaos install's cache.")
+    ] = False,
+    kafka_version: Annotated[str, typer.Option()] = installer.DEFAULT_KAFKA_VERSION,
+    rebuild: Annotated[bool, typer.Option(help="Build again even when the images exist.")] = False,
+) -> None:
+    """Build kchaos/kafka and kchaos/toxiproxy images with no registry (needs kchaos install)."""
+    from kchaos.cluster import images
+
+    if not offline:
+        raise BadInput("only offline builds exist; pass --offline (or docker pull the official images)")
+    for line in images.build_offline(kafka_version, rebuild, say=console.print):
+        console.print(line)
+
+
 def _spec(
     brokers: int, controllers: str, kafka_version: str, base_port: int, cluster: str, configs: list[str] | None = None
 ):
@@ -97,8 +117,12 @@ def _spec(
 def up(
     brokers: Annotated[int, typer.Option(help="Number of brokers.")] = 3,
     controllers: Annotated[str, typer.Option(help="combined or dedicated (3 extra controller nodes).")] = "combined",
-    backend: Annotated[str, typer.Option(help="local (JVMs on loopback).")] = "local",
+    backend: Annotated[str, typer.Option(help="local (JVMs on loopback), docker (containers) or auto.")] = "local",
     kafka_version: Annotated[str, typer.Option()] = installer.DEFAULT_KAFKA_VERSION,
+    kafka_image: Annotated[
+        Optional[str], typer.Option(help="docker: Kafka image (default apache/kafka:VERSION).")
+    ] = None,
+    toxiproxy_image: Annotated[Optional[str], typer.Option(help="docker: Toxiproxy image.")] = None,
     base_port: Annotated[int, typer.Option(help="First port of the block of ports the cluster uses.")] = 29000,
     config: Annotated[
         Optional[list[str]], typer.Option("--config", help="Broker config KEY=VALUE (repeatable).")
@@ -106,14 +130,13 @@ def up(
     cluster: ClusterOpt = "default",
 ) -> None:
     """Start a KRaft cluster behind Toxiproxy and wait until it takes acks=all writes."""
-    from kchaos.cluster.local import LocalCluster
+    from kchaos.cluster import choose_backend, make
 
-    if backend not in ("local", "auto"):
-        raise BadInput(f"--backend={backend}: this build supports local (docker is not built yet)")
+    chosen, why = choose_backend(backend, kafka_version)
     if backend == "auto":
-        console.print("backend auto → local (this build has no docker backend yet)")
+        console.print(why)
     spec = _spec(brokers, controllers, kafka_version, base_port, cluster, config)
-    c = LocalCluster(spec)
+    c = make(spec, chosen, kafka_image, toxiproxy_image)
     with console.status(f"starting {spec.brokers} brokers ({spec.controllers} controllers)…"):
         seconds = c.up()
     _print_nodes(c)
@@ -151,11 +174,13 @@ def down(
     """Stop everything kchaos started (also leftovers of a crashed run)."""
     from kchaos import procs
     from kchaos.cluster import state as statefile
-    from kchaos.cluster.local import teardown
+    from kchaos.cluster import teardown
+    from kchaos.cluster.docker_cluster import owned_names
 
     names = [cluster]
     if all_clusters:
-        names = sorted(set(statefile.known_clusters()) | {procs.marked_by(p) or "" for p in procs.find_marked()} - {""})
+        marked = {procs.marked_by(p) or "" for p in procs.find_marked()}
+        names = sorted((set(statefile.known_clusters()) | marked | set(owned_names())) - {""})
     done = [line for name in names for line in teardown(name, keep_data)]
     console.print("\n".join(done) if done else "nothing to stop")
 
@@ -404,7 +429,11 @@ def run_command(
     quick: Annotated[bool, typer.Option("--quick", help="Short phases (tests, demos).")] = False,
     nightly: Annotated[bool, typer.Option("--nightly", help="Long phases, more load.")] = False,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the run's random choices.")] = None,
-    backend: Annotated[str, typer.Option(help="local or auto.")] = "local",
+    backend: Annotated[str, typer.Option(help="local, docker or auto.")] = "local",
+    kafka_image: Annotated[
+        Optional[str], typer.Option(help="docker: Kafka image (default apache/kafka:VERSION).")
+    ] = None,
+    toxiproxy_image: Annotated[Optional[str], typer.Option(help="docker: Toxiproxy image.")] = None,
     report_dir: Annotated[Path, typer.Option(help="Where run directories go.")] = Path("reports"),
     live: Annotated[bool, typer.Option(help="Live terminal view.")] = True,
     cluster: Annotated[Optional[str], typer.Option("--cluster", help="Run on this running cluster.")] = None,
@@ -416,15 +445,19 @@ def run_command(
     if quick and nightly:
         raise BadInput("choose one of --quick and --nightly")
     mode = "nightly" if nightly else "quick"
+    from kchaos.cluster import choose_backend
+
+    chosen, why = choose_backend(backend, installer.DEFAULT_KAFKA_VERSION)
     if backend == "auto":
-        console.print("backend auto → local (this build has no docker backend yet)")
+        console.print(why)
+    images = {"kafka_image": kafka_image, "toxiproxy_image": toxiproxy_image}
     view = LiveView(console) if live and console.is_terminal else None
     if view:
         with view:
-            result = execute(experiment, mode, seed, backend, report_dir, [view], cluster_name=cluster)
+            result = execute(experiment, mode, seed, chosen, report_dir, [view], cluster_name=cluster, **images)
     else:
-        console.print(f"running {experiment} ({mode})…")
-        result = execute(experiment, mode, seed, backend, report_dir, [], cluster_name=cluster)
+        console.print(f"running {experiment} ({mode}, {chosen} backend)…")
+        result = execute(experiment, mode, seed, chosen, report_dir, [], cluster_name=cluster, **images)
     for v in result.variants:
         bad = {k: n for k, n in v.anomalies.items() if n}
         held = sum(e["held"] for e in v.expectations)

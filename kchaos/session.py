@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from kchaos import experiment as experiments
+from kchaos.cluster import attach, choose_backend, make, teardown
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
-from kchaos.cluster.local import LocalCluster, teardown
 from kchaos.cluster.spec import ClusterSpec
 from kchaos.errors import BadInput, KchaosError
 from kchaos.experiment import Experiment
@@ -41,11 +41,12 @@ def fits(exp: Experiment, cluster: Cluster) -> bool:
     )
 
 
-def running_cluster(exp: Experiment) -> Cluster | None:
+def running_cluster(exp: Experiment, backend: str) -> Cluster | None:
+    """A running cluster of ``backend`` that fits ``exp``, to reuse instead of starting one."""
     for name in statefile.known_clusters():
         st = statefile.load(name) or {}
-        if st.get("status") == "up" and st.get("backend") == "local":
-            c = LocalCluster.attach(name)
+        if st.get("status") == "up" and st.get("backend") == backend:
+            c = attach(name)
             if fits(exp, c) and c.process_state(c.spec.nodes[0].id) != "down":
                 return c
     return None
@@ -60,26 +61,27 @@ def execute(
     observers: list[Observer] | None = None,
     cluster: Cluster | None = None,
     cluster_name: str | None = None,
+    kafka_image: str | None = None,
+    toxiproxy_image: str | None = None,
 ) -> RunResult:
     """Run one experiment end to end and write its report; returns the result."""
-    if backend not in ("local", "auto"):
-        raise BadInput(f"--backend={backend}: this build supports local (the docker backend is not built yet)")
+    backend, _ = choose_backend(backend, ClusterSpec().kafka_version)
     path = experiments.find(ref)
     exp = experiments.load(path)
     seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
     now = dt.datetime.now(dt.UTC)
     run_dir = Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-{exp.id}"
-    command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend local"
+    command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend {backend}"
     owned = None
     if cluster is None and cluster_name:
-        cluster = LocalCluster.attach(cluster_name)
+        cluster = attach(cluster_name)
         if not fits(exp, cluster):
             raise BadInput(
                 f"--cluster={cluster_name} does not fit {exp.id} (needs {exp.cluster.brokers} brokers, "
                 f"{exp.cluster.controllers} controllers, broker config {exp.cluster.broker_config})"
             )
     if cluster is None:
-        cluster = running_cluster(exp)
+        cluster = running_cluster(exp, backend)
     if cluster is None:
         spec = ClusterSpec(
             brokers=exp.cluster.brokers,
@@ -91,7 +93,7 @@ def execute(
             },
         )
         teardown(RUN_CLUSTER)
-        owned = cluster = LocalCluster(spec)
+        owned = cluster = make(spec, backend, kafka_image, toxiproxy_image)
     st = statefile.load(cluster.name) or {}
     result = RunResult(
         exp,

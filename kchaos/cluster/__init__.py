@@ -5,12 +5,15 @@ from __future__ import annotations
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.spec import ClusterSpec
 
-__all__ = ["Cluster", "ClusterSpec", "attach"]
+__all__ = ["BACKENDS", "Cluster", "ClusterSpec", "attach", "choose_backend", "make", "teardown"]
+
+BACKENDS = ("local", "docker", "auto")
 
 
 def attach(name: str = "default") -> Cluster:
     """The running cluster named ``name``, whatever its backend, from its state file."""
     from kchaos.cluster import state
+    from kchaos.cluster.docker_cluster import DockerCluster
     from kchaos.cluster.local import LocalCluster
     from kchaos.errors import ClusterError
 
@@ -19,4 +22,45 @@ def attach(name: str = "default") -> Cluster:
         raise ClusterError(f"no cluster '{name}' is running; start one with: kchaos up")
     if st.get("backend") == "local":
         return LocalCluster.attach(name)
+    if st.get("backend") == "docker":
+        return DockerCluster.attach(name)
     raise ClusterError(f"cluster '{name}' has unknown backend {st.get('backend')!r}")
+
+
+def choose_backend(backend: str, kafka_version: str) -> tuple[str, str]:
+    """``local`` or ``docker`` for a ``--backend`` value, and a line saying why.
+
+    ``auto`` picks docker when a daemon answers and both images are present, else local.
+    """
+    from kchaos.cluster import images
+    from kchaos.errors import BadInput
+
+    if backend not in BACKENDS:
+        raise BadInput(f"--backend={backend}: choose one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend, f"backend {backend}"
+    if not images.daemon_answers():
+        return "local", "backend auto → local (no Docker daemon answers)"
+    if not images.offline_available(kafka_version):
+        return "local", "backend auto → local (Docker answers but the images are absent: kchaos images build --offline)"
+    return "docker", "backend auto → docker (a daemon answers and the images are present)"
+
+
+def make(
+    spec: ClusterSpec, backend: str, kafka_image: str | None = None, toxiproxy_image: str | None = None
+) -> Cluster:
+    """A cluster object of the chosen backend (``local`` or ``docker``), not started yet."""
+    from kchaos.cluster.docker_cluster import DockerCluster
+    from kchaos.cluster.local import LocalCluster
+
+    if backend == "docker":
+        return DockerCluster(spec, kafka_image, toxiproxy_image)
+    return LocalCluster(spec)
+
+
+def teardown(name: str, keep_data: bool = False) -> list[str]:
+    """Everything of cluster ``name`` gone, whatever its backend: containers, networks and
+    volumes with its label, processes with its mark, and its folder."""
+    from kchaos.cluster import docker_cluster, local
+
+    return docker_cluster.teardown(name, keep_data) + local.teardown(name, keep_data)

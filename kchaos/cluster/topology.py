@@ -64,6 +64,14 @@ class LocalTopology:
             return "127.0.0.1"
         return f"127.77.{self.index[src.id] + 1}.{self.index[dst.id] + 1}"
 
+    def upstream_host(self, dst: NodeSpec) -> str:
+        """Where Toxiproxy reaches ``dst``'s real listeners."""
+        return "127.0.0.1"
+
+    def client_listen_host(self) -> str:
+        """Where the client proxies listen (inside Toxiproxy's network namespace)."""
+        return "127.0.0.1"
+
     def hosts_file(self, src: NodeSpec) -> str:
         """The hosts file of node ``src``: every peer name -> src's own proxy address."""
         lines = ["127.0.0.1 localhost"]
@@ -74,19 +82,19 @@ class LocalTopology:
         """Every proxy of the cluster: client entries, replication and controller links."""
         nodes, out = self.spec.nodes, []
         for dst in nodes:
-            p = self.ports(dst)
+            p, up = self.ports(dst), self.upstream_host(dst)
             if dst.broker:
-                proxy = Proxy(f"client-{dst.id}", f"127.0.0.1:{p.client_proxy}", f"127.0.0.1:{p.client}")
+                proxy = Proxy(f"client-{dst.id}", f"{self.client_listen_host()}:{p.client_proxy}", f"{up}:{p.client}")
                 out.append(Link("client", None, dst.id, proxy))
             for src in nodes:
                 if src.id == dst.id:
                     continue
                 ip = self.link_ip(src, dst)
                 if src.broker and dst.broker:
-                    proxy = Proxy(f"repl-{src.id}-{dst.id}", f"{ip}:{p.replication}", f"127.0.0.1:{p.replication}")
+                    proxy = Proxy(f"repl-{src.id}-{dst.id}", f"{ip}:{p.replication}", f"{up}:{p.replication}")
                     out.append(Link("repl", src.id, dst.id, proxy))
                 if dst.controller:
-                    proxy = Proxy(f"ctrl-{src.id}-{dst.id}", f"{ip}:{p.controller}", f"127.0.0.1:{p.controller}")
+                    proxy = Proxy(f"ctrl-{src.id}-{dst.id}", f"{ip}:{p.controller}", f"{up}:{p.controller}")
                     out.append(Link("ctrl", src.id, dst.id, proxy))
         return out
 

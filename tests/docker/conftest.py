@@ -1,0 +1,49 @@
+"""One real 3-broker cluster on the docker backend for this package's tests.
+
+It needs a Docker daemon and the images (official or built with ``kchaos images build
+--offline``); in CI their absence fails the tests, elsewhere it skips them. The cluster
+lives for this package only, so it is gone before the local integration tests start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kchaos.cluster import images, teardown
+from kchaos.cluster.docker_cluster import DockerCluster
+from kchaos.cluster.spec import ClusterSpec
+from tests.conftest import require
+from tests.integration.conftest import FAST_FAILURE, _fully_replicated, _installed, wait_for
+
+DOCKER_CLUSTER = "dtest"
+DOCKER_BASE_PORT = 25000
+
+
+def docker_ready() -> bool:
+    return images.offline_available(ClusterSpec().kafka_version)
+
+
+def require_docker() -> None:
+    require(_installed(), "Kafka, Toxiproxy or Java is not installed")
+    require(docker_ready(), "no Docker daemon answers or the images are absent (kchaos images build --offline)")
+
+
+@pytest.fixture(scope="package")
+def dcluster() -> Iterator[DockerCluster]:
+    require_docker()
+    teardown(DOCKER_CLUSTER)
+    c = DockerCluster(ClusterSpec(name=DOCKER_CLUSTER, base_port=DOCKER_BASE_PORT, broker_config=FAST_FAILURE))
+    c.up_seconds = c.up()  # type: ignore[attr-defined]
+    print(f"\n[kchaos] docker 3-broker cluster writable after {c.up_seconds:.1f} s")  # type: ignore[attr-defined]
+    yield c
+    teardown(DOCKER_CLUSTER)
+
+
+@pytest.fixture
+def dhealthy(dcluster: DockerCluster) -> Iterator[DockerCluster]:
+    """The docker cluster, healed after the test whatever it did."""
+    yield dcluster
+    dcluster.heal()
+    wait_for(lambda: _fully_replicated(dcluster), 90, "every partition back to a full ISR after heal")

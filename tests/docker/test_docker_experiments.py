@@ -1,0 +1,27 @@
+"""Experiments on the docker backend, quick mode, with the same expectations as on the
+local backend (the YAML files are the same); each asserts on its summary.json."""
+
+from __future__ import annotations
+
+from kchaos.checker.anomalies import KINDS
+from tests.integration.test_experiments import run, variant, zero
+
+
+def test_leader_failover_on_docker(dhealthy, tmp_path):
+    s = run(dhealthy, "leader-failover", tmp_path)
+    assert s["verdict"] == "PASS", s
+    assert s["backend"] == "docker"
+    v = variant(s, "acks=all, idempotent")
+    zero(v, KINDS)
+    m = v["measurements"]
+    assert m["undrained"] == 0 and m["sends_ok"] > 1000
+    assert 0 < m["unavailability_s"] <= 30
+    assert m["leader_changes"] >= 1 and m["leader_epoch_changes"] >= 1
+
+
+def test_network_partition_on_docker(dhealthy, tmp_path):
+    s = run(dhealthy, "network-partition", tmp_path)
+    assert s["verdict"] == "PASS", s
+    assert s["backend"] == "docker"
+    assert variant(s, "acks=1")["anomalies"]["lost"] >= 1, "zombie writes acknowledged by the isolated leader"
+    zero(variant(s, "acks=all, idempotent"))
