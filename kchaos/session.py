@@ -106,10 +106,10 @@ def execute(
         started_utc=f"{now:%Y-%m-%d %H:%M:%SZ}",
     )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    if owned is not None:
+        _bring_up(owned, previous)
+        result.kafka_version = (statefile.load(owned.name) or {}).get("kafka_version", result.kafka_version)
     try:
-        if owned is not None:
-            owned.up()
-            result.kafka_version = (statefile.load(owned.name) or {}).get("kafka_version", result.kafka_version)
         Runner(exp, cluster, result, observers).run()
     except KeyboardInterrupt:
         result.interrupted = True
@@ -122,6 +122,17 @@ def execute(
             teardown(owned.name)
         write_report(result)
     return result
+
+
+def _bring_up(cluster: Cluster, previous_handler: Any) -> None:
+    """Start the run's own cluster; if that fails (no daemon, no image, ports in use, ^C)
+    nothing was run, so take down what started and let the one-line error through."""
+    try:
+        cluster.up()
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous_handler)
+        teardown(cluster.name)
+        raise
 
 
 def _safe_heal(cluster: Any) -> None:
