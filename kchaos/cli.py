@@ -91,6 +91,18 @@ def images_build(
         console.print(line)
 
 
+@app.command()
+@friendly
+def compose(
+    out: Annotated[Path, typer.Option(help="Folder to write (one sub-folder per topology).")] = Path("compose"),
+) -> None:
+    """Write compose files of the docker topology (3 combined; 3 + 3 dedicated controllers)."""
+    from kchaos.cluster import compose as composer
+
+    files = composer.write(out)
+    console.print(f"wrote {len(files)} files under {out}/ (use: docker compose -f {out}/combined/compose.yaml up)")
+
+
 def _spec(
     brokers: int, controllers: str, kafka_version: str, base_port: int, cluster: str, configs: list[str] | None = None
 ):
