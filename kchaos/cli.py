@@ -468,7 +468,8 @@ def run_command(
         with view:
             result = execute(experiment, mode, seed, chosen, report_dir, [view], cluster_name=cluster, **images)
     else:
-        console.print(f"running {experiment} ({mode}, {chosen} backend)…")
+        where = f"cluster {cluster}" if cluster else f"{chosen} backend"
+        console.print(f"running {experiment} ({mode}, {where})…")
         result = execute(experiment, mode, seed, chosen, report_dir, [], cluster_name=cluster, **images)
     for v in result.variants:
         bad = {k: n for k, n in v.anomalies.items() if n}

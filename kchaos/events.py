@@ -122,7 +122,18 @@ class Lag(msgspec.Struct, tag_field="op", tag="lag"):
     t: float
 
 
-Event = Union[Send, Read, Txn, Commit, Assign, Revoke, Lost, Fault, Drain, Phase, Leader, Lag]  # noqa: UP007
+class Client(msgspec.Struct, tag_field="op", tag="client"):
+    """kchaos' own: something that happened to a client (a fatal error, a crash, a zombie fenced)."""
+
+    producer: str
+    event: str
+    t: float
+    error: str | None = None
+    detail: str | None = None
+    txn: str | None = None
+
+
+Event = Union[Send, Read, Txn, Commit, Assign, Revoke, Lost, Fault, Drain, Phase, Leader, Lag, Client]  # noqa: UP007
 DECODER = msgspec.json.Decoder(Event)
 SEND_STATUSES = frozenset({"ok", "fail", "unknown"})
 

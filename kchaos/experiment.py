@@ -44,6 +44,13 @@ MEASUREMENTS = {
     "leader_epoch_changes",
     "undrained",
     "unknown_seen",
+    "txn_committed",
+    "txn_aborted",
+    "txn_unknown",
+    "producer_crashes",
+    "zombies_fenced",
+    "aborted_in_log",
+    "aborted_consumed",
 }
 ACTIONS = (
     "kill",
@@ -58,6 +65,7 @@ ACTIONS = (
     "reset_peer",
     "timeout",
     "heal",
+    "crash_producer",
     "step",
 )
 

@@ -44,6 +44,9 @@ class Nemesis:
         self.cluster, self.history, self.rng = cluster, history, rng
         self.topic_names = topic_names or {}
         self.names: dict[str, int] = {}
+        #: The workload's producers, for workload faults (``crash-producer``) and for
+        #: ``txn-coordinator[:N]`` targets; the runner sets them.
+        self.producers: list[Any] = []
         self.open: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []
 
@@ -57,7 +60,19 @@ class Nemesis:
             return self.names[text[1:]]
         for logical, real in self.topic_names.items():
             text = text.replace(f":{logical}:", f":{real}:")
+        if text.startswith("txn-coordinator"):
+            text = f"coordinator:{self._producer(text.partition(':')[2] or 0).config['transactional.id']}"
         return resolve_target(self.cluster, text, self.rng)
+
+    def _producer(self, ref: str | int) -> Any:
+        """The workload's producer number ``ref`` (0-based)."""
+        text = str(ref)
+        if not text.isdigit() or int(text) >= len(self.producers):
+            raise BadInput(f"producer {text!r}: this workload has producers 0..{len(self.producers) - 1}")
+        producer = self.producers[int(text)]
+        if "transactional.id" not in producer.config:
+            raise BadInput(f"producer {text}: not transactional (set transactional.id in the variant's producer)")
+        return producer
 
     def _record(self, name: str, target: Any, phase: str, **extra: Any) -> None:
         event = {"op": "fault", "name": name, "target": str(target), "phase": phase, "t": self.history.now(), **extra}
@@ -69,6 +84,12 @@ class Nemesis:
         c = self.cluster
         if s.do == "heal":
             self.heal_all()
+            return
+        if s.do == "crash_producer":
+            p = self._producer(s.target or 0)
+            p.crash(**s.args)
+            self._record("crash-producer", p.producer_name, "start", **({"args": s.args} if s.args else {}))
+            self._record("crash-producer", p.producer_name, "end")
             return
         if s.do == "step":
             fn = STEPS.get(str(s.args.get("name")))

@@ -204,6 +204,7 @@ class Runner:
             )
             for i in range(wl.producers)
         ]
+        nemesis.producers = producers
         consumers = self._consumers(index, variant, topic, history, total)
         watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
         poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)

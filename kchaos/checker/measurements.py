@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from kchaos.checker.index import Index
-from kchaos.events import Lag, Lost, Revoke
+from kchaos.events import Client, Lag, Lost, Revoke
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -143,4 +143,28 @@ def summary(ix: Index) -> dict[str, Any]:
         "end_to_end_latency_ms": end_to_end(ix),
         "unavailability_s": max(after) if after else 0.0,
         "longest_ack_gap_s": unavail["longest_gap_s"],
+        **transactions(ix),
+    }
+
+
+def transactions(ix: Index) -> dict[str, int]:
+    """Transaction outcomes, fenced zombies, and aborted records that are really in the log.
+
+    ``aborted_consumed`` counts records of aborted transactions that a group consumer was
+    given (whatever its isolation level). ``aborted_in_log`` counts records of aborted transactions that a read_uncommitted drain
+    found: proof that the data was written and only the markers hide it, so that zero
+    aborted reads under read_committed means something.
+    """
+    outcomes = list(ix.txns.values())
+    aborted = {s.id for s in ix.sends.values() if s.txn is not None and ix.txns.get(s.txn) == "abort"}
+    uncommitted_drain = {r.id for r in ix.drain_reads() if r.isolation == "read_uncommitted"}
+    clients = [e for e in ix.other if isinstance(e, Client)]
+    return {
+        "txn_committed": outcomes.count("commit"),
+        "txn_aborted": outcomes.count("abort"),
+        "txn_unknown": outcomes.count("unknown"),
+        "producer_crashes": sum(1 for e in clients if e.event == "crash"),
+        "zombies_fenced": sum(1 for e in clients if e.event == "zombie-fenced"),
+        "aborted_in_log": len(aborted & uncommitted_drain),
+        "aborted_consumed": len({r.id for r in ix.reads if r.group is not None and r.id in aborted}),
     }

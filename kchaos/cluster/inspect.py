@@ -88,6 +88,8 @@ def resolve_target(cluster: Cluster, target: str | int, rng: _random.Random | No
         if leader is None:
             raise ClusterError("no active controller is known yet")
         return leader
+    if kind == "coordinator":
+        return transaction_coordinator(cluster, rest)
     if kind == "random":
         return rng.choice([n.id for n in cluster.spec.nodes if n.broker])
     if kind in ("leader", "follower"):
@@ -111,4 +113,39 @@ def resolve_target(cluster: Cluster, target: str | int, rng: _random.Random | No
                 raise BadInput(f"target {text!r}: {topic}-{part} has only {len(followers)} followers")
             return followers[which]
         return rng.choice(followers)
-    raise BadInput(f"target {text!r}: use a node id, leader:T:P, follower:T:P, controller or random")
+    raise BadInput(
+        f"target {text!r}: use a node id, leader:T:P, follower:T:P, controller, coordinator:TRANSACTIONAL_ID or random"
+    )
+
+
+def java_string_hash(text: str) -> int:
+    """Java's ``String.hashCode`` (over UTF-16 code units, 32-bit signed)."""
+    data = text.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(data), 2):
+        h = (31 * h + int.from_bytes(data[i : i + 2], "big")) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def transaction_partition(transactional_id: str, partitions: int) -> int:
+    """The ``__transaction_state`` partition of an id, as Kafka's coordinator computes it
+    (``Utils.abs(id.hashCode) % partitions``)."""
+    h = java_string_hash(transactional_id)
+    return (0 if h == -(1 << 31) else abs(h)) % partitions
+
+
+def transaction_coordinator(cluster: Cluster, transactional_id: str) -> int:
+    """The broker coordinating ``transactional_id``: the leader of its state partition."""
+    if not transactional_id:
+        raise BadInput("target coordinator: write coordinator:TRANSACTIONAL_ID")
+    try:
+        md = admin(healthy_bootstrap(cluster)).list_topics(topic="__transaction_state", timeout=5)
+    except KafkaException as err:
+        raise ClusterError(f"cannot read metadata: {err}") from None
+    topic = md.topics.get("__transaction_state")
+    if topic is None or topic.error is not None or not topic.partitions:
+        raise ClusterError("__transaction_state does not exist yet: no transactional producer has started")
+    part = topic.partitions[transaction_partition(transactional_id, len(topic.partitions))]
+    if part.leader < 0:
+        raise ClusterError(f"__transaction_state-{part.id} has no leader now")
+    return part.leader

@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kchaos.clients import QUIET
+from kchaos.errors import BadInput
 from kchaos.history import HistoryWriter
 from kchaos.workload.outcome import classify, retries_enabled
 
@@ -80,9 +81,17 @@ class RecordingProducer(threading.Thread):
         self._txn_number = 0
         self._txn_count = 0
         self._halt = threading.Event()
+        self._crash_request: dict[str, Any] | None = None
 
     def stop(self) -> None:
         self._halt.set()
+
+    def crash(self, zombie_sends: int = 5) -> None:
+        """Crash mid-transaction at the next send, then let the zombie try to go on
+        (see ``_crash_mid_transaction``); only a transactional producer can."""
+        if not self.transactional:
+            raise BadInput(f"producer {self.producer_name} is not transactional: crash-producer needs transactional.id")
+        self._crash_request = {"zombie_sends": zombie_sends}
 
     def _record(
         self, err: KafkaError | None, msg: Any, id_: str, seq: int, key: str | None, t0: float, txn: str | None = None
@@ -127,6 +136,10 @@ class RecordingProducer(threading.Thread):
                 self._send(producer, seq)
                 seq += 1
                 producer.poll(0)
+                if self._crash_request is not None:
+                    producer, seq = self._crash_mid_transaction(producer, seq, **self._crash_request)
+                    self._crash_request = None
+                    continue
                 if self.transactional and self._txn_count >= self.txn_size:
                     self._end(producer)
             except KafkaException as exc:
@@ -144,10 +157,53 @@ class RecordingProducer(threading.Thread):
 
     # --- transactions -------------------------------------------------------------------
     def _new_producer(self) -> Producer:
+        """A producer; a transactional one retries InitProducerId while its coordinator
+        moves (a killed coordinator makes it time out for a while)."""
         producer = Producer(self.config)
-        if self.transactional:
-            producer.init_transactions(30)
+        deadline = time.monotonic() + 90
+        while self.transactional:
+            try:
+                producer.init_transactions(30)
+                break
+            except KafkaException as exc:
+                if exc.args[0].fatal() or not exc.args[0].retriable() or time.monotonic() > deadline:
+                    raise
         return producer
+
+    def _crash_mid_transaction(self, zombie: Producer, seq: int, zombie_sends: int) -> tuple[Producer, int]:
+        """A process crash mid-transaction, and then its zombie.
+
+        The old instance is abandoned with its transaction open; a new instance with the
+        same transactional.id starts, and its InitProducerId bumps the epoch and makes the
+        coordinator abort the open transaction before it returns. Then the old instance
+        wakes up, writes ``zombie_sends`` more records in its transaction and tries to
+        commit. Kafka must fence it: none of its records may ever be read as committed.
+        """
+        txn = self._txn
+        self._client_event("crash", txn=txn)
+        replacement = self._new_producer()
+        for _ in range(zombie_sends):
+            try:
+                self._send(zombie, seq)
+            except KafkaException:
+                break  # already knows it is fenced: nothing more leaves it
+            seq += 1
+        try:
+            zombie.commit_transaction(10)
+            self._client_event("zombie-committed", txn=txn)
+            status = "commit"
+        except KafkaException as exc:
+            self._client_event("zombie-fenced", txn=txn, error=exc.args[0].name(), detail=exc.args[0].str())
+            status = "abort"  # the new instance's InitProducerId completed the abort first
+        self._close(zombie, wait=5)
+        self._txn = txn
+        self._write_txn(status)
+        return replacement, seq
+
+    def _client_event(self, event: str, **fields: Any) -> None:
+        self.history.write(
+            {"op": "client", "producer": self.producer_name, "event": event, "t": self.history.now(), **fields}
+        )
 
     def _begin(self, producer: Producer) -> None:
         producer.begin_transaction()
@@ -188,16 +244,7 @@ class RecordingProducer(threading.Thread):
     def _replace(self, producer: Producer, err: KafkaError) -> Producer:
         """A fatal error (e.g. an idempotent producer's sequence desynchronised by an unclean
         election) makes a producer unusable: as a real application must, start a new one."""
-        self.history.write(
-            {
-                "op": "client",
-                "producer": self.producer_name,
-                "event": "fatal-error",
-                "error": err.name(),
-                "detail": err.str(),
-                "t": self.history.now(),
-            }
-        )
+        self._client_event("fatal-error", error=err.name(), detail=err.str())
         self._close(producer, wait=2)
         self.stats.errors["fatal"] = self.stats.errors.get("fatal", 0) + 1
         return self._new_producer()

@@ -4,7 +4,7 @@ local backend (the YAML files are the same); each asserts on its summary.json.""
 from __future__ import annotations
 
 from kchaos.checker.anomalies import KINDS
-from tests.integration.test_experiments import run, variant, zero
+from tests.integration.test_experiments import check_transactions, run, variant, zero
 
 
 def test_leader_failover_on_docker(dhealthy, tmp_path):
@@ -25,3 +25,9 @@ def test_network_partition_on_docker(dhealthy, tmp_path):
     assert s["backend"] == "docker"
     assert variant(s, "acks=1")["anomalies"]["lost"] >= 1, "zombie writes acknowledged by the isolated leader"
     zero(variant(s, "acks=all, idempotent"))
+
+
+def test_transactions_on_docker(dhealthy, tmp_path):
+    s = run(dhealthy, "transactions", tmp_path)
+    assert s["backend"] == "docker"
+    check_transactions(s, next(tmp_path.glob("*-transactions")))

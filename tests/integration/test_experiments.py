@@ -90,3 +90,25 @@ def test_isr(healthy, tmp_path):
     assert m["failed_not_enough_replicas"] >= 1 and fast["anomalies"]["failed-visible"] == 0
     slow = variant(s, "request.timeout.ms=30000 (default)")
     assert slow["measurements"]["failed_not_enough_replicas"] == 0
+
+
+def check_transactions(s: dict, run_dir: Path) -> None:
+    """The contrast of ``transactions``: aborted data is in the log, read_committed never
+    hands it out (also after a crash, a fenced zombie and a killed coordinator),
+    read_uncommitted does."""
+    assert s["verdict"] == "PASS", s
+    committed = variant(s, "read_committed consumers")
+    zero(committed)
+    m = committed["measurements"]
+    assert m["producer_crashes"] == 1 and m["zombies_fenced"] == 1
+    assert m["aborted_in_log"] >= 1 and m["aborted_consumed"] == 0 and m["txn_committed"] >= 10
+    assert variant(s, "read_uncommitted consumers")["measurements"]["aborted_consumed"] >= 1
+    for v in s["variants"]:
+        events = [json.loads(line) for line in (run_dir / v["history"]).read_text().splitlines()]
+        kills = [e for e in events if e["op"] == "fault" and e["name"] == "kill" and e["phase"] == "start"]
+        assert len(kills) == 1, "the coordinator was killed in each variant"
+
+
+def test_transactions(healthy, tmp_path):
+    s = run(healthy, "transactions", tmp_path)
+    check_transactions(s, next(tmp_path.glob("*-transactions")))
