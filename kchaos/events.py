@@ -88,11 +88,15 @@ class Fault(msgspec.Struct, tag_field="op", tag="fault"):
 
 
 class Drain(msgspec.Struct, tag_field="op", tag="drain"):
+    """A drain reader reached ``end_offset``; it started at ``start_offset``, the log start
+    offset then (above 0 once retention or DeleteRecords removed the oldest records)."""
+
     reader: str
     topic: str
     partition: int
     end_offset: int
     t: float
+    start_offset: int = 0
 
 
 class Phase(msgspec.Struct, tag_field="op", tag="phase"):
@@ -133,7 +137,35 @@ class Client(msgspec.Struct, tag_field="op", tag="client"):
     txn: str | None = None
 
 
-Event = Union[Send, Read, Txn, Commit, Assign, Revoke, Lost, Fault, Drain, Phase, Leader, Lag, Client]  # noqa: UP007
+class Segments(msgspec.Struct, tag_field="op", tag="segments"):
+    """kchaos' own: the files of one partition on one node, some decoded (``inspect-log``)."""
+
+    label: str
+    node: int
+    topic: str
+    partition: int
+    t: float
+    folder: str = ""
+    files: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    decoded: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    def bases(self) -> list[int]:
+        """Base offsets of the ``.log`` segments, oldest first."""
+        return segment_bases(self.files)
+
+
+def base_offset(name: str) -> int | None:
+    """The base offset in a segment file's name (``00000000000000000050.log`` -> 50)."""
+    stem, dot, _ = name.partition(".")
+    return int(stem) if dot and len(stem) == 20 and stem.isdigit() else None
+
+
+def segment_bases(files: list[dict[str, Any]]) -> list[int]:
+    """Base offsets of the ``.log`` segments among ``files`` (dicts with ``name``), oldest first."""
+    return sorted(b for f in files if f["name"].endswith(".log") and (b := base_offset(f["name"])) is not None)
+
+
+Event = Union[Send, Read, Txn, Commit, Assign, Revoke, Lost, Fault, Drain, Phase, Leader, Lag, Client, Segments]  # noqa: UP007
 DECODER = msgspec.json.Decoder(Event)
 SEND_STATUSES = frozenset({"ok", "fail", "unknown"})
 

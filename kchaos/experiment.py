@@ -51,6 +51,14 @@ MEASUREMENTS = {
     "zombies_fenced",
     "aborted_in_log",
     "aborted_consumed",
+    "segments_first",
+    "segments_last",
+    "segments_deleted",
+    "log_start_offset",
+    "segment_file_kinds",
+    "records_decoded",
+    "index_entries",
+    "timeindex_entries",
 }
 ACTIONS = (
     "kill",

@@ -143,7 +143,7 @@ def _load_slowly(path: Path) -> list[Any]:
     for lineno, raw in _numbered(path):
         where = f"{path}: line {lineno}"
         event = validate(raw, where)
-        if event["op"] not in REQUIRED and event["op"] not in ("phase", "leader", "lag", "client"):
+        if event["op"] not in REQUIRED and event["op"] not in ("phase", "leader", "lag", "client", "segments"):
             continue
         try:
             out.append(msgspec.convert(event, Event))

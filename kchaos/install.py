@@ -28,6 +28,11 @@ DEFAULT_KAFKA_VERSION = "4.4.0"
 TOXIPROXY_VERSION = "v2.12.0"
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
 LOG4J_VERSION = "2.24.3"
+#: Kafka 4's jars need SLF4J 2; without it Maven's nearest-wins picks a 1.7 API from a
+#: transitive dependency, the log4j2 binding is ignored, and brokers log nothing.
+SLF4J_VERSION = "2.0.16"
+#: Bump when the set of jars the POM resolves changes, so ``install`` redoes old caches.
+RECIPE = 2
 MARKER = "kchaos-install.json"
 
 POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -43,6 +48,8 @@ POM_TEMPLATE = """<project xmlns="http://maven.apache.org/POM/4.0.0">
       <version>{log4j}</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId>
       <artifactId>log4j-slf4j2-impl</artifactId><version>{log4j}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId>
+      <version>{slf4j}</version></dependency>
   </dependencies>
 </project>
 """
@@ -106,7 +113,7 @@ def install_kafka_from_maven(version: str) -> str:
     if not _supported(version):
         raise BadInput(f"--kafka-version={version}: kchaos needs Kafka 3.9 or newer (KRaft only)")
     root = paths.kafka_dir(version)
-    if (root / MARKER).exists():
+    if (root / MARKER).exists() and json.loads((root / MARKER).read_text()).get("recipe") == RECIPE:
         return f"Kafka {version} already installed in {root} (nothing to do)"
     mvn = shutil.which("mvn")
     if not mvn:
@@ -114,7 +121,7 @@ def install_kafka_from_maven(version: str) -> str:
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kchaos-mvn-") as tmp:
         pom = Path(tmp) / "pom.xml"
-        pom.write_text(POM_TEMPLATE.format(kafka=version, log4j=LOG4J_VERSION))
+        pom.write_text(POM_TEMPLATE.format(kafka=version, log4j=LOG4J_VERSION, slf4j=SLF4J_VERSION))
         staging = root / "libs.partial"
         shutil.rmtree(staging, ignore_errors=True)
         cmd = [
@@ -170,7 +177,14 @@ def _sha512_beside(archive: Path) -> str:
 def _write_marker(root: Path, version: str, source: str) -> None:
     """The marker is written last, so a half-done install is never taken for a whole one."""
     jars = sorted(p.name for p in (root / "libs").glob("*.jar"))
-    (root / MARKER).write_text(json.dumps({"version": version, "source": source, "jars": jars}, indent=1))
+    marker = {"version": version, "source": source, "recipe": RECIPE, "jars": jars}
+    (root / MARKER).write_text(json.dumps(marker, indent=1))
+
+
+def libs_digest(libs: Path) -> str:
+    """A short digest of the jar names in ``libs``: what an image built from them holds."""
+    names = "\n".join(sorted(p.name for p in libs.glob("*.jar")))
+    return hashlib.sha256(names.encode()).hexdigest()[:12]
 
 
 def install_toxiproxy() -> str:

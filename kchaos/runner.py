@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
 from confluent_kafka.admin import NewTopic
 
+from kchaos import disk  # noqa: F401 - registers the named steps inspect-log and set-topic-config
 from kchaos.checker import build, check_index
 from kchaos.checker import measurements as measure
 from kchaos.checker.anomalies import KINDS
@@ -28,7 +30,7 @@ from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions
 from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
-from kchaos.events import Leader
+from kchaos.events import Leader, Segments
 from kchaos.experiment import EXPECTATION, Durations, Experiment, Variant
 from kchaos.faults import Nemesis
 from kchaos.history import HistoryWriter, load
@@ -353,6 +355,7 @@ class Runner:
             "unavailability": measure.unavailability(ix),
             "leaders": leader_timeline(ix),
             "rebalance_pauses": measure.rebalance_pauses(ix),
+            "disk": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Segments)],
         }
         res.faults, res.phases = nemesis.log, phases
         res.expectations = [evaluate(e, res.anomalies, m) for e in variant.expect]

@@ -40,7 +40,13 @@ def info(ix: Index) -> dict[str, int]:
     unknown = sum(1 for s in ix.sends.values() if s.status == "unknown" and s.id not in seen)
     unknown_seen = sum(1 for s in ix.sends.values() if s.status == "unknown" and s.id in seen)
     failed = sum(1 for s in ix.sends.values() if s.status == "fail")
-    return {"unknown_sends": unknown, "unknown_sends_seen": unknown_seen, "failed_sends": failed}
+    removed = sum(1 for s in ix.ok_visible_sends() if ix.removed(s))
+    return {
+        "unknown_sends": unknown,
+        "unknown_sends_seen": unknown_seen,
+        "failed_sends": failed,
+        "removed_by_retention": removed,
+    }
 
 
 def check_index(ix: Index, kinds: Iterable[str] = KINDS) -> dict[str, Any]:

@@ -48,14 +48,15 @@ def lost(ix: Index) -> list[Example]:
 
     The client was told "written"; after every fault healed, a reader that reads every
     partition from the beginning did not find it. Only counted for drained partitions
-    (others are ``undrained``, not proof of loss) and, in a transaction, only when the
-    transaction committed.
+    (others are ``undrained``, not proof of loss), not below the log start offset the
+    drain began at (retention removed those: ``removed_by_retention``), and, in a
+    transaction, only when the transaction committed.
     """
     seen, drained = ix.drain_ids, ix.drained
     return [
         {"id": s.id, "topic": s.topic, "partition": s.partition, "offset": s.offset, "t": s.t1}
         for s in ix.ok_visible_sends()
-        if s.id not in seen and (s.topic, s.partition) in drained
+        if s.id not in seen and (s.topic, s.partition) in drained and not ix.removed(s)
     ]
 
 

@@ -24,6 +24,7 @@ class Index:
     reads: list[Read] = field(default_factory=list)
     txns: dict[str, str] = field(default_factory=dict)
     drained: dict[tuple[str, int], int] = field(default_factory=dict)
+    log_start: dict[tuple[str, int], int] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     commits: list[Commit] = field(default_factory=list)
     rebalances: list[Assign] = field(default_factory=list)
@@ -39,6 +40,11 @@ class Index:
     @cached_property
     def read_ids(self) -> set[str]:
         return {r.id for r in self.reads}
+
+    def removed(self, s: Send) -> bool:
+        """True when ``s`` sits below the log start offset the drain found: retention (or
+        DeleteRecords) removed it, so no reader can prove it either way."""
+        return s.offset is not None and s.offset < self.log_start.get((s.topic, s.partition), 0)
 
     def ok_visible_sends(self) -> Iterable[Send]:
         """Sends that must be in the log: acknowledged, and not in an uncommitted transaction."""
@@ -71,6 +77,9 @@ def build(events: Iterable[Any]) -> Index:
             ix.txns[ev.txn] = ev.status
         elif kind is Drain:
             ix.drained[(ev.topic, ev.partition)] = ev.end_offset
+            if ev.start_offset:
+                key = (ev.topic, ev.partition)
+                ix.log_start[key] = max(ix.log_start.get(key, 0), ev.start_offset)
         elif isinstance(ev, Assign):
             epochs[ev.reader] = epochs.get(ev.reader, 0) + 1
             ix.rebalances.append(ev)

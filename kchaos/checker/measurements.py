@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from kchaos.checker.index import Index
-from kchaos.events import Client, Lag, Lost, Revoke
+from kchaos.events import Client, Lag, Lost, Revoke, Segments
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -144,6 +144,30 @@ def summary(ix: Index) -> dict[str, Any]:
         "unavailability_s": max(after) if after else 0.0,
         "longest_ack_gap_s": unavail["longest_gap_s"],
         **transactions(ix),
+        **on_disk(ix),
+    }
+
+
+def on_disk(ix: Index) -> dict[str, Any]:
+    """What ``inspect-log`` found: segment counts at the first and last look, segments
+    deleted in between (retention), the log start offset, and decoded entry counts."""
+    looks = [e for e in ix.other if isinstance(e, Segments)]
+    if not looks:
+        return {}
+    first, last = looks[0], looks[-1]
+    decoded = first.decoded.values()
+    kinds = {f["name"].rsplit(".", 1)[-1] for f in first.files if "." in f["name"]}
+    return {
+        "segments_first": len(first.bases()),
+        "segments_last": len(last.bases()),
+        "segments_deleted": len(set(first.bases()) - set(last.bases())),
+        "log_start_offset": last.bases()[0] if last.bases() else None,
+        "segment_file_kinds": len(kinds & {"log", "index", "timeindex", "snapshot"}),
+        "records_decoded": sum(d.get("records", 0) for d in decoded),
+        "index_entries": sum(d.get("entries", 0) for name, d in first.decoded.items() if name.endswith(".index")),
+        "timeindex_entries": sum(
+            d.get("entries", 0) for name, d in first.decoded.items() if name.endswith(".timeindex")
+        ),
     }
 
 

@@ -89,6 +89,19 @@ class Cluster(ABC):
     @abstractmethod
     def resume(self, node_id: int) -> None: ...
 
+    # --- looking inside a node -------------------------------------------------------
+    @abstractmethod
+    def data_dir(self, node_id: int) -> str:
+        """The node's log dir, as a path the node itself sees."""
+
+    @abstractmethod
+    def list_files(self, node_id: int, folder: str) -> list[tuple[str, int]]:
+        """(name, size) of the files in ``folder`` (a path the node sees)."""
+
+    @abstractmethod
+    def run_tool(self, node_id: int, main_class: str, args: list[str]) -> str:
+        """Run a Kafka tool class next to the node's data, with the node's jars; its stdout."""
+
     # --- network faults, through Toxiproxy ----------------------------------------------
     def node(self, node_id: int) -> NodeSpec:
         return self.spec.node(node_id)

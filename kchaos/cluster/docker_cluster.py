@@ -408,13 +408,32 @@ class DockerCluster(Cluster):
 
     # --- looking inside a node --------------------------------------------------------------
     def node_exec(self, node_id: int, argv: list[str]) -> str:
-        """Run a command inside a node's container and return its output."""
+        """Run a command inside a node's container (``docker exec``); its stdout."""
         result = self.client.api.exec_create(self._running(node_id), argv, user="0")
-        out = self.client.api.exec_start(result["Id"]).decode(errors="replace")
+        out, err = self.client.api.exec_start(result["Id"], demux=True)
         code = self.client.api.exec_inspect(result["Id"]).get("ExitCode")
         if code:
-            raise ClusterError(f"{' '.join(argv[:3])}… in node {node_id} exited {code}: {out.strip()[-300:]}")
-        return out
+            detail = (err or out or b"").decode(errors="replace").strip()[-300:]
+            raise ClusterError(f"{' '.join(argv[:3])}… in node {node_id} exited {code}: {detail}")
+        return (out or b"").decode(errors="replace")
+
+    def data_dir(self, node_id: int) -> str:
+        self.node(node_id)
+        return DATA_DIR
+
+    def list_files(self, node_id: int, folder: str) -> list[tuple[str, int]]:
+        """``stat`` inside the container (GNU and busybox agree on ``-c '%s %n'``)."""
+        out = self.node_exec(node_id, ["sh", "-c", f"cd '{folder}' && stat -c '%s %n' -- *"])
+        files = []
+        for line in out.splitlines():
+            size, _, name = line.partition(" ")
+            if size.isdigit():
+                files.append((name, int(size)))
+        return files
+
+    def run_tool(self, node_id: int, main_class: str, args: list[str]) -> str:
+        """The tool runs inside the node's container, on the image's own jars."""
+        return self.node_exec(node_id, ["java", "-Xmx128m", "-cp", "/opt/kafka/libs/*", main_class, *args])
 
 
 def _all(kind: str) -> dict[str, Any]:

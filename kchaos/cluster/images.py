@@ -245,13 +245,21 @@ def _build_kafka(client: Any, base: str, ref: str, kafka_version: str) -> None:
         changes = [
             "WORKDIR /opt/kafka",
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            f'LABEL {LABEL}="kafka" kchaos.kafka.version="{kafka_version}"',
+            f'LABEL {LABEL}="kafka" kchaos.kafka.version="{kafka_version}" kchaos.libs="{install.libs_digest(libs)}"',
             'CMD ["sh", "-c", "echo kchaos starts this image with its own command; exit 1"]',
         ]
         container.commit(repository=repo, tag=tag, changes="\n".join(changes))
     finally:
         os.unlink(tar)
         container.remove(force=True)
+
+
+def _current(client: Any, ref: str, kafka_version: str) -> bool:
+    """True when ``ref`` exists and holds the jars ``kchaos install`` has now."""
+    if not exists(client, ref):
+        return False
+    labels = client.images.get(ref).labels or {}
+    return labels.get("kchaos.libs") == install.libs_digest(install.find_kafka(kafka_version).libs)
 
 
 def _toxiproxy_tar() -> bytes:
@@ -278,7 +286,7 @@ def build_offline(kafka_version: str, rebuild: bool = False, say: Callable[[str]
         done.append(f"built {toxi_ref} in {time.monotonic() - started:.1f} s")
     else:
         done.append(f"{toxi_ref} already built (nothing to do)")
-    if rebuild or not exists(client, kafka_ref):
+    if rebuild or not _current(client, kafka_ref, kafka_version):
         started = time.monotonic()
         suite = host_suite()
         base_ref = OFFLINE_JRE.format(suite=suite)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import signal
 import socket
@@ -267,6 +268,24 @@ class LocalCluster(Cluster):
                 }
             )
         return out
+
+    # --- looking inside a node --------------------------------------------------------
+    def data_dir(self, node_id: int) -> str:
+        return str(self.node_dir(self.node(node_id)) / "data")
+
+    def list_files(self, node_id: int, folder: str) -> list[tuple[str, int]]:
+        try:
+            return [(e.name, e.stat().st_size) for e in os.scandir(folder) if e.is_file()]
+        except OSError as err:
+            raise ClusterError(f"cannot list {folder} on node {node_id}: {err.strerror}") from None
+
+    def run_tool(self, node_id: int, main_class: str, args: list[str]) -> str:
+        libs = install.find_kafka(self.spec.kafka_version).libs
+        cmd = [install.find_java(), "-Xmx128m", "-cp", f"{libs}/*", main_class, *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise ClusterError(f"{main_class} failed on node {node_id}: {proc.stderr.strip()[-300:]}")
+        return proc.stdout
 
     # --- process faults -------------------------------------------------------------------
     def _pid(self, node_id: int) -> int:

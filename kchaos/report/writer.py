@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kchaos.checker.anomalies import KINDS
+from kchaos.experiment import MEASUREMENTS
 from kchaos.report.svg import fault_windows, line_chart
 from kchaos.runner import RunResult, VariantResult
 
@@ -93,6 +94,8 @@ def _variant_table(run: RunResult) -> list[str]:
         "failed_not_enough_replicas",
         "undrained",
     ]
+    asked = [e["what"].split()[0] for v in run.variants for e in v.expectations]
+    keys += [k for k in dict.fromkeys(asked) if k not in keys and k not in KINDS and k in MEASUREMENTS]
     for k in keys:
         rows.append(f"| {k} | " + " | ".join(_fmt(v.measurements.get(k)) for v in run.variants) + " |")
     for p in ("p50", "p99", "max"):
@@ -153,6 +156,24 @@ def _plots(run_dir: Path, index: int, v: VariantResult) -> list[str]:
     for name, svg in files.items():
         (run_dir / name).write_text(svg)
     return [f"![{name}]({name})" for name in files]
+
+
+def _on_disk(v: VariantResult) -> list[str]:
+    """Each ``inspect-log`` look: the partition's files, and the decoded oldest segment."""
+    md: list[str] = []
+    for look in v.timelines.get("disk", []):
+        md += [
+            f"On disk, **{look['label']}** (node {look['node']}, `{look['folder']}`, at {look['t']:.1f} s):",
+            "",
+            "| file | bytes |",
+            "|---|---|",
+            *[f"| `{f['name']}` | {f['size']} |" for f in look["files"]],
+            "",
+        ]
+        for name, d in look.get("decoded", {}).items():
+            counts = ", ".join(f"{k} {d[k]}" for k in ("batches", "records", "entries") if k in d)
+            md += [f"`{name}` decoded ({counts}):", "", "```", *d.get("excerpt", []), "```", ""]
+    return md
 
 
 def _timeline(v: VariantResult) -> list[str]:
@@ -228,6 +249,7 @@ def write_report(run: RunResult) -> Path:
                 for w in unavail
             ]
             md += [""]
+        md += _on_disk(v)
         if v.measurements.get("leader_epochs"):
             md += [f"Leader epochs seen in the drained records: {v.measurements['leader_epochs']}.", ""]
         if v.undrained:

@@ -201,10 +201,11 @@ def drain(
     )
     deadline = time.monotonic() + timeout
     ends: dict[int, int] = {}
+    starts: dict[int, int] = {}
     for p in partitions:
         while p not in ends and time.monotonic() < deadline:
             try:
-                ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+                starts[p], ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
             except Exception:  # noqa: BLE001 - no leader yet right after a heal; try again
                 time.sleep(0.5)
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
@@ -224,6 +225,7 @@ def drain(
                             "topic": topic,
                             "partition": msg.partition(),
                             "end_offset": position,
+                            "start_offset": starts[msg.partition()],
                             "t": history.now(),
                         }
                     )

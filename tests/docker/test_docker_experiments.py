@@ -4,7 +4,7 @@ local backend (the YAML files are the same); each asserts on its summary.json.""
 from __future__ import annotations
 
 from kchaos.checker.anomalies import KINDS
-from tests.integration.test_experiments import check_transactions, run, variant, zero
+from tests.integration.test_experiments import check_log_on_disk, check_transactions, run, variant, zero
 
 
 def test_leader_failover_on_docker(dhealthy, tmp_path):
@@ -31,3 +31,10 @@ def test_transactions_on_docker(dhealthy, tmp_path):
     s = run(dhealthy, "transactions", tmp_path)
     assert s["backend"] == "docker"
     check_transactions(s, next(tmp_path.glob("*-transactions")))
+
+
+def test_log_on_disk_reads_segments_inside_a_container(dhealthy, tmp_path):
+    s = run(dhealthy, "log-on-disk", tmp_path)
+    assert s["backend"] == "docker"
+    looks = check_log_on_disk(s, next(tmp_path.glob("*-log-on-disk")))
+    assert all(look["folder"].startswith("/var/lib/kafka/data/") for look in looks), "paths inside the container"

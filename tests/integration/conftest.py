@@ -27,6 +27,7 @@ FAST_FAILURE = {
     "replica.lag.time.max.ms": "3000",
     "broker.session.timeout.ms": "6000",
     "broker.heartbeat.interval.ms": "1000",
+    "log.retention.check.interval.ms": "1000",
 }
 
 

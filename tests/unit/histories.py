@@ -80,6 +80,7 @@ class H:
         reader: str = "d0",
         end: int | None = None,
         topic: str = T,
+        start: int = 0,
     ) -> H:
         """Drain reads of (id, offset) pairs, then the drain event for the partition."""
         for id_, off in ids_offsets:
@@ -92,6 +93,7 @@ class H:
                 "topic": topic,
                 "partition": partition,
                 "end_offset": end if end is not None else last + 1,
+                "start_offset": start,
                 "t": self._t(),
             }
         )

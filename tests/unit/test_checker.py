@@ -223,3 +223,14 @@ def test_redelivery_of_an_older_record_is_not_key_order_broken():
     )
     result = check(h.events)["anomalies"]
     assert result["key-order-broken"] == 0 and result["reprocessed"] == 2
+
+
+def test_records_removed_by_retention_are_not_lost_but_counted():
+    # p0-0 sat at offset 0; retention moved the log start to 1 before the drain.
+    h = H().send("p0-0", 0).send("p0-1", 1).drained(("p0-1", 1), start=1)
+    result = check(h.events)
+    assert result["anomalies"]["lost"] == 0 and result["info"]["removed_by_retention"] == 1
+    # Above the log start offset a missing acknowledged write is still lost.
+    h = H().send("p0-0", 0).send("p0-1", 1).send("p0-2", 2).drained(("p0-1", 1), start=1, end=3)
+    result = check(h.events)
+    assert result["anomalies"]["lost"] == 1 and result["info"]["removed_by_retention"] == 1

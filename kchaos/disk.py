@@ -1,0 +1,150 @@
+"""A partition on disk: list its files and decode them with Kafka's own DumpLogSegments.
+
+A partition is a folder ``<topic>-<partition>`` in every replica's log dir, holding
+segments: ``<base offset>.log`` (record batches), ``.index`` (offset -> byte position,
+one entry per ``index.interval.bytes``), ``.timeindex`` (timestamp -> offset) and
+``.snapshot`` (producer state, for idempotence and transactions), plus
+``leader-epoch-checkpoint`` and ``partition.metadata``. The named step ``inspect-log``
+records what it found as a ``segments`` event in the history, so the report and the
+measurements read it like any other event; ``set-topic-config`` changes a topic's
+config mid-run (to make retention delete segments, for example).
+
+The backend does the looking: local nodes are read on this machine, docker nodes inside
+their containers (``docker exec``), with the node's own Kafka jars.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+from kchaos.cluster.base import Cluster
+from kchaos.cluster.readiness import admin
+from kchaos.errors import ClusterError
+from kchaos.events import segment_bases
+from kchaos.faults import Nemesis, step
+
+SEGMENT_KINDS = (".log", ".index", ".timeindex", ".snapshot")
+EXCERPT_LINES = 6
+
+
+def dump_class(kafka_version: str) -> str:
+    """DumpLogSegments moved from Scala (``kafka.tools``) to Java (``org.apache.kafka.tools``) in 4.0."""
+    return (
+        "org.apache.kafka.tools.DumpLogSegments"
+        if int(kafka_version.split(".")[0]) >= 4
+        else "kafka.tools.DumpLogSegments"
+    )
+
+
+def parse_dump(output: str) -> dict[str, dict[str, Any]]:
+    """DumpLogSegments' output, per file: what kind of entries, how many, and the first lines.
+
+    Counts: record batches and records for ``.log``, entries for ``.index`` and
+    ``.timeindex``, producer entries for ``.snapshot``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in output.split("Dumping ")[1:]:
+        head, _, body = chunk.partition("\n")
+        name = head.strip().rsplit("/", 1)[-1]
+        lines = [ln for ln in body.splitlines() if ln.strip()]
+        info: dict[str, Any] = {"excerpt": [ln[:200] for ln in lines[:EXCERPT_LINES]]}
+        if name.endswith(".log"):
+            info["batches"] = sum(1 for ln in lines if ln.startswith("baseOffset:"))
+            info["records"] = sum(1 for ln in lines if ln.startswith("| offset:"))
+        elif name.endswith(".index"):
+            info["entries"] = sum(1 for ln in lines if ln.startswith("offset:"))
+        elif name.endswith(".timeindex"):
+            info["entries"] = sum(1 for ln in lines if ln.startswith("timestamp:"))
+        elif name.endswith(".snapshot"):
+            info["entries"] = sum(1 for ln in lines if ln.startswith("producerId:"))
+        out[name] = info
+    return out
+
+
+def to_decode(files: list[dict[str, Any]]) -> list[str]:
+    """The files of the oldest closed segment (not the active one), and its snapshot."""
+    bases = segment_bases(files)
+    if len(bases) < 2:
+        bases = bases[:1]
+    oldest = bases[0] if bases else None
+    names = {f["name"] for f in files}
+    picked = [f"{oldest:020d}{kind}" for kind in SEGMENT_KINDS if oldest is not None]
+    snapshots = sorted(n for n in names if n.endswith(".snapshot"))
+    if snapshots:
+        picked.append(snapshots[0])
+    return [n for n in dict.fromkeys(picked) if n in names]
+
+
+def inspect_partition(cluster: Cluster, node: int, topic: str, partition: int, decode: bool = True) -> dict[str, Any]:
+    """Files of one partition on one node, and the oldest closed segment decoded."""
+    folder = f"{cluster.data_dir(node)}/{topic}-{partition}"
+    files = [{"name": n, "size": s} for n, s in sorted(cluster.list_files(node, folder))]
+    decoded: dict[str, Any] = {}
+    chosen = to_decode(files) if decode else []
+    if chosen:
+        output = cluster.run_tool(
+            node,
+            dump_class(cluster.spec.kafka_version),
+            ["--files", ",".join(f"{folder}/{n}" for n in chosen), "--deep-iteration", "--print-data-log"],
+        )
+        decoded = parse_dump(output)
+    return {"folder": folder, "files": files, "decoded": decoded}
+
+
+@step("inspect-log")
+def inspect_log_step(
+    cluster: Cluster,
+    nemesis: Nemesis,
+    label: str,
+    topic: str,
+    partition: int = 0,
+    decode: bool = True,
+    wait_for_deletion_s: float = 0,
+) -> None:
+    """List and decode the partition's files on its leader; record a ``segments`` event.
+
+    With ``wait_for_deletion_s``, first wait (up to that long) until the oldest segment
+    is gone: a broker runs its first retention check only 30 s after it starts, so a
+    fixed delay would race a freshly started cluster.
+    """
+    node = nemesis._target(f"leader-of:{topic}:{partition}")
+    real = nemesis.topic_names.get(topic, topic)
+    folder = f"{cluster.data_dir(node)}/{real}-{partition}"
+    deadline = time.monotonic() + wait_for_deletion_s
+    while time.monotonic() < deadline:
+        bases = segment_bases([{"name": n} for n, _ in cluster.list_files(node, folder)])
+        if bases and bases[0] > 0:
+            break
+        time.sleep(0.5)
+    found = inspect_partition(cluster, node, real, partition, decode)
+    nemesis.history.write(
+        {
+            "op": "segments",
+            "label": label,
+            "node": node,
+            "topic": real,
+            "partition": partition,
+            "t": nemesis.history.now(),
+            **found,
+        }
+    )
+
+
+@step("set-topic-config")
+def set_topic_config_step(cluster: Cluster, nemesis: Nemesis, topic: str, config: dict[str, Any]) -> None:
+    """Change a topic's configs now (incremental), e.g. ``retention.ms`` to let retention delete."""
+    real = nemesis.topic_names.get(topic, topic)
+    entries = [ConfigEntry(k, str(v), incremental_operation=AlterConfigOpType.SET) for k, v in config.items()]
+    resource = ConfigResource(ConfigResource.Type.TOPIC, real, incremental_configs=entries)
+    client = admin(cluster.bootstrap)  # kept alive until the futures resolve
+    futures = client.incremental_alter_configs([resource])
+    try:
+        for fut in futures.values():
+            fut.result(timeout=30)
+    except Exception as err:  # noqa: BLE001 - any admin failure is the same to the run
+        raise ClusterError(f"cannot set {config} on {real}: {err}") from None
+    nemesis._record("set-topic-config", real, "start", args=config)
+    nemesis._record("set-topic-config", real, "end")
