@@ -3,13 +3,29 @@ local backend (the YAML files are the same); each asserts on its summary.json.""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from kchaos.checker.anomalies import KINDS
 from tests.integration.test_experiments import check_log_on_disk, check_transactions, run, variant, zero
 
 
 def test_leader_failover_on_docker(dhealthy, tmp_path):
-    s = run(dhealthy, "leader-failover", tmp_path)
+    """Exactly ``kchaos run leader-failover --quick --backend docker``: it reuses the running
+    docker cluster, which fits the experiment."""
+    cli = subprocess.run(
+        [sys.executable, "-m", "kchaos", "run", "leader-failover", "--quick", "--backend", "docker"]
+        + ["--report-dir", str(tmp_path), "--seed", "7"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    run_dir = next(tmp_path.glob("*-leader-failover"))
+    s = json.loads((run_dir / "summary.json").read_text())
     assert s["verdict"] == "PASS", s
+    assert "--backend docker" in s["command"]
     assert s["backend"] == "docker"
     v = variant(s, "acks=all, idempotent")
     zero(v, KINDS)
