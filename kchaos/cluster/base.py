@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from kchaos.cluster import state as statefile
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
-from kchaos.cluster.topology import Link
+from kchaos.cluster.topology import Link, LocalTopology
 from kchaos.errors import BadInput
 from kchaos.toxiproxy import Toxiproxy
 
@@ -44,19 +44,24 @@ class Cluster(ABC):
 
     @property
     @abstractmethod
-    def bootstrap(self) -> str:
-        """``host:port,...`` for clients; every address is a Toxiproxy client proxy."""
-
-    @abstractmethod
-    def client_address(self, node_id: int) -> str:
-        """``host:port`` of one broker's client proxy."""
+    def topo(self) -> LocalTopology:
+        """Ports, addresses and proxies (``kchaos.cluster.topology``) of this backend."""
 
     @property
-    @abstractmethod
-    def toxiproxy(self) -> Toxiproxy: ...
+    def bootstrap(self) -> str:
+        """``host:port,...`` for clients; every address is a Toxiproxy client proxy."""
+        return self.topo.bootstrap()
 
-    @abstractmethod
-    def links(self) -> list[Link]: ...
+    def client_address(self, node_id: int) -> str:
+        """``host:port`` of one broker's client proxy (published on 127.0.0.1 on every backend)."""
+        return f"127.0.0.1:{self.topo.ports(self.node(node_id)).client_proxy}"
+
+    @property
+    def toxiproxy(self) -> Toxiproxy:
+        return Toxiproxy(f"http://127.0.0.1:{self.topo.toxiproxy_port}")
+
+    def links(self) -> list[Link]:
+        return self.topo.links()
 
     @abstractmethod
     def node_info(self) -> list[dict[str, Any]]:

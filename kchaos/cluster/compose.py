@@ -20,12 +20,11 @@ from pathlib import Path
 
 import yaml
 
-from kchaos.cluster import images
+from kchaos.cluster import config, images
 from kchaos.cluster.docker_cluster import (
     CONF_DIR,
     DATA_DIR,
     LABEL,
-    LOG4J2_CONSOLE,
     TOXIPROXY_API_PORT,
     DockerTopology,
     node_command,
@@ -87,7 +86,7 @@ def render(spec: ClusterSpec) -> dict[str, str]:
             "labels": dict(labels),
         }
         files[f"node-{node.id}/server.properties"] = node_properties(spec, topo, node)
-        files[f"node-{node.id}/log4j2.properties"] = LOG4J2_CONSOLE
+        files[f"node-{node.id}/log4j2.properties"] = config.LOG4J2_CONSOLE
     networks: dict[str, object] = {"front": {"labels": dict(labels)}}
     for k, node in enumerate(spec.nodes):
         networks[net[node.id]] = {

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
 
-LOG4J2_PROPERTIES = """status = warn
-appender.file.type = File
-appender.file.name = FILE
-appender.file.fileName = ${sys:kafka.logs.dir}/server.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
+_LOG4J2 = """status = warn
+{appender}appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FILE
+rootLogger.appenderRef.out.ref = OUT
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
 logger.network.name = kafka.network.RequestChannel$
 logger.network.level = WARN
 """
+_TO_FILE = (
+    "appender.out.type = File\nappender.out.name = OUT\nappender.out.fileName = ${sys:kafka.logs.dir}/server.log\n"
+)
+_TO_CONSOLE = "appender.out.type = Console\nappender.out.name = OUT\n"
+
+#: Local nodes log to ``server.log`` in their folder; containers log to stdout (``docker logs``).
+LOG4J2_PROPERTIES = _LOG4J2.format(appender=_TO_FILE)
+LOG4J2_CONSOLE = _LOG4J2.format(appender=_TO_CONSOLE)
 
 
 def defaults(spec: ClusterSpec) -> dict[str, str]:

@@ -34,27 +34,13 @@ from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.local import JVM_FLAGS, check_ports_free
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
-from kchaos.cluster.topology import Link, LocalTopology
+from kchaos.cluster.topology import LocalTopology
 from kchaos.errors import BadInput, ClusterError
-from kchaos.toxiproxy import Toxiproxy
 
 LABEL = "kchaos.cluster"
 DATA_DIR = "/var/lib/kafka/data"
 CONF_DIR = "/etc/kchaos"
 TOXIPROXY_API_PORT = 8474
-
-LOG4J2_CONSOLE = """status = warn
-appender.out.type = Console
-appender.out.name = OUT
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = OUT
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-logger.network.name = kafka.network.RequestChannel$
-logger.network.level = WARN
-"""
 
 
 def prefix(cluster: str) -> str:
@@ -182,21 +168,6 @@ class DockerCluster(Cluster):
             out["kchaos.node"] = str(node_id)
         return out
 
-    # --- addresses -------------------------------------------------------------------
-    @property
-    def bootstrap(self) -> str:
-        return self.topo.bootstrap()
-
-    def client_address(self, node_id: int) -> str:
-        return f"127.0.0.1:{self.topo.ports(self.node(node_id)).client_proxy}"
-
-    @property
-    def toxiproxy(self) -> Toxiproxy:
-        return Toxiproxy(f"http://127.0.0.1:{self.topo.toxiproxy_port}")
-
-    def links(self) -> list[Link]:
-        return self.topo.links()
-
     # --- lifecycle -------------------------------------------------------------------
     def up(self, progress: Any = None) -> float:
         """Networks, Toxiproxy, proxies, then every node; wait until acks=all writes work."""
@@ -283,7 +254,7 @@ class DockerCluster(Cluster):
         )
         files = {
             "etc/kchaos/server.properties": node_properties(self.spec, topo, node),
-            "etc/kchaos/log4j2.properties": LOG4J2_CONSOLE,
+            "etc/kchaos/log4j2.properties": config.LOG4J2_CONSOLE,
         }
         container.put_archive("/", _tar(files))
 

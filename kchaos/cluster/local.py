@@ -26,9 +26,8 @@ from kchaos.cluster import config, readiness
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
-from kchaos.cluster.topology import Link, LocalTopology
+from kchaos.cluster.topology import LocalTopology
 from kchaos.errors import BadInput, ClusterError, PortInUse
-from kchaos.toxiproxy import Toxiproxy
 
 JVM_FLAGS = [
     "-XX:+UseG1GC",
@@ -61,7 +60,7 @@ class LocalCluster(Cluster):
 
     def __init__(self, spec: ClusterSpec) -> None:
         super().__init__(spec)
-        self.topo = LocalTopology(spec)
+        self._topo = LocalTopology(spec)
         self.dir = statefile.cluster_dir(spec.name)
 
     @classmethod
@@ -72,20 +71,9 @@ class LocalCluster(Cluster):
             raise ClusterError(f"no local cluster '{name}' is running; start one with: kchaos up")
         return cls(ClusterSpec(**st["spec"]))
 
-    # --- addresses -------------------------------------------------------------------
     @property
-    def bootstrap(self) -> str:
-        return self.topo.bootstrap()
-
-    def client_address(self, node_id: int) -> str:
-        return f"127.0.0.1:{self.topo.ports(self.node(node_id)).client_proxy}"
-
-    @property
-    def toxiproxy(self) -> Toxiproxy:
-        return Toxiproxy(f"http://127.0.0.1:{self.topo.toxiproxy_port}")
-
-    def links(self) -> list[Link]:
-        return self.topo.links()
+    def topo(self) -> LocalTopology:
+        return self._topo
 
     def node_dir(self, node: NodeSpec) -> Path:
         return self.dir / f"node-{node.id}"

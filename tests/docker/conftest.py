@@ -15,7 +15,7 @@ from kchaos.cluster import images, teardown
 from kchaos.cluster.docker_cluster import DockerCluster
 from kchaos.cluster.spec import ClusterSpec
 from tests.conftest import require
-from tests.integration.conftest import FAST_FAILURE, _fully_replicated, _installed, wait_for
+from tests.integration.conftest import FAST_FAILURE, _installed, heal_and_wait
 
 DOCKER_CLUSTER = "dtest"
 DOCKER_BASE_PORT = 25000
@@ -45,5 +45,4 @@ def dcluster() -> Iterator[DockerCluster]:
 def dhealthy(dcluster: DockerCluster) -> Iterator[DockerCluster]:
     """The docker cluster, healed after the test whatever it did."""
     yield dcluster
-    dcluster.heal()
-    wait_for(lambda: _fully_replicated(dcluster), 90, "every partition back to a full ISR after heal")
+    heal_and_wait(dcluster)

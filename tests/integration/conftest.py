@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka.admin import NewTopic
 
 from kchaos import install
+from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partition_info
 from kchaos.cluster.local import LocalCluster, teardown
 from kchaos.cluster.readiness import admin
@@ -57,6 +58,11 @@ def cluster() -> Iterator[LocalCluster]:
 def healthy(cluster: LocalCluster) -> Iterator[LocalCluster]:
     """The cluster, healed after the test whatever it did."""
     yield cluster
+    heal_and_wait(cluster)
+
+
+def heal_and_wait(cluster: Cluster) -> None:
+    """Heal everything, then wait until every partition has its full ISR again."""
     cluster.heal()
     wait_for(lambda: _fully_replicated(cluster), 90, "every partition back to a full ISR after heal")
 
