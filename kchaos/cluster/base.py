@@ -9,6 +9,7 @@ the state file, so ``kchaos fault heal`` in another terminal, ``kchaos status`` 
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from typing import Any, Literal
 
@@ -67,9 +68,22 @@ class Cluster(ABC):
     def node_info(self) -> list[dict[str, Any]]:
         """One dict per node for tables and ``status --json`` (id, roles, pid, ports...)."""
 
-    @abstractmethod
     def quorum_leader(self) -> int | None:
-        """The active KRaft controller, read from the nodes' ``quorum-state`` files."""
+        """The active KRaft controller, read from the nodes' ``quorum-state`` files (the
+        newest epoch wins): a KRaft DescribeCluster names a random broker instead."""
+        best: tuple[int, int] | None = None
+        for node in self.spec.nodes:
+            if not node.controller:
+                continue
+            raw = self.read_node_file(node.id, f"{self.data_dir(node.id)}/__cluster_metadata-0/quorum-state")
+            try:
+                data = json.loads(raw or b"")
+            except json.JSONDecodeError:
+                continue
+            leader, epoch = data.get("leaderId", -1), data.get("leaderEpoch", -1)
+            if leader >= 0 and (best is None or epoch > best[1]):
+                best = (leader, epoch)
+        return best[0] if best else None
 
     @abstractmethod
     def process_state(self, node_id: int) -> Literal["up", "down", "paused"]: ...
@@ -98,6 +112,10 @@ class Cluster(ABC):
     @abstractmethod
     def data_dir(self, node_id: int) -> str:
         """The node's log dir, as a path the node itself sees."""
+
+    @abstractmethod
+    def read_node_file(self, node_id: int, path: str) -> bytes | None:
+        """A file's bytes from a node (running or not), or None when it cannot be read."""
 
     @abstractmethod
     def list_files(self, node_id: int, folder: str) -> list[tuple[str, int]]:

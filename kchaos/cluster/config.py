@@ -8,6 +8,7 @@ loudly), and replication factors that fit the broker count.
 from __future__ import annotations
 
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
+from kchaos.cluster.topology import LocalTopology
 
 _LOG4J2 = """status = warn
 {appender}appender.out.layout.type = PatternLayout
@@ -49,6 +50,25 @@ def defaults(spec: ClusterSpec) -> dict[str, str]:
         "num.io.threads": "4",
         "log.segment.bytes": str(64 * 1024 * 1024),
     }
+
+
+def node_properties(spec: ClusterSpec, topo: LocalTopology, node: NodeSpec, bind_host: str, log_dir: str) -> str:
+    """One node's server.properties from the topology: it listens on ``bind_host`` at its
+    own ports, advertises clients its client proxy and peers its name (which each peer
+    resolves to its own proxy), and knows the controllers by name too."""
+    p = topo.ports(node)
+    voters = ",".join(f"{n.id}@{n.host}:{topo.ports(n).controller}" for n in spec.nodes if n.controller)
+    listeners, advertised = {}, {}
+    if node.broker:
+        listeners["CLIENT"] = f"{bind_host}:{p.client}"
+        listeners["REPLICATION"] = f"{bind_host}:{p.replication}"
+        advertised["CLIENT"] = f"127.0.0.1:{p.client_proxy}"
+        advertised["REPLICATION"] = f"{node.host}:{p.replication}"
+    if node.controller:
+        listeners["CONTROLLER"] = f"{bind_host}:{p.controller}"
+        if node.broker:
+            advertised["CONTROLLER"] = f"{node.host}:{p.controller}"
+    return server_properties(spec, node, listeners, advertised, voters, log_dir)
 
 
 def server_properties(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import tarfile
 import time
 import uuid
@@ -107,20 +106,8 @@ def node_command(spec: ClusterSpec, node: NodeSpec, cluster_id: str) -> list[str
 
 
 def node_properties(spec: ClusterSpec, topo: LocalTopology, node: NodeSpec) -> str:
-    """server.properties of a node in a container: listen on all its addresses."""
-    p = topo.ports(node)
-    voters = ",".join(f"{n.id}@{n.host}:{topo.ports(n).controller}" for n in spec.nodes if n.controller)
-    listeners, advertised = {}, {}
-    if node.broker:
-        listeners["CLIENT"] = f"0.0.0.0:{p.client}"
-        listeners["REPLICATION"] = f"0.0.0.0:{p.replication}"
-        advertised["CLIENT"] = f"127.0.0.1:{p.client_proxy}"
-        advertised["REPLICATION"] = f"{node.host}:{p.replication}"
-    if node.controller:
-        listeners["CONTROLLER"] = f"0.0.0.0:{p.controller}"
-        if node.broker:
-            advertised["CONTROLLER"] = f"{node.host}:{p.controller}"
-    return config.server_properties(spec, node, listeners, advertised, voters, DATA_DIR)
+    """server.properties of a node in a container: it listens on all its addresses."""
+    return config.node_properties(spec, topo, node, "0.0.0.0", DATA_DIR)
 
 
 def _tar(files: dict[str, str]) -> bytes:
@@ -288,7 +275,7 @@ class DockerCluster(Cluster):
             return "down"
         return "paused" if info["State"]["Paused"] else "up"
 
-    def read_file(self, node_id: int, path: str) -> bytes | None:
+    def read_node_file(self, node_id: int, path: str) -> bytes | None:
         """A file from a node's container (running, stopped or paused), or None."""
         try:
             stream, _ = self.client.api.get_archive(node_container(self.name, node_id), path)
@@ -298,21 +285,6 @@ class DockerCluster(Cluster):
                 return fh.read() if fh else None
         except Exception:  # not found, container gone: the caller treats both as absent
             return None
-
-    def quorum_leader(self) -> int | None:
-        best: tuple[int, int] | None = None
-        for node in self.spec.nodes:
-            if not node.controller:
-                continue
-            raw = self.read_file(node.id, f"{DATA_DIR}/__cluster_metadata-0/quorum-state")
-            try:
-                data = json.loads(raw or b"")
-            except json.JSONDecodeError:
-                continue
-            leader, epoch = data.get("leaderId", -1), data.get("leaderEpoch", -1)
-            if leader >= 0 and (best is None or epoch > best[1]):
-                best = (leader, epoch)
-        return best[0] if best else None
 
     def node_info(self) -> list[dict[str, Any]]:
         out = []

@@ -9,7 +9,6 @@ they start, so ``kchaos down`` can always find them.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shutil
 import signal
@@ -142,21 +141,10 @@ class LocalCluster(Cluster):
         self.toxiproxy.populate([link.proxy for link in self.links()])
 
     def _write_node_files(self, libs: Path) -> None:
-        voters = ",".join(f"{n.id}@{n.host}:{self.topo.ports(n).controller}" for n in self.spec.nodes if n.controller)
         for node in self.spec.nodes:
-            d, p = self.node_dir(node), self.topo.ports(node)
+            d = self.node_dir(node)
             (d / "data").mkdir(parents=True, exist_ok=True)
-            listeners, advertised = {}, {}
-            if node.broker:
-                listeners["CLIENT"] = f"127.0.0.1:{p.client}"
-                listeners["REPLICATION"] = f"127.0.0.1:{p.replication}"
-                advertised["CLIENT"] = f"127.0.0.1:{p.client_proxy}"
-                advertised["REPLICATION"] = f"{node.host}:{p.replication}"
-            if node.controller:
-                listeners["CONTROLLER"] = f"127.0.0.1:{p.controller}"
-                if node.broker:
-                    advertised["CONTROLLER"] = f"{node.host}:{p.controller}"
-            props = config.server_properties(self.spec, node, listeners, advertised, voters, str(d / "data"))
+            props = config.node_properties(self.spec, self.topo, node, "127.0.0.1", str(d / "data"))
             (d / "server.properties").write_text(props)
             (d / "hosts").write_text(self.topo.hosts_file(node))
             (d / "log4j2.properties").write_text(config.LOG4J2_PROPERTIES)
@@ -224,20 +212,11 @@ class LocalCluster(Cluster):
             return "down"
         return "paused" if procs.paused(pid) else "up"
 
-    def quorum_leader(self) -> int | None:
-        best: tuple[int, int] | None = None
-        for node in self.spec.nodes:
-            if not node.controller:
-                continue
-            path = self.node_dir(node) / "data" / "__cluster_metadata-0" / "quorum-state"
-            try:
-                data = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            leader, epoch = data.get("leaderId", -1), data.get("leaderEpoch", -1)
-            if leader >= 0 and (best is None or epoch > best[1]):
-                best = (leader, epoch)
-        return best[0] if best else None
+    def read_node_file(self, node_id: int, path: str) -> bytes | None:
+        try:
+            return Path(path).read_bytes()
+        except OSError:
+            return None
 
     def node_info(self) -> list[dict[str, Any]]:
         pids = self._pids()

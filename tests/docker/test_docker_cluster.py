@@ -35,7 +35,7 @@ def test_everything_is_labelled_and_published_on_loopback_only(dcluster):
 
 
 def test_quorum_state_is_read_inside_the_containers(dcluster):
-    raw = dcluster.read_file(1, f"{DATA_DIR}/__cluster_metadata-0/quorum-state")
+    raw = dcluster.read_node_file(1, f"{DATA_DIR}/__cluster_metadata-0/quorum-state")
     assert json.loads(raw)["leaderId"] == dcluster.quorum_leader()
 
 
