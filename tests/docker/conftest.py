@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from kchaos.cluster import images, teardown
+from kchaos.cluster import images
 from kchaos.cluster.docker_cluster import DockerCluster
 from kchaos.cluster.spec import ClusterSpec
 from tests.conftest import require
-from tests.integration.conftest import FAST_FAILURE, _installed, heal_and_wait
+from tests.integration.conftest import FAST_FAILURE, _installed, brought_up, heal_and_wait
 
 DOCKER_CLUSTER = "dtest"
 DOCKER_BASE_PORT = 25000
@@ -33,12 +33,8 @@ def require_docker() -> None:
 @pytest.fixture(scope="package")
 def dcluster() -> Iterator[DockerCluster]:
     require_docker()
-    teardown(DOCKER_CLUSTER)
-    c = DockerCluster(ClusterSpec(name=DOCKER_CLUSTER, base_port=DOCKER_BASE_PORT, broker_config=FAST_FAILURE))
-    c.up_seconds = c.up()  # type: ignore[attr-defined]
-    print(f"\n[kchaos] docker 3-broker cluster writable after {c.up_seconds:.1f} s")  # type: ignore[attr-defined]
-    yield c
-    teardown(DOCKER_CLUSTER)
+    spec = ClusterSpec(name=DOCKER_CLUSTER, base_port=DOCKER_BASE_PORT, broker_config=FAST_FAILURE)
+    yield from brought_up(DockerCluster(spec))
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ import pytest
 from confluent_kafka.admin import NewTopic
 
 from kchaos import install
+from kchaos.cluster import teardown
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partition_info
-from kchaos.cluster.local import LocalCluster, teardown
+from kchaos.cluster.local import LocalCluster
 from kchaos.cluster.readiness import admin
 from kchaos.cluster.spec import ClusterSpec
 from kchaos.errors import NotInstalled
@@ -42,16 +43,26 @@ def _installed() -> bool:
         return False
 
 
+def brought_up(c: Cluster) -> Iterator[Cluster]:
+    """``c`` up (leftovers of the same name reaped first), yielded, and always taken down.
+
+    The seconds ``up`` took are kept as ``c.up_seconds`` for tests that check them.
+    """
+    teardown(c.name)
+    c.up_seconds = c.up()  # type: ignore[attr-defined]
+    print(f"\n[kchaos] {c.backend} cluster '{c.name}' writable after {c.up_seconds:.1f} s")  # type: ignore[attr-defined]
+    try:
+        yield c
+    finally:
+        teardown(c.name)
+
+
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[LocalCluster]:
+def cluster() -> Iterator[Cluster]:
     require(_installed(), "Kafka, Toxiproxy or Java is not installed")
-    teardown(TEST_CLUSTER)
-    spec = ClusterSpec(name=TEST_CLUSTER, base_port=TEST_BASE_PORT, broker_config=FAST_FAILURE)
-    c = LocalCluster(spec)
-    seconds = c.up()
-    print(f"\n[kchaos] 3-broker cluster writable after {seconds:.1f} s")
-    yield c
-    teardown(TEST_CLUSTER)
+    yield from brought_up(
+        LocalCluster(ClusterSpec(name=TEST_CLUSTER, base_port=TEST_BASE_PORT, broker_config=FAST_FAILURE))
+    )
 
 
 @pytest.fixture
