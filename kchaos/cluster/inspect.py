@@ -9,15 +9,14 @@ from __future__ import annotations
 import random as _random
 from typing import Any
 
-from confluent_kafka import KafkaException
-
+from kchaos.cluster import metadata
 from kchaos.cluster.base import Cluster
-from kchaos.cluster.readiness import admin
 from kchaos.errors import BadInput, ClusterError
 
 
-def healthy_bootstrap(cluster: Cluster) -> str:
-    """Client addresses of the brokers that are up and not isolated.
+def healthy_brokers(cluster: Cluster) -> list[str]:
+    """Client addresses of the brokers whose metadata is fresh: up, not isolated, and
+    not the source of a cut link (fall back to every broker that is up).
 
     Metadata must come from the majority side: an isolated leader still believes it
     leads (that is the zombie a partition experiment is about), and a node whose link
@@ -25,7 +24,24 @@ def healthy_bootstrap(cluster: Cluster) -> str:
     """
     up = [n.id for n in cluster.spec.nodes if n.broker and cluster.node_state(n.id) == "up"]
     fresh = [n for n in up if n not in cluster.cut_sources()] or up
-    return ",".join(cluster.client_address(n) for n in fresh) or cluster.bootstrap
+    return [cluster.client_address(n) for n in fresh] or cluster.bootstrap.split(",")
+
+
+def healthy_bootstrap(cluster: Cluster) -> str:
+    return ",".join(healthy_brokers(cluster))
+
+
+def raw_metadata(
+    cluster: Cluster, topics: list[str] | None = None, timeout: float = 5.0, via: str | None = None
+) -> dict[str, Any]:
+    """Metadata from the first healthy broker that answers (or from ``via`` only)."""
+    errors = []
+    for address in [via] if via else healthy_brokers(cluster):
+        try:
+            return metadata.fetch(address, topics, timeout)
+        except ClusterError as err:
+            errors.append(str(err))
+    raise ClusterError(f"cannot read metadata: {'; '.join(errors)}")
 
 
 def partitions(
@@ -33,20 +49,14 @@ def partitions(
 ) -> dict[str, list[dict[str, Any]]]:
     """Per topic, each partition's leader, replicas and ISR (internal topics left out).
 
-    ``via`` chooses the brokers asked (default: the healthy ones).
+    ``via`` chooses the broker asked (default: the first healthy one that answers).
     """
-    try:
-        md = admin(via or healthy_bootstrap(cluster)).list_topics(topic=topic, timeout=timeout)
-    except KafkaException as err:
-        raise ClusterError(f"cannot read metadata: {err}") from None
+    md = raw_metadata(cluster, [topic] if topic else None, timeout, via)
     out = {}
-    for name, t in sorted(md.topics.items()):
-        if name.startswith("__") or t.error is not None:
+    for name, t in sorted(md["topics"].items()):
+        if name.startswith("__") or t["error"]:
             continue
-        out[name] = [
-            {"partition": p.id, "leader": p.leader, "replicas": list(p.replicas), "isr": list(p.isrs)}
-            for p in sorted(t.partitions.values(), key=lambda p: p.id)
-        ]
+        out[name] = [{k: p[k] for k in ("partition", "leader", "replicas", "isr")} for p in t["partitions"]]
     return out
 
 
@@ -138,14 +148,10 @@ def transaction_coordinator(cluster: Cluster, transactional_id: str) -> int:
     """The broker coordinating ``transactional_id``: the leader of its state partition."""
     if not transactional_id:
         raise BadInput("target coordinator: write coordinator:TRANSACTIONAL_ID")
-    try:
-        md = admin(healthy_bootstrap(cluster)).list_topics(topic="__transaction_state", timeout=5)
-    except KafkaException as err:
-        raise ClusterError(f"cannot read metadata: {err}") from None
-    topic = md.topics.get("__transaction_state")
-    if topic is None or topic.error is not None or not topic.partitions:
+    topic = raw_metadata(cluster, ["__transaction_state"])["topics"].get("__transaction_state")
+    if topic is None or topic["error"] or not topic["partitions"]:
         raise ClusterError("__transaction_state does not exist yet: no transactional producer has started")
-    part = topic.partitions[transaction_partition(transactional_id, len(topic.partitions))]
-    if part.leader < 0:
-        raise ClusterError(f"__transaction_state-{part.id} has no leader now")
-    return part.leader
+    part = topic["partitions"][transaction_partition(transactional_id, len(topic["partitions"]))]
+    if part["leader"] < 0:
+        raise ClusterError(f"__transaction_state-{part['partition']} has no leader now")
+    return part["leader"]
