@@ -78,9 +78,14 @@ def to_decode(files: list[dict[str, Any]]) -> list[str]:
     return [n for n in dict.fromkeys(picked) if n in names]
 
 
+def partition_folder(cluster: Cluster, node: int, topic: str, partition: int) -> str:
+    """The partition's folder in the node's log dir, as the node sees it."""
+    return f"{cluster.data_dir(node)}/{topic}-{partition}"
+
+
 def inspect_partition(cluster: Cluster, node: int, topic: str, partition: int, decode: bool = True) -> dict[str, Any]:
     """Files of one partition on one node, and the oldest closed segment decoded."""
-    folder = f"{cluster.data_dir(node)}/{topic}-{partition}"
+    folder = partition_folder(cluster, node, topic, partition)
     files = [{"name": n, "size": s} for n, s in sorted(cluster.list_files(node, folder))]
     decoded: dict[str, Any] = {}
     chosen = to_decode(files) if decode else []
@@ -110,9 +115,9 @@ def inspect_log_step(
     is gone: a broker runs its first retention check only 30 s after it starts, so a
     fixed delay would race a freshly started cluster.
     """
-    node = nemesis._target(f"leader-of:{topic}:{partition}")
+    node = nemesis.target(f"leader-of:{topic}:{partition}")
     real = nemesis.topic_names.get(topic, topic)
-    folder = f"{cluster.data_dir(node)}/{real}-{partition}"
+    folder = partition_folder(cluster, node, real, partition)
     deadline = time.monotonic() + wait_for_deletion_s
     while time.monotonic() < deadline:
         bases = segment_bases([{"name": n} for n, _ in cluster.list_files(node, folder)])
@@ -146,5 +151,5 @@ def set_topic_config_step(cluster: Cluster, nemesis: Nemesis, topic: str, config
             fut.result(timeout=30)
     except Exception as err:  # noqa: BLE001 - any admin failure is the same to the run
         raise ClusterError(f"cannot set {config} on {real}: {err}") from None
-    nemesis._record("set-topic-config", real, "start", args=config)
-    nemesis._record("set-topic-config", real, "end")
+    nemesis.record("set-topic-config", real, "start", args=config)
+    nemesis.record("set-topic-config", real, "end")

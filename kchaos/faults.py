@@ -50,7 +50,7 @@ class Nemesis:
         self.open: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []
 
-    def _target(self, ref: str | int | None) -> int:
+    def target(self, ref: str | int | None) -> int:
         if ref is None:
             raise BadInput("this fault step needs a target")
         text = str(ref)
@@ -74,7 +74,7 @@ class Nemesis:
             raise BadInput(f"producer {text}: not transactional (set transactional.id in the variant's producer)")
         return producer
 
-    def _record(self, name: str, target: Any, phase: str, **extra: Any) -> None:
+    def record(self, name: str, target: Any, phase: str, **extra: Any) -> None:
         event = {"op": "fault", "name": name, "target": str(target), "phase": phase, "t": self.history.now(), **extra}
         self.history.write(event)
         self.log.append(event)
@@ -88,8 +88,8 @@ class Nemesis:
         if s.do == "crash_producer":
             p = self._producer(s.target or 0)
             p.crash(**s.args)
-            self._record("crash-producer", p.producer_name, "start", **({"args": s.args} if s.args else {}))
-            self._record("crash-producer", p.producer_name, "end")
+            self.record("crash-producer", p.producer_name, "start", **({"args": s.args} if s.args else {}))
+            self.record("crash-producer", p.producer_name, "end")
             return
         if s.do == "step":
             fn = STEPS.get(str(s.args.get("name")))
@@ -97,7 +97,7 @@ class Nemesis:
                 raise BadInput(f"unknown step {s.args.get('name')!r}; known: {', '.join(STEPS) or 'none'}")
             fn(c, self, **{k: v for k, v in s.args.items() if k != "name"})
             return
-        node = self._target(s.target)
+        node = self.target(s.target)
         if s.name:
             self.names[s.name] = node
         if s.do in UNDOES:
@@ -105,19 +105,19 @@ class Nemesis:
             self._end(lambda f, node=node, undone=UNDOES[s.do]: f["node"] == node and f["name"] in undone)
             return
         if s.do == "cut":
-            dst = self._target(s.to)
+            dst = self.target(s.to)
             c.cut(node, dst)
             label = f"{node}->{dst}"
         else:
             getattr(c, s.do)(node, **s.args)
             label = str(node)
-        self._record(s.do, label, "start", **({"args": s.args} if s.args else {}))
+        self.record(s.do, label, "start", **({"args": s.args} if s.args else {}))
         self.open.append({"name": s.do, "node": node, "label": label, "network": s.do not in ("kill", "stop", "pause")})
 
     def _end(self, matches: Callable[[dict[str, Any]], bool]) -> None:
         for f in [f for f in self.open if matches(f)]:
             self.open.remove(f)
-            self._record(f["name"], f["label"], "end")
+            self.record(f["name"], f["label"], "end")
 
     def heal_all(self) -> list[str]:
         """Everything back (network, paused, stopped nodes); every open fault ends."""

@@ -130,6 +130,7 @@ class DockerCluster(Cluster):
         super().__init__(spec)
         self.kafka_image, self.toxiproxy_image = kafka_image, toxiproxy_image
         self._client: Any = None
+        self._topo: DockerTopology | None = None
 
     @classmethod
     def attach(cls, name: str = "default") -> DockerCluster:
@@ -146,8 +147,15 @@ class DockerCluster(Cluster):
 
     @property
     def topo(self) -> DockerTopology:
-        ips = (statefile.load(self.name) or {}).get("toxiproxy_ips", {})
-        return DockerTopology(self.spec, {int(k): v for k, v in ips.items()})
+        """Toxiproxy's addresses are fixed once it runs, so the state file is read until
+        they are known, then never again."""
+        if self._topo is None:
+            ips = (statefile.load(self.name) or {}).get("toxiproxy_ips", {})
+            topo = DockerTopology(self.spec, {int(k): v for k, v in ips.items()})
+            if not ips:
+                return topo
+            self._topo = topo
+        return self._topo
 
     def labels(self, role: str, node_id: int | None = None) -> dict[str, str]:
         out = {LABEL: self.name, "kchaos.role": role}

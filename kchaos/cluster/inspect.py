@@ -27,10 +27,6 @@ def healthy_brokers(cluster: Cluster) -> list[str]:
     return [cluster.client_address(n) for n in fresh] or cluster.bootstrap.split(",")
 
 
-def healthy_bootstrap(cluster: Cluster) -> str:
-    return ",".join(healthy_brokers(cluster))
-
-
 def raw_metadata(
     cluster: Cluster, topics: list[str] | None = None, timeout: float = 5.0, via: str | None = None
 ) -> dict[str, Any]:
