@@ -13,7 +13,6 @@ Regenerate with ``kchaos compose``; use with ``docker compose -f compose/combine
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from pathlib import Path
@@ -51,7 +50,7 @@ def topology(spec: ClusterSpec) -> DockerTopology:
 
 def cluster_id(spec: ClusterSpec) -> str:
     """A fixed cluster id per topology, so that the files are reproducible."""
-    return base64.urlsafe_b64encode(uuid.uuid5(uuid.NAMESPACE_URL, f"kchaos:{spec.name}").bytes).decode().rstrip("=")
+    return config.cluster_id(uuid.uuid5(uuid.NAMESPACE_URL, f"kchaos:{spec.name}").bytes)
 
 
 def render(spec: ClusterSpec) -> dict[str, str]:

@@ -7,6 +7,10 @@ loudly), and replication factors that fit the broker count.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import uuid
+
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
 from kchaos.cluster.topology import LocalTopology
 
@@ -28,6 +32,21 @@ _TO_CONSOLE = "appender.out.type = Console\nappender.out.name = OUT\n"
 #: Local nodes log to ``server.log`` in their folder; containers log to stdout (``docker logs``).
 LOG4J2_PROPERTIES = _LOG4J2.format(appender=_TO_FILE)
 LOG4J2_CONSOLE = _LOG4J2.format(appender=_TO_CONSOLE)
+
+
+def cluster_id(seed: bytes | None = None) -> str:
+    """A KRaft cluster id: 16 bytes in URL-safe base64 (random, or from ``seed``).
+
+    Like Kafka's own ``Uuid.randomUuid``, never one that starts with ``-``: the storage
+    tool would read it as an option ("--cluster-id: expected one argument"), which made
+    about one ``up`` in 64 fail.
+    """
+    raw = seed or uuid.uuid4().bytes
+    while True:
+        text = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+        raw = uuid.uuid4().bytes if seed is None else hashlib.sha256(raw).digest()[:16]
 
 
 def defaults(spec: ClusterSpec) -> dict[str, str]:

@@ -21,11 +21,9 @@ volumes; kchaos reads files in them (quorum state, segments) through the Docker 
 
 from __future__ import annotations
 
-import base64
 import io
 import tarfile
 import time
-import uuid
 from typing import Any, Literal
 
 from kchaos.cluster import config, images, readiness
@@ -187,7 +185,7 @@ class DockerCluster(Cluster):
         )
         self._create_networks()
         self._start_toxiproxy(chosen.toxiproxy)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = config.cluster_id()
         statefile.update(self.name, cluster_id=cluster_id)
         for node in self.spec.nodes:
             self._create_node(node, chosen.kafka, cluster_id)

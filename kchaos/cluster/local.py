@@ -8,14 +8,12 @@ they start, so ``kchaos down`` can always find them.
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -35,10 +33,6 @@ JVM_FLAGS = [
     "-Djava.awt.headless=true",
     "-XX:-UsePerfData",
 ]
-
-
-def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 def check_ports_free(addresses: list[tuple[str, int]]) -> None:
@@ -167,7 +161,7 @@ class LocalCluster(Cluster):
 
     def _format(self, java: str, libs: Path) -> None:
         """Format every node's storage with one cluster id, in parallel (one JVM each)."""
-        cid = _cluster_id()
+        cid = config.cluster_id()
 
         def fmt(node: NodeSpec) -> None:
             d = self.node_dir(node)
