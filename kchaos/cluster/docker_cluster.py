@@ -166,7 +166,7 @@ class DockerCluster(Cluster):
         """Networks, Toxiproxy, proxies, then every node; wait until acks=all writes work."""
         started = time.monotonic()
         chosen = images.resolve(self.spec.kafka_version, self.kafka_image, self.toxiproxy_image)
-        if self._owned("containers"):
+        if labelled(self.client, f"{LABEL}={self.name}")["containers"]:
             raise ClusterError(f"cluster '{self.name}' is already running; run: kchaos down --cluster {self.name}")
         topo = DockerTopology(self.spec, {})
         check_ports_free([("127.0.0.1", port) for port in topo.published_ports()])
@@ -262,9 +262,6 @@ class DockerCluster(Cluster):
 
     def down(self, keep_data: bool = False) -> list[str]:
         return teardown(self.name, keep_data)
-
-    def _owned(self, kind: str) -> list[Any]:
-        return getattr(self.client, kind).list(filters={"label": f"{LABEL}={self.name}"}, **_all(kind))
 
     # --- inspection -------------------------------------------------------------------
     def _inspect(self, node_id: int) -> dict[str, Any] | None:
@@ -385,8 +382,23 @@ class DockerCluster(Cluster):
         return self.node_exec(node_id, ["java", "-Xmx128m", "-cp", "/opt/kafka/libs/*", main_class, *args])
 
 
-def _all(kind: str) -> dict[str, Any]:
-    return {"all": True} if kind == "containers" else {}
+def labelled(client: Any, label: str = LABEL) -> dict[str, list[dict[str, Any]]]:
+    """Containers, networks and volumes carrying ``label`` (``key`` or ``key=value``):
+    name, id and labels of each, from one list call per kind.
+
+    The low-level list calls return what they found; the SDK's ``list()`` inspects every
+    object afterwards and fails when one is removed in between.
+    """
+    flt = {"label": label}
+    containers = client.api.containers(all=True, filters=flt)
+    volumes = client.api.volumes(filters=flt).get("Volumes") or []
+    return {
+        "containers": [{"name": c["Names"][0].lstrip("/"), "id": c["Id"], "labels": c["Labels"]} for c in containers],
+        "networks": [
+            {"name": n["Name"], "id": n["Id"], "labels": n["Labels"]} for n in client.api.networks(filters=flt)
+        ],
+        "volumes": [{"name": v["Name"], "id": v["Name"], "labels": v["Labels"]} for v in volumes],
+    }
 
 
 def owned_names() -> list[str]:
@@ -395,32 +407,30 @@ def owned_names() -> list[str]:
         client = images.docker_client()
     except Exception:  # no daemon: nothing of ours can exist there
         return []
-    names: set[str] = set()
-    for kind in ("containers", "networks", "volumes"):
-        for obj in getattr(client, kind).list(filters={"label": LABEL}, **_all(kind)):
-            labels = obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}
-            if labels.get(LABEL):
-                names.add(labels[LABEL])
-    return sorted(names)
+    found = labelled(client)
+    return sorted({obj["labels"][LABEL] for objs in found.values() for obj in objs if (obj["labels"] or {}).get(LABEL)})
 
 
 def teardown(name: str, keep_data: bool = False) -> list[str]:
     """Remove every container and network labelled with cluster ``name`` (and its volumes
     unless ``keep_data``), whether or not a state file still knows them."""
+    import docker.errors
+
     done: list[str] = []
     try:
         client = images.docker_client()
     except Exception:
         return done
-    flt = {"label": f"{LABEL}={name}"}
-    for c in client.containers.list(all=True, filters=flt):
-        c.remove(force=True, v=False)
-        done.append(f"removed container {c.name}")
-    for n in client.networks.list(filters=flt):
-        n.remove()
-        done.append(f"removed network {n.name}")
+    found = labelled(client, f"{LABEL}={name}")
+    removals = [("container", client.api.remove_container, {"force": True}, found["containers"])]
+    removals.append(("network", client.api.remove_network, {}, found["networks"]))
     if not keep_data:
-        for v in client.volumes.list(filters=flt):
-            v.remove(force=True)
-            done.append(f"removed volume {v.name}")
+        removals.append(("volume", client.api.remove_volume, {"force": True}, found["volumes"]))
+    for kind, remove, options, objs in removals:
+        for obj in objs:
+            try:
+                remove(obj["id"], **options)
+            except docker.errors.NotFound:
+                continue  # gone already: what teardown wants
+            done.append(f"removed {kind} {obj['name']}")
     return done

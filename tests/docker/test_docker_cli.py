@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from kchaos.cluster import images
+from kchaos.cluster import docker_cluster, images
 from kchaos.cluster import state as statefile
 from kchaos.cluster.docker_cluster import LABEL
 from tests.docker.conftest import require_docker
@@ -24,13 +24,8 @@ def needs_docker():
 
 
 def labelled(name: str) -> dict[str, list[str]]:
-    client = images.docker_client()
-    flt = {"label": f"{LABEL}={name}"}
-    return {
-        "containers": [c.name for c in client.containers.list(all=True, filters=flt)],
-        "networks": [n.name for n in client.networks.list(filters=flt)],
-        "volumes": [v.name for v in client.volumes.list(filters=flt)],
-    }
+    found = docker_cluster.labelled(images.docker_client(), f"{LABEL}={name}")
+    return {kind: [obj["name"] for obj in objs] for kind, objs in found.items()}
 
 
 NOTHING = {"containers": [], "networks": [], "volumes": []}
