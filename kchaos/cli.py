@@ -401,6 +401,8 @@ def _print_check(result: dict[str, Any]) -> None:
         example = json.dumps(result["examples"].get(kind, [None])[0]) if count else ""
         table.add_row(kind, f"[red]{count}[/red]" if count else "0", example[:80])
     console.print(table)
+    for f in result["findings"]:
+        console.print(f"[bold]finding:[/bold] {f['text']}")
     if result["undrained"]:
         console.print(f"undrained partitions (loss cannot be proven there): {result['undrained']}")
     console.print(f"info: {result['info']}")

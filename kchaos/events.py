@@ -1,45 +1,63 @@
-"""Typed history events, decoded straight from JSON by msgspec.
+"""Typed history events: the history format in code, written down once.
 
-These Structs are the history format of DESIGN.md in code: required fields have no
-default, optional ones do, and unknown fields are ignored. Decoding a whole file into
-them is one C call that also checks every type, which is what lets ``kchaos check``
-take a million-event history in a few seconds.
+Writers build these values (``HistoryWriter.write``) and readers decode straight into
+them (``history.load``), so the format has one definition: required fields have no
+default, optional ones do, unknown fields are ignored, and every type (a send's status,
+a key, a partition list) is checked by msgspec while it decodes. ``docs/history.md`` is
+the same table in prose. Ops marked "kchaos' own" are not part of the public format's
+required core: other tools need not write them, and readers ignore what they do not know.
 """
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import msgspec
 
+Key = Union[str, int, float, bool, None]  # noqa: UP007 - a record key as JSON can carry it
+Isolation = Literal["read_committed", "read_uncommitted"]
 
-class Send(msgspec.Struct, tag_field="op", tag="send"):
+
+class _Event(msgspec.Struct, tag_field="op", omit_defaults=True):
+    """Base of every event: tagged by ``op``; defaults are left out when written."""
+
+
+class Send(_Event, tag="send"):
+    """The final outcome of one produce. ``unknown``: it may or may not be in the log."""
+
     id: str
     producer: str
     seq: int
-    key: Any
+    key: Key
     topic: str
-    status: str
+    status: Literal["ok", "fail", "unknown"]
     t0: float
     t1: float
     partition: int | None = None
     offset: int | None = None
     txn: str | None = None
     error: str | None = None  # kchaos' own: the client's error name when not ok
+    input: str | None = None  # a pipeline's output: the id of the input record it came from
+
+    def __post_init__(self) -> None:
+        if self.status == "ok" and (self.partition is None or self.offset is None):
+            raise ValueError("a send with status 'ok' needs 'partition' and 'offset'")
 
 
-class Read(msgspec.Struct, tag_field="op", tag="read"):
+class Read(_Event, tag="read"):
+    """One record delivered to a consumer (``group`` null: a drain reader)."""
+
     reader: str
     group: str | None
     topic: str
     partition: int
     offset: int
     id: str
-    key: Any
+    key: Key
     t: float
-    isolation: str | None = None
+    isolation: Isolation | None = None
     leader_epoch: int | None = None
-    epoch: int = 0  # set by the indexer: the reader's rebalance count before this read
+    input: str | None = None  # the input id a pipeline's output record carries
 
     @property
     def committed_only(self) -> bool:
@@ -47,14 +65,21 @@ class Read(msgspec.Struct, tag_field="op", tag="read"):
         return self.isolation != "read_uncommitted"
 
 
-class Txn(msgspec.Struct, tag_field="op", tag="txn"):
+class Txn(_Event, tag="txn"):
+    """The outcome of one producer transaction as the client learned it; ``t0`` (optional)
+    is when the commit or abort was begun."""
+
     txn: str
     producer: str
-    status: str
+    status: Literal["commit", "abort", "unknown"]
     t: float
+    t0: float | None = None
 
 
-class Commit(msgspec.Struct, tag_field="op", tag="commit"):
+class Commit(_Event, tag="commit"):
+    """An offset commit (``offset`` = the next record to read); ``status`` is ``ok`` or
+    the error's name."""
+
     reader: str
     group: str
     topic: str
@@ -64,10 +89,27 @@ class Commit(msgspec.Struct, tag_field="op", tag="commit"):
     t: float
 
 
-class Assign(msgspec.Struct, tag_field="op", tag="assign"):
+class Process(_Event, tag="process"):
+    """Processing of one delivered record finished (delivered is not processed: a crash
+    between the two is where at-most-once loses). ``output``: the id it produced."""
+
     reader: str
     group: str | None
-    partitions: list[Any]
+    topic: str
+    partition: int
+    offset: int
+    id: str
+    outcome: str
+    t: float
+    output: str | None = None
+
+
+class Assign(_Event, tag="assign"):
+    """A rebalance callback: partitions as ``[[topic, partition], ...]``."""
+
+    reader: str
+    group: str | None
+    partitions: list[tuple[str, int]]
     t: float
     generation: int | None = None
 
@@ -80,16 +122,20 @@ class Lost(Assign, tag="lost"):
     pass
 
 
-class Fault(msgspec.Struct, tag_field="op", tag="fault"):
+class Fault(_Event, tag="fault"):
+    """A nemesis action began (``start``) or was undone (``end``)."""
+
     name: str
     target: Any
-    phase: str
+    phase: Literal["start", "end"]
     t: float
+    args: dict[str, Any] | None = None
 
 
-class Drain(msgspec.Struct, tag_field="op", tag="drain"):
-    """A drain reader reached ``end_offset``; it started at ``start_offset``, the log start
-    offset then (above 0 once retention or DeleteRecords removed the oldest records)."""
+class Drain(_Event, tag="drain"):
+    """A drain reader reached ``end_offset`` (the high watermark). ``start_offset``: the
+    log start offset once the reader was positioned (above 0 once retention or
+    DeleteRecords removed the oldest records); ``isolation`` absent means read_committed."""
 
     reader: str
     topic: str
@@ -97,16 +143,40 @@ class Drain(msgspec.Struct, tag_field="op", tag="drain"):
     end_offset: int
     t: float
     start_offset: int = 0
+    isolation: Isolation | None = None
 
 
-class Phase(msgspec.Struct, tag_field="op", tag="phase"):
+class Stall(_Event, tag="stall"):
+    """kchaos' own: a drain reader gave up below the end (``position`` < ``end_offset``),
+    e.g. a read_committed reader held at a last stable offset by a hanging transaction."""
+
+    reader: str
+    topic: str
+    partition: int
+    position: int
+    end_offset: int
+    t: float
+    isolation: Isolation | None = None
+
+
+class Meta(_Event, tag="meta"):
+    """kchaos' own: facts about the run the checker needs (the largest
+    ``transaction.timeout.ms`` of its producers, in seconds)."""
+
+    t: float
+    txn_timeout_s: float | None = None
+    experiment: str | None = None
+    variant: str | None = None
+
+
+class Phase(_Event, tag="phase"):
     """kchaos' own: the run entered a phase (steady, fault, heal, recovery, drain)."""
 
     name: str
     t: float
 
 
-class Leader(msgspec.Struct, tag_field="op", tag="leader"):
+class Leader(_Event, tag="leader"):
     """kchaos' own: a poll of one partition's leader and ISR from the Admin API."""
 
     topic: str
@@ -116,7 +186,7 @@ class Leader(msgspec.Struct, tag_field="op", tag="leader"):
     t: float
 
 
-class Lag(msgspec.Struct, tag_field="op", tag="lag"):
+class Lag(_Event, tag="lag"):
     """kchaos' own: a consumer group's lag on one partition."""
 
     group: str
@@ -126,7 +196,7 @@ class Lag(msgspec.Struct, tag_field="op", tag="lag"):
     t: float
 
 
-class Client(msgspec.Struct, tag_field="op", tag="client"):
+class Client(_Event, tag="client"):
     """kchaos' own: something that happened to a client (a fatal error, a crash, a zombie fenced)."""
 
     producer: str
@@ -137,7 +207,7 @@ class Client(msgspec.Struct, tag_field="op", tag="client"):
     txn: str | None = None
 
 
-class Segments(msgspec.Struct, tag_field="op", tag="segments"):
+class Segments(_Event, tag="segments"):
     """kchaos' own: the files of one partition on one node, some decoded (``inspect-log``)."""
 
     label: str
@@ -165,13 +235,42 @@ def segment_bases(files: list[dict[str, Any]]) -> list[int]:
     return sorted(b for f in files if f["name"].endswith(".log") and (b := base_offset(f["name"])) is not None)
 
 
-Event = Union[Send, Read, Txn, Commit, Assign, Revoke, Lost, Fault, Drain, Phase, Leader, Lag, Client, Segments]  # noqa: UP007
+EVENT_TYPES = (
+    Send,
+    Read,
+    Txn,
+    Commit,
+    Process,
+    Assign,
+    Revoke,
+    Lost,
+    Fault,
+    Drain,
+    Stall,
+    Meta,
+    Phase,
+    Leader,
+    Lag,
+    Client,
+    Segments,
+)
+Event = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007
+#: op -> its Struct: the ops kchaos knows (any other op is skipped by readers).
+OPS: dict[str, type] = {cls.__struct_config__.tag: cls for cls in EVENT_TYPES}
+#: The ops of the public format's core (DESIGN's table); the rest are kchaos' own.
+CORE_OPS = ("send", "read", "txn", "commit", "process", "assign", "revoke", "lost", "fault", "drain")
 DECODER = msgspec.json.Decoder(Event)
-SEND_STATUSES = frozenset({"ok", "fail", "unknown"})
+ENCODER = msgspec.json.Encoder()
+
+
+def fields_of(op: str) -> tuple[tuple[str, bool], ...]:
+    """``(field, required)`` for each field of ``op`` (the docs and tests read this)."""
+    info = msgspec.inspect.type_info(OPS[op])
+    return tuple((f.name, f.required) for f in info.fields)
 
 
 def to_struct(event: dict[str, Any]) -> Any:
-    """A validated dict as its Struct (None for an op kchaos does not know)."""
+    """A dict as its Struct (None for an op kchaos does not know or a dict that does not fit)."""
     try:
         return msgspec.convert(event, Event)
     except msgspec.ValidationError:

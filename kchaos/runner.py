@@ -30,7 +30,7 @@ from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions
 from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
-from kchaos.events import Leader, Segments
+from kchaos.events import Leader, Meta, Segments
 from kchaos.experiment import EXPECTATION, Durations, Experiment, Variant
 from kchaos.faults import Nemesis
 from kchaos.history import HistoryWriter, load
@@ -176,6 +176,8 @@ class Runner:
         hist_path = self.result.run_dir / f"history.{index}-{slug(variant.name)}.jsonl"
         history = HistoryWriter(hist_path)
         pconf = {**PRODUCER_DEFAULTS, **variant.producer}
+        txn_timeout = float(pconf.get("transaction.timeout.ms", 60000)) / 1000 if "transactional.id" in pconf else None
+        history.write(Meta(t=0.0, txn_timeout_s=txn_timeout, experiment=self.exp.id, variant=variant.name))
         res = VariantResult(
             variant.name,
             {
@@ -241,8 +243,11 @@ class Runner:
         self._wait_replicated([topic], 60)
         parts = next(t.partitions for t in self.exp.topics if t.name == wl.topic)
         isolations = ["read_committed"] + (["read_uncommitted"] if "transactional.id" in pconf else [])
+        # A read_committed drain waits out the transaction timeout: a hanging transaction
+        # holds it below the end until the coordinator aborts it (else: stuck-lso).
+        wait = max(60.0, (txn_timeout or 0) + 15)
         for iso in isolations:
-            drain(self.cluster.bootstrap, topic, list(range(parts)), history, iso, f"drain-{iso}", timeout=60)
+            drain(self.cluster.bootstrap, topic, list(range(parts)), history, iso, f"drain-{iso}", timeout=wait)
         phase("done")
         history.close()
         self._delete_topics(list(names.values()))

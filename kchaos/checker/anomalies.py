@@ -1,9 +1,12 @@
-"""One function per anomaly kind (DESIGN.md's table): Index in, list of examples out.
+"""One function per anomaly kind (``docs/anomalies.md``): Index in, list of instances out.
 
-Each returns *every* instance found (the count is its length); the report shows the
-first ten. Each docstring says why the pattern is an anomaly and when it is allowed.
-Whole-history scans use set operations where they can and one plain loop otherwise: these
-run on histories of millions of events.
+Each returns *every* instance found (the count is its length); reports show the first
+ten. Each docstring says why the pattern is an anomaly and when it is allowed. The
+reference is Jepsen's Kafka checker (lost-write, poll-skip, nonmonotonic-poll,
+inconsistent-offsets, G1a, precommitted-read, duplicates); where Kafka's semantics allow
+a sharper judgement (committed offsets, per-isolation drains, leader epochs, inferred
+transaction outcomes) the checks here take it. Whole-history scans use one plain loop or
+set operations: they run on histories of millions of events.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from kchaos.checker.index import Index
+from kchaos.checker.groups import group_views
+from kchaos.checker.index import RC, Index
 from kchaos.events import Read
 
 Example = dict[str, Any]
@@ -33,7 +37,8 @@ def _read_example(r: Read, **extra: Any) -> Example:
 
 def _first_reads(ix: Index, ids: set[str], committed_only: bool = False) -> list[Read]:
     """The first read of each id in ``ids`` (optionally by read_committed readers only)."""
-    out, seen = [], set()
+    out: list[Read] = []
+    seen: set[str] = set()
     if not ids:
         return out
     for r in ix.reads:
@@ -43,20 +48,24 @@ def _first_reads(ix: Index, ids: set[str], committed_only: bool = False) -> list
     return out
 
 
-def lost(ix: Index) -> list[Example]:
-    """An acknowledged write that no drain reader saw.
+# --- writes ------------------------------------------------------------------------------
 
-    The client was told "written"; after every fault healed, a reader that reads every
-    partition from the beginning did not find it. Only counted for drained partitions
-    (others are ``undrained``, not proof of loss), not below the log start offset the
-    drain began at (retention removed those: ``removed_by_retention``), and, in a
-    transaction, only when the transaction committed.
+
+def lost(ix: Index) -> list[Example]:
+    """A write that must be in the log, missing from the committed drain.
+
+    Must be: acknowledged (not in a transaction), or part of a transaction that committed
+    (recorded, or inferred from what read_committed readers saw). After every fault
+    healed, a read_committed reader read the partition from its log start to its end and
+    did not find it. Not counted: partitions that drain did not finish (``undrained``),
+    records below the log start offset that drain began at (retention removed them), and
+    acks that arrived after the drain finished at offsets at or past its end.
     """
-    seen, drained = ix.drain_ids, ix.drained
+    sends = ix.sends
     return [
-        {"id": s.id, "topic": s.topic, "partition": s.partition, "offset": s.offset, "t": s.t1}
-        for s in ix.ok_visible_sends()
-        if s.id not in seen and (s.topic, s.partition) in drained and not ix.removed(s)
+        {"id": i, "topic": s.topic, "partition": s.partition, "offset": s.offset, "t": s.t1}
+        for i, why in ix.absent.items()
+        if why == "lost" and (s := sends[i])
     ]
 
 
@@ -78,7 +87,7 @@ def duplicate(ix: Index) -> list[Example]:
         known = first.get(r.id)
         if known is None:
             acked = s is not None and s.status == "ok" and s.offset is not None and s.offset >= 0
-            known = (s.topic, s.partition, s.offset) if acked else pos
+            known = (s.topic, s.partition, s.offset) if acked else pos  # type: ignore[union-attr]
             first[r.id] = known
         if known != pos:
             extra.setdefault(r.id, {known}).add(pos)
@@ -86,15 +95,22 @@ def duplicate(ix: Index) -> list[Example]:
 
 
 def reordered(ix: Index) -> list[Example]:
-    """Two acknowledged sends of one producer to one partition stored against seq order.
+    """Two writes of one producer to one partition stored against seq order.
 
     A producer that sends a then b to one partition expects offset(a) < offset(b); a retry
-    of a after b was written (max.in.flight > 1 without idempotence) breaks that.
+    of a after b was written (max.in.flight > 1 without idempotence) breaks that. Unknown
+    sends that became visible count at the position a reader found them. Two writes at
+    one offset are ``ack-conflict``, not this.
     """
     by_stream: dict[tuple, list] = defaultdict(list)
+    found_at = ix.found_at
     for s in ix.sends.values():
-        if s.status == "ok" and s.offset >= 0:  # acks=0 acknowledges without an offset (-1)
+        if s.status == "ok" and s.offset >= 0:  # type: ignore[operator]
             by_stream[(s.producer, s.topic, s.partition)].append((s.seq, s.offset, s.id))
+        elif s.status != "fail" and s.id in found_at:
+            topic, partition, offset = found_at[s.id]
+            if topic == s.topic:
+                by_stream[(s.producer, topic, partition)].append((s.seq, offset, s.id))
     out = []
     for (producer, topic, partition), items in by_stream.items():
         items.sort()
@@ -119,77 +135,85 @@ def reordered(ix: Index) -> list[Example]:
 
 
 def key_order_broken(ix: Index) -> list[Example]:
-    """Two acknowledged sends of one producer with one key, delivered out of seq order,
-    or landed on different partitions (the key moved, e.g. partitions were added).
+    """Two writes of one producer with one key, delivered out of seq order, or stored on
+    different partitions (the key moved, e.g. partitions were added).
 
     Per-key order is the guarantee most applications rely on; it holds only while a key
     stays on one partition and each reader is given that partition in offset order.
-    Only a group consumer's first delivery of an id counts (re-deliveries are
-    ``reprocessed``). Drain readers are left out: they read each partition once in offset
-    order, so for them this is exactly what ``reordered`` and ``nonmonotonic-poll`` check.
+    Acknowledged sends and unknown ones that became visible take part. Only a group
+    consumer's first delivery of an id counts (re-deliveries are ``info.redelivered``).
+    Drain readers are left out: they read each partition once in offset order, so for
+    them this is exactly what ``reordered`` and ``nonmonotonic-poll`` check.
     """
     out: list[Example] = []
     meta: dict[str, tuple] = {}
     homes: dict[tuple, tuple[int, int, str]] = {}
+    found_at = ix.found_at
     for s in ix.sends.values():
-        if s.status != "ok" or s.key is None:
+        if s.key is None or s.status == "fail":
+            continue
+        if s.status == "ok" and s.offset >= 0:  # type: ignore[operator]
+            partition = s.partition
+        elif s.id in found_at and found_at[s.id][0] == s.topic:
+            partition = found_at[s.id][1]
+        else:
             continue
         k = (s.producer, s.topic, s.key)
-        meta[s.id] = (k, s.seq)
+        meta[s.id] = (k, s.seq, partition)
         home = homes.get(k)
         if home is None or s.seq < home[1]:
-            homes[k] = (s.partition, s.seq, s.id)
-    for s in ix.sends.values():
-        if s.id in meta:
-            home = homes[meta[s.id][0]]
-            if home[0] != s.partition:
-                out.append(
-                    {
-                        "kind": "moved",
-                        "key": s.key,
-                        "id": s.id,
-                        "partition": s.partition,
-                        "first_id": home[2],
-                        "first_partition": home[0],
-                    }
-                )
-    # Delivery order per reader. A read below the reader's highest seq for that key is a
-    # candidate; it is a violation only if this is the reader's first delivery of the id.
-    max_seq: dict[tuple, tuple[int, str]] = {}
-    candidates = []
-    for i, r in enumerate(ix.reads):
+            homes[k] = (partition, s.seq, s.id)
+    for id_, (k, _seq, partition) in meta.items():
+        home = homes[k]
+        if home[0] != partition:
+            out.append(
+                {
+                    "kind": "moved",
+                    "key": k[2],
+                    "id": id_,
+                    "partition": partition,
+                    "first_id": home[2],
+                    "first_partition": home[0],
+                }
+            )
+    # Delivery order per reader: each reader's first delivery of an id, against the
+    # highest seq of that key it was given before.
+    readers: dict[str, tuple[set[str], dict[tuple, tuple[int, str]]]] = {}
+    for r in ix.reads:
         if r.group is None:
             continue
         m = meta.get(r.id)
         if m is None:
             continue
-        k = (r.reader, m[0])
-        prev = max_seq.get(k)
+        state = readers.get(r.reader)
+        if state is None:
+            state = readers[r.reader] = (set(), {})
+        seen, top = state
+        if r.id in seen:
+            continue
+        seen.add(r.id)
+        prev = top.get(m[0])
         if prev is None or m[1] > prev[0]:
-            max_seq[k] = (m[1], r.id)
+            top[m[0]] = (m[1], r.id)
         elif m[1] < prev[0]:
-            candidates.append((i, prev[1]))
-    if candidates:
-        ids = {ix.reads[i].id for i, _ in candidates}
-        first = {}
-        for i, r in enumerate(ix.reads):
-            if r.id in ids:
-                first.setdefault((r.reader, r.id), i)
-        for i, after in candidates:
-            r = ix.reads[i]
-            if first[(r.reader, r.id)] == i:
-                out.append(
-                    {
-                        "kind": "delivered-out-of-order",
-                        "reader": r.reader,
-                        "key": r.key,
-                        "id": r.id,
-                        "seq": meta[r.id][1],
-                        "delivered_after": after,
-                        "t": r.t,
-                    }
-                )
+            out.append(
+                {
+                    "kind": "delivered-out-of-order",
+                    "reader": r.reader,
+                    "key": r.key,
+                    "id": r.id,
+                    "topic": r.topic,
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "seq": m[1],
+                    "delivered_after": prev[1],
+                    "t": r.t,
+                }
+            )
     return out
+
+
+# --- one offset, one record --------------------------------------------------------------
 
 
 def inconsistent_offset(ix: Index) -> list[Example]:
@@ -222,16 +246,114 @@ def ack_mismatch(ix: Index) -> list[Example]:
     """A send acknowledged at (partition, offset) where the drain found another id.
 
     The broker told the client "you are at offset 17" and offset 17 holds something else
-    now: the acknowledged write was truncated and its offset reused.
+    at the end: the acknowledged write was truncated and its offset reused.
     """
-    drained_at = {(r.topic, r.partition, r.offset): r.id for r in ix.reads if r.group is None}
+    drained_at = ix.any_drain_at
     out = []
     for s in ix.sends.values():
         if s.status != "ok":
             continue
-        found = drained_at.get((s.topic, s.partition, s.offset))
+        found = drained_at.get((s.topic, s.partition, s.offset))  # type: ignore[arg-type]
         if found is not None and found != s.id:
             out.append({"id": s.id, "topic": s.topic, "partition": s.partition, "offset": s.offset, "found": found})
+    return out
+
+
+def ack_conflict(ix: Index) -> list[Example]:
+    """Two acks at one offset, or an ack and a consumer's read at one offset, name
+    different records.
+
+    Every ack and every read contributes to one offset -> id order per partition; any two
+    that disagree show the log was rewritten between them (a truncated leader, or two
+    leaders acknowledging at once). Disagreements with the drain are ``ack-mismatch``,
+    between reads ``inconsistent-offset``.
+    """
+    acked: dict[tuple, str] = {}
+    out: list[Example] = []
+    for s in ix.sends.values():
+        if s.status != "ok" or s.offset is None or s.offset < 0:
+            continue
+        pos = (s.topic, s.partition, s.offset)
+        other = acked.setdefault(pos, s.id)
+        if other != s.id:
+            out.append(
+                {
+                    "kind": "ack-ack",
+                    "topic": s.topic,
+                    "partition": s.partition,
+                    "offset": s.offset,
+                    "ids": [other, s.id],
+                }
+            )
+    reported = set()
+    for r in ix.reads:
+        if r.group is None:
+            continue
+        pos = (r.topic, r.partition, r.offset)
+        other = acked.get(pos)
+        if other is not None and other != r.id and (pos, r.id) not in reported:
+            reported.add((pos, r.id))
+            out.append(
+                {
+                    "kind": "ack-read",
+                    "topic": r.topic,
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "ids": [other, r.id],
+                    "reader": r.reader,
+                    "t": r.t,
+                }
+            )
+    return out
+
+
+def truncated_read(ix: Index) -> list[Example]:
+    """A consumer read a record at an offset the log no longer has at the end.
+
+    The read came before the drain, and the drain found the partition ending at or below
+    that offset: the record was handed to an application and then truncated away (an
+    unclean election, or a leader that lost acks=1 writes). Applications acted on data
+    that no longer exists.
+    """
+    ends: dict[tuple[str, int], list] = defaultdict(list)
+    for (t, p, _iso), d in ix.drains.items():
+        ends[(t, p)].append(d)
+    lowest = {tp: min(d.end_offset for d in ds) for tp, ds in ends.items()}
+    out, seen = [], set()
+    for r in ix.reads:
+        if r.group is None or r.offset < lowest.get((r.topic, r.partition), 1 << 62):
+            continue
+        d = next((d for d in ends[(r.topic, r.partition)] if d.t > r.t and r.offset >= d.end_offset), None)
+        if d is None:
+            continue
+        k = (r.group, r.topic, r.partition, r.offset, r.id)
+        if k not in seen:
+            seen.add(k)
+            out.append(_read_example(r, end_offset=d.end_offset))
+    return out
+
+
+def epoch_regression(ix: Index) -> list[Example]:
+    """A reader was given a higher offset with a lower leader epoch than an earlier one.
+
+    Leader epochs only grow along a partition's log: every record was appended by the
+    leader of its epoch, and a later leader appends after it. A record further on with
+    an older epoch means a log that mixes lineages (a zombie leader's writes kept).
+    """
+    last: dict[tuple, tuple[int, int]] = {}
+    out = []
+    for r in ix.reads:
+        e = r.leader_epoch
+        if e is None or e < 0:
+            continue
+        k = (r.reader, r.topic, r.partition)
+        prev = last.get(k)
+        if prev is None or r.offset <= prev[0]:
+            last[k] = (r.offset, e)
+        elif e < prev[1]:
+            out.append(_read_example(r, leader_epoch=e, after_offset=prev[0], after_epoch=prev[1]))
+        else:
+            last[k] = (r.offset, e)
     return out
 
 
@@ -250,88 +372,223 @@ def failed_visible(ix: Index) -> list[Example]:
     return [_read_example(r) for r in _first_reads(ix, failed & ix.read_ids)]
 
 
+# --- consumers ---------------------------------------------------------------------------
+
+
+def nonmonotonic_poll(ix: Index) -> list[Example]:
+    """One consumer, with no rebalance callback in between, was given an offset of a
+    partition at or below one it was given before.
+
+    Without a rebalance or a seek, a consumer's position only moves forward: being given
+    the same offset again, or a lower one, means it was rewound behind the application's
+    back (Jepsen's nonmonotonic-poll).
+    """
+    last: dict[tuple, int] = {}
+    out = []
+    for r, epoch in zip(ix.reads, ix.read_epochs, strict=True):
+        k = (r.reader, epoch, r.topic, r.partition)
+        prev = last.get(k)
+        if prev is None or r.offset > prev:
+            last[k] = r.offset
+        else:
+            out.append(_read_example(r, after_offset=prev))
+    return out
+
+
+def skipped(ix: Index) -> list[Example]:
+    """A group never processed a committed record that it moved past.
+
+    Two ways to move past: it processed offsets on both sides (Jepsen's poll-skip), or it
+    committed an offset above the record (the commit says "done up to here": a consumer
+    that commits before processing and crashes loses the rest, at-most-once). Judged by
+    ``process`` events where the group writes them, else by delivery. Only offsets in
+    the committed drain count, so markers and aborted records are never skips.
+    """
+    view = ix.committed_view
+    out = []
+    for g in group_views(ix):
+        offsets = view.get(g.tp)
+        if not offsets:
+            continue
+        done = g.processed
+        lo = min(done, default=None)
+        hi = max(done, default=None)
+        commit = g.max_commit
+        for o in sorted(offsets):
+            if o in done:
+                continue
+            between = lo is not None and lo < o < hi  # type: ignore[operator]
+            below_commit = commit is not None and o < commit
+            if between or below_commit:
+                out.append(
+                    {
+                        "group": g.group,
+                        "topic": g.tp[0],
+                        "partition": g.tp[1],
+                        "offset": o,
+                        "id": offsets[o],
+                        "why": "committed past" if below_commit and not between else "between processed",
+                    }
+                )
+    return out
+
+
+def rewind_past_commit(ix: Index) -> list[Example]:
+    """A group re-delivered an offset below one it had successfully committed.
+
+    A commit says "the group is done below here": after any rebalance or restart the
+    group resumes at its committed offset. Being given a record below it again means the
+    committed offset was lost or ignored. Re-delivery at or above the last commit is what
+    at-least-once allows (``info.redelivered``), not this.
+    """
+    out = []
+    for g in group_views(ix):
+        out += [_read_example(r, committed=c) for r, c in g.rewinds]
+    return out
+
+
+# --- transactions ------------------------------------------------------------------------
+
+
 def _txn_ids(ix: Index, outcomes: set[str]) -> set[str]:
-    """Ids of sends in transactions whose recorded outcome is in ``outcomes``
-    ("unknown" also covers a transaction with no recorded outcome)."""
-    return {s.id for s in ix.sends.values() if s.txn is not None and ix.txns.get(s.txn, "unknown") in outcomes}
-
-
-def _committed_reads(ix: Index, ids: set[str]) -> list[Read]:
-    return [r for r in ix.reads if r.committed_only and r.id in ids] if ids else []
+    txns = ix.txns
+    return {s.id for s in ix.sends.values() if s.txn is not None and txns.get(s.txn, "unknown") in outcomes}
 
 
 def aborted_read(ix: Index) -> list[Example]:
     """A read_committed reader saw a record of a transaction that aborted."""
     ids = _txn_ids(ix, {"abort"}) & ix.read_ids
-    return [_read_example(r, txn=ix.sends[r.id].txn) for r in _committed_reads(ix, ids)]
+    return [_read_example(r, txn=ix.sends[r.id].txn) for r in ix.reads if r.id in ids and r.committed_only]
 
 
 def uncommitted_read(ix: Index) -> list[Example]:
-    """A read_committed reader saw a record of a transaction that never committed.
+    """A read_committed consumer saw a record of a transaction that never committed.
 
-    The outcome is ``unknown`` (or never recorded) and the committed drain does not hold
-    the record: so the reader saw data no committed transaction vouches for.
+    Proof needs the committed log: the transaction's outcome is unknown, nothing a
+    read_committed reader saw proves it committed, and the finished committed drain of
+    the record's partition does not hold the record although retention did not remove it.
     """
-    committed_drain = {r.id for r in ix.drain_reads() if r.committed_only}
-    ids = (_txn_ids(ix, {"unknown"}) & ix.read_ids) - committed_drain
-    return [_read_example(r, txn=ix.sends[r.id].txn) for r in _committed_reads(ix, ids)]
+    ids = _txn_ids(ix, {"unknown"}) & ix.read_ids
+    if not ids:
+        return []
+    return [
+        _read_example(r, txn=ix.sends[r.id].txn)
+        for r in ix.reads
+        if r.id in ids and r.committed_only and r.group is not None and ix.contradicted(r)
+    ]
 
 
-def reprocessed(ix: Index) -> list[Example]:
-    """One consumer group delivered the same (partition, offset) to processing twice.
+def torn_transaction(ix: Index) -> list[Example]:
+    """A committed transaction only partly in the committed log.
 
-    Happens whenever work was done but its offset not committed before a crash or a
-    rebalance: at-least-once made visible. Expected in some variants, a bug in others.
+    A transaction is atomic: once it commits, every record in it is visible to
+    read_committed readers. Some of its records visible and others missing (on drained
+    partitions, not removed by retention) breaks that.
     """
-    seen: dict[tuple, Read] = {}
-    out = []
-    for r in ix.reads:
-        if r.group is None:
+    drain_ids, out = ix.drain_ids, []
+    for name, sends in ix.txn_sends.items():
+        if ix.txns.get(name) != "commit":
             continue
-        first = seen.setdefault((r.group, r.topic, r.partition, r.offset), r)
-        if first is not r:
-            out.append(_read_example(r, first_reader=first.reader))
+        visible = [s.id for s in sends if s.id in drain_ids]
+        if not visible:
+            continue
+        gone = [s.id for s in sends if ix.absent.get(s.id) == "lost"]
+        if gone:
+            out.append({"txn": name, "visible": visible[:5], "missing": gone[:5], "missing_count": len(gone)})
     return out
 
 
-def skipped(ix: Index) -> list[Example]:
-    """A group never delivered a (partition, offset) that the drain holds, between
-    offsets it did deliver: a record committed past but never processed (at-most-once).
+def precommitted_read(ix: Index) -> list[Example]:
+    """A read_committed reader saw a transactional record before its transaction could
+    have committed: before the transaction's last send (or its commit) began.
 
-    Only offsets in the committed drain count, so transaction markers and aborted
-    records, which no read_committed consumer is given, are not skips.
+    Commit markers are written only after the producer asks to commit, which is after
+    every send of the transaction was made; read_committed readers must not see any of it
+    earlier.
     """
-    drain_offsets: dict[tuple[str, int], set[int]] = defaultdict(set)
-    delivered: dict[tuple, set[int]] = defaultdict(set)
+    begun: dict[str, float] = {}
+    for name, sends in ix.txn_sends.items():
+        t = max(s.t0 for s in sends)
+        ev = ix.txn_events.get(name)
+        if ev is not None and ev.t0 is not None:
+            t = max(t, ev.t0)
+        begun[name] = t
+    if not begun:
+        return []
+    out, sends = [], ix.sends
     for r in ix.reads:
-        if r.group is None:
-            if r.isolation != "read_uncommitted":
-                drain_offsets[(r.topic, r.partition)].add(r.offset)
-        else:
-            delivered[(r.group, r.topic, r.partition)].add(r.offset)
-    out = []
-    for (group, topic, partition), offsets in delivered.items():
-        lo, hi = min(offsets), max(offsets)
-        missing = {o for o in drain_offsets.get((topic, partition), ()) if lo < o < hi} - offsets
-        out += [{"group": group, "topic": topic, "partition": partition, "offset": o} for o in sorted(missing)]
+        s = sends.get(r.id)
+        if s is not None and s.txn is not None and r.committed_only and r.t < begun[s.txn]:
+            out.append(_read_example(r, txn=s.txn, commit_begun=begun[s.txn]))
     return out
 
 
-def nonmonotonic_poll(ix: Index) -> list[Example]:
-    """One consumer, with no assign/revoke in between, went back to a lower offset.
+def stuck_lso(ix: Index) -> list[Example]:
+    """A read_committed drain could not reach the end long after every fault healed.
 
-    Without a rebalance or a seek, a consumer's position in a partition only moves
-    forward; going back means it was rewound behind the application's back.
+    A transaction left open holds the last stable offset, and read_committed readers wait
+    behind it; the coordinator must abort it once ``transaction.timeout.ms`` passes. A
+    drain still stuck that long after the heal means a hanging transaction. Before that,
+    the partition is only ``undrained``.
     """
-    last: dict[tuple, int] = {}
     out = []
-    for r in ix.reads:
-        k = (r.reader, r.epoch, r.topic, r.partition)
-        prev = last.get(k)
-        if prev is None or r.offset > prev:
-            last[k] = r.offset
-        elif r.offset < prev:
-            out.append(_read_example(r, after_offset=prev))
+    for st in ix.stalls:
+        if (st.isolation or RC) != RC or ix.drain((st.topic, st.partition)) is not None:
+            continue
+        if st.t - ix.heal_t >= ix.txn_timeout_s:
+            out.append(
+                {
+                    "topic": st.topic,
+                    "partition": st.partition,
+                    "position": st.position,
+                    "end_offset": st.end_offset,
+                    "t": st.t,
+                    "since_heal_s": round(st.t - ix.heal_t, 3),
+                }
+            )
+    return out
+
+
+def exactly_once_broken(ix: Index) -> list[Example]:
+    """A pipeline's committed input does not have exactly one committed output.
+
+    A consume-transform-produce pipeline commits its input offsets in the same
+    transaction as its outputs; each output carries the id of its input. Every input
+    record below the offsets the pipeline committed must have exactly one output in the
+    read_committed output, and no input above them may have one.
+    """
+    outputs: dict[str, set[tuple]] = defaultdict(set)
+    for r in ix.drain_reads(RC):
+        if r.input is not None:
+            outputs[r.input].add((r.topic, r.partition, r.offset))
+    pipeline_groups = {p.group for p in ix.processes if p.output is not None}
+    if not outputs and not pipeline_groups:
+        return []
+    input_topics = {pos[0] for i in outputs if i in ix.sends and (pos := ix.position(ix.sends[i]))}
+    input_topics |= {p.topic for p in ix.processes if p.output is not None}
+    covered_to: dict[tuple[str, int], int] = {}
+    for c in ix.commits:
+        if c.status == "ok" and c.topic in input_topics and (not pipeline_groups or c.group in pipeline_groups):
+            tp = (c.topic, c.partition)
+            covered_to[tp] = max(covered_to.get(tp, 0), c.offset)
+    out = []
+    for (topic, partition), offsets in ix.committed_view.items():
+        if topic not in input_topics:
+            continue
+        end = covered_to.get((topic, partition), 0)
+        for offset, id_ in offsets.items():
+            n, covered = len(outputs.get(id_, ())), offset < end
+            if (covered and n != 1) or (not covered and n):
+                out.append(
+                    {
+                        "input": id_,
+                        "topic": topic,
+                        "partition": partition,
+                        "offset": offset,
+                        "outputs": n,
+                        "covered": covered,
+                    }
+                )
     return out
 
 
@@ -342,12 +599,19 @@ CHECKS: dict[str, Callable[[Index], list[Example]]] = {
     "key-order-broken": key_order_broken,
     "inconsistent-offset": inconsistent_offset,
     "ack-mismatch": ack_mismatch,
+    "ack-conflict": ack_conflict,
+    "truncated-read": truncated_read,
+    "epoch-regression": epoch_regression,
     "phantom": phantom,
     "failed-visible": failed_visible,
     "nonmonotonic-poll": nonmonotonic_poll,
+    "skipped": skipped,
+    "rewind-past-commit": rewind_past_commit,
     "aborted-read": aborted_read,
     "uncommitted-read": uncommitted_read,
-    "reprocessed": reprocessed,
-    "skipped": skipped,
+    "torn-transaction": torn_transaction,
+    "precommitted-read": precommitted_read,
+    "stuck-lso": stuck_lso,
+    "exactly-once-broken": exactly_once_broken,
 }
 KINDS = tuple(CHECKS)

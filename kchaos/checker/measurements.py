@@ -179,7 +179,7 @@ def transactions(ix: Index) -> dict[str, int]:
     found: proof that the data was written and only the markers hide it, so that zero
     aborted reads under read_committed means something.
     """
-    outcomes = list(ix.txns.values())
+    outcomes = [ev.status for ev in ix.txn_events.values()]  # as the clients learned them
     aborted = {s.id for s in ix.sends.values() if s.txn is not None and ix.txns.get(s.txn) == "abort"}
     uncommitted_drain = {r.id for r in ix.drain_reads() if r.isolation == "read_uncommitted"}
     clients = [e for e in ix.other if isinstance(e, Client)]

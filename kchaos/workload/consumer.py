@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from kchaos.clients import QUIET
+from kchaos.events import Drain, Read, Stall
 from kchaos.history import HistoryWriter
 
 COMMIT_MODES = ("auto", "sync", "async", "before")
@@ -31,21 +32,30 @@ def record_id(msg: Any) -> str:
     return (msg.value() or b"").split(b" ", 1)[0].decode(errors="replace")
 
 
-def read_event(msg: Any, reader: str, group: str | None, isolation: str, t: float) -> dict[str, Any]:
+def read_event(msg: Any, reader: str, group: str | None, isolation: str, t: float) -> Read:
+    """The ``read`` event of one delivered record."""
     key = msg.key()
-    return {
-        "op": "read",
-        "reader": reader,
-        "group": group,
-        "topic": msg.topic(),
-        "partition": msg.partition(),
-        "offset": msg.offset(),
-        "id": record_id(msg),
-        "key": key.decode() if key else None,
-        "t": t,
-        "isolation": isolation,
-        "leader_epoch": msg.leader_epoch(),
-    }
+    return Read(
+        reader=reader,
+        group=group,
+        topic=msg.topic(),
+        partition=msg.partition(),
+        offset=msg.offset(),
+        id=record_id(msg),
+        key=key.decode(errors="replace") if key else None,
+        t=t,
+        isolation=isolation,  # type: ignore[arg-type]
+        leader_epoch=msg.leader_epoch(),
+        input=header(msg, "input"),
+    )
+
+
+def header(msg: Any, name: str) -> str | None:
+    """A record header's value as text (None when absent)."""
+    for k, v in msg.headers() or ():
+        if k == name and v is not None:
+            return v.decode(errors="replace")
+    return None
 
 
 class GroupConsumer(threading.Thread):
@@ -186,8 +196,18 @@ def drain(
     reader: str,
     timeout: float = 60.0,
 ) -> list[int]:
-    """Read every partition from the beginning to its end offset; returns the partitions
-    that did NOT finish within ``timeout`` (they stay ``undrained`` in the history)."""
+    """Read every partition from the beginning to its high watermark; returns the
+    partitions that did NOT finish within ``timeout``.
+
+    The end is the high watermark for both isolation levels (asked with
+    read_uncommitted: a read_committed reader's own end would be the last stable offset,
+    so a hanging transaction would look like the end of the log). A partition reached
+    gets a ``drain`` event whose ``start_offset`` is the log start offset asked *after*
+    the reader reached the end, so retention in between cannot fake a loss; one that is
+    not reached by the deadline gets a ``stall`` event with where the reader stopped.
+    """
+    deadline = time.monotonic() + timeout
+    ends = _high_watermarks(bootstrap, topic, partitions, deadline)
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -199,36 +219,54 @@ def drain(
             "fetch.wait.max.ms": 100,
         }
     )
-    deadline = time.monotonic() + timeout
-    ends: dict[int, int] = {}
-    starts: dict[int, int] = {}
-    for p in partitions:
-        while p not in ends and time.monotonic() < deadline:
-            try:
-                starts[p], ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
-            except Exception:  # noqa: BLE001 - no leader yet right after a heal; try again
-                time.sleep(0.5)
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-    pending = set(ends)
+    pending, position = set(ends), dict.fromkeys(ends, 0)
     while pending and time.monotonic() < deadline:
         for msg in consumer.consume(num_messages=1000, timeout=0.5):
-            err = msg.error()
+            err, p = msg.error(), msg.partition()
             if err is None:
                 history.write(read_event(msg, reader, None, isolation, history.now()))
-            elif err.code() == KafkaError._PARTITION_EOF and msg.partition() in pending:
-                position = msg.offset()
-                if position >= ends[msg.partition()]:
+                position[p] = msg.offset() + 1
+            elif err.code() == KafkaError._PARTITION_EOF and p in pending:
+                position[p] = max(position[p], msg.offset())
+                if msg.offset() >= ends[p]:
+                    start = _log_start(consumer, topic, p)
                     history.write(
-                        {
-                            "op": "drain",
-                            "reader": reader,
-                            "topic": topic,
-                            "partition": msg.partition(),
-                            "end_offset": position,
-                            "start_offset": starts[msg.partition()],
-                            "t": history.now(),
-                        }
+                        Drain(reader, topic, p, msg.offset(), history.now(), start, isolation)  # type: ignore[arg-type]
                     )
-                    pending.discard(msg.partition())
+                    pending.discard(p)
+    for p in sorted(pending):
+        history.write(Stall(reader, topic, p, position[p], ends[p], history.now(), isolation))  # type: ignore[arg-type]
     consumer.close()
     return sorted(pending | (set(partitions) - set(ends)))
+
+
+def _high_watermarks(bootstrap: str, topic: str, partitions: list[int], deadline: float) -> dict[int, int]:
+    """Each partition's high watermark, asked as a read_uncommitted client."""
+    probe = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "kchaos-drain-probe",
+            "isolation.level": "read_uncommitted",
+            **QUIET,
+        }
+    )
+    ends: dict[int, int] = {}
+    try:
+        for p in partitions:
+            while p not in ends and time.monotonic() < deadline:
+                try:
+                    ends[p] = probe.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+                except Exception:  # noqa: BLE001 - no leader yet right after a heal; try again
+                    time.sleep(0.5)
+    finally:
+        probe.close()
+    return ends
+
+
+def _log_start(consumer: Consumer, topic: str, partition: int) -> int:
+    """The partition's log start offset now (0 when it cannot be asked)."""
+    try:
+        return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=5)[0]
+    except Exception:  # noqa: BLE001 - the drain is done; 0 only makes the loss check stricter
+        return 0

@@ -55,6 +55,8 @@ class H:
         isolation: str | None = None,
         key: Any = "k",
         topic: str = T,
+        leader_epoch: int | None = None,
+        input: str | None = None,
     ) -> H:
         ev = {
             "op": "read",
@@ -69,6 +71,10 @@ class H:
         }
         if isolation:
             ev["isolation"] = isolation
+        if leader_epoch is not None:
+            ev["leader_epoch"] = leader_epoch
+        if input is not None:
+            ev["input"] = input
         self.events.append(ev)
         return self
 
@@ -81,10 +87,21 @@ class H:
         end: int | None = None,
         topic: str = T,
         start: int = 0,
+        inputs: dict[str, str] | None = None,
     ) -> H:
-        """Drain reads of (id, offset) pairs, then the drain event for the partition."""
+        """Drain reads of (id, offset) pairs, then the drain event for the partition
+        (``inputs``: id -> the input id that output record carries)."""
         for id_, off in ids_offsets:
-            self.read(id_, off, partition=partition, reader=reader, group=None, isolation=isolation, topic=topic)
+            self.read(
+                id_,
+                off,
+                partition=partition,
+                reader=reader,
+                group=None,
+                isolation=isolation,
+                topic=topic,
+                input=(inputs or {}).get(id_),
+            )
         last = max((o for _, o in ids_offsets), default=-1)
         self.events.append(
             {
@@ -94,9 +111,64 @@ class H:
                 "partition": partition,
                 "end_offset": end if end is not None else last + 1,
                 "start_offset": start,
+                "isolation": isolation,
                 "t": self._t(),
             }
         )
+        return self
+
+    def commit(self, offset: int, group: str = "g", reader: str = "c0", partition: int = 0, status: str = "ok") -> H:
+        self.events.append(
+            {
+                "op": "commit",
+                "reader": reader,
+                "group": group,
+                "topic": T,
+                "partition": partition,
+                "offset": offset,
+                "status": status,
+                "t": self._t(),
+            }
+        )
+        return self
+
+    def process(
+        self, id: str, offset: int, group: str = "g", reader: str = "c0", topic: str = T, output: str | None = None
+    ) -> H:
+        ev = {
+            "op": "process",
+            "reader": reader,
+            "group": group,
+            "topic": topic,
+            "partition": 0,
+            "offset": offset,
+            "id": id,
+            "outcome": "ok",
+            "t": self._t(),
+        }
+        if output:
+            ev["output"] = output
+        self.events.append(ev)
+        return self
+
+    def stall(self, position: int, end: int, t: float, partition: int = 0) -> H:
+        """A read_committed drain gave up at ``position`` below ``end``, at time ``t``."""
+        self.events.append(
+            {
+                "op": "stall",
+                "reader": "d0",
+                "topic": T,
+                "partition": partition,
+                "position": position,
+                "end_offset": end,
+                "isolation": "read_committed",
+                "t": t,
+            }
+        )
+        return self
+
+    def meta(self, txn_timeout_s: float) -> H:
+        self.events.append({"op": "meta", "t": self._t(), "txn_timeout_s": txn_timeout_s})
         return self
 
     def txn(self, txn: str, status: str, producer: str = "p0") -> H:

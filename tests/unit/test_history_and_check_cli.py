@@ -51,15 +51,40 @@ def test_writer_lines_never_interleave_across_threads(tmp_path):
         ("not json\n", "line 1: not valid JSON"),
         (
             '{"op": "read", "reader": "c", "group": "g", "topic": "t", "partition": 0, "id": "p-1", "key": null, "t": 1}\n',
-            "line 1: missing field 'offset'",
+            "line 1: op 'read': missing field 'offset'",
         ),
         (
             '{"op": "send", "id": "p-0", "producer": "p", "seq": 0, "key": null, "topic": "t", "status": "ok", "t0": 0, "t1": 1}\n',
-            "missing field 'offset', 'partition'",
+            "line 1: op 'send': a send with status 'ok' needs 'partition' and 'offset'",
         ),
         (
             '{"op": "send", "id": "p-0", "producer": "p", "seq": 0, "key": null, "topic": "t", "status": "maybe", "t0": 0, "t1": 1}\n',
-            "status='maybe'",
+            "field 'status': Invalid enum value 'maybe'",
+        ),
+        (
+            '{"op": "send", "id": "p-0", "producer": "p", "seq": 0, "key": null, "topic": "t", "status": "ok", "partition": null, "offset": 3, "t0": 0, "t1": 1}\n',
+            "needs 'partition' and 'offset'",
+        ),
+        (
+            '{"op": "txn", "txn": "x", "producer": "p", "status": "committed", "t": 1}\n',
+            "line 1: op 'txn': field 'status': Invalid enum value 'committed'",
+        ),
+        (
+            '{"op": "fault", "name": "k", "target": "1", "phase": "start", "t": 0}\n'
+            '{"op": "read", "reader": "c", "group": "g", "topic": "t", "partition": 0, "offset": 1, "id": "p-1", "key": [1, 2], "t": 1}\n',
+            "line 2: op 'read': field 'key'",
+        ),
+        (
+            '{"op": "read", "reader": "c", "group": "g", "topic": "t", "partition": 0, "offset": 1, "id": "p-1", "key": {"a": 1}, "t": 1}\n',
+            "line 1: op 'read': field 'key'",
+        ),
+        (
+            '{"op": "assign", "reader": "c", "group": "g", "partitions": [["t"]], "t": 1}\n',
+            "line 1: op 'assign': field 'partitions[0]'",
+        ),
+        (
+            '{"op": "assign", "reader": "c", "group": "g", "partitions": "t-0", "t": 1}\n',
+            "line 1: op 'assign': field 'partitions'",
         ),
     ],
 )
@@ -74,6 +99,17 @@ def test_malformed_history_names_the_line(tmp_path, content, words):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_fields_outside_the_format_are_ignored(tmp_path):
+    """The indexer's own rebalance count must not be read from a file: an ``epoch`` field
+    on a read changes nothing (here it would hide a nonmonotonic poll)."""
+    h = H().send("p0-0", 0).read("p0-0", 0).read("p0-0", 0).drained(("p0-0", 0))
+    h.events[1]["epoch"] = 0
+    h.events[2]["epoch"] = 1
+    path = write(tmp_path / "h.jsonl", h.events)
+    result = subprocess.run([*KCHAOS, "check", str(path), "--json"], capture_output=True, text=True)
+    assert result.returncode == 1 and json.loads(result.stdout)["anomalies"]["nonmonotonic-poll"] == 1
+
+
 def test_check_json_clean_exits_0(tmp_path):
     h = H().send("p0-0", 0).read("p0-0", 0).drained(("p0-0", 0))
     result = subprocess.run(
@@ -83,7 +119,8 @@ def test_check_json_clean_exits_0(tmp_path):
     out = json.loads(result.stdout)
     assert out["events"] == len(h.events)
     assert out["anomalies"] == dict.fromkeys(KINDS, 0)
-    assert set(out) >= {"events", "anomalies", "examples", "undrained", "info"}
+    assert set(out) >= {"format_version", "events", "anomalies", "examples", "findings", "undrained", "info"}
+    assert out["format_version"] == 2 and "reprocessed" not in out["anomalies"]
     assert set(out["info"]) >= {"unknown_sends", "failed_sends"}
 
 

@@ -1,0 +1,117 @@
+"""Consumer groups, seen through their commits: what each group delivered, processed
+and committed per partition, and every re-delivery judged against its commits.
+
+One pass per (group, partition) serves three checks and one piece of information:
+``skipped`` (committed or moved past without processing), ``rewind-past-commit``
+(re-delivered below a successful commit) and ``info.redelivered`` (re-delivery the
+commits allow: at-least-once at work), counted per cause.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from kchaos.checker.index import TP, Index
+from kchaos.events import Lost, Read, Revoke
+
+
+@dataclass
+class GroupView:
+    """One group on one partition."""
+
+    group: str
+    tp: TP
+    processed: set[int] = field(default_factory=set)
+    max_commit: int | None = None
+    rewinds: list[tuple[Read, int]] = field(default_factory=list)
+    redelivered: list[tuple[Read, str]] = field(default_factory=list)
+
+
+def group_views(ix: Index) -> list[GroupView]:
+    """Every (group, partition) a group consumer read, computed once per index."""
+    cached = ix.cache.get("group_views")
+    if cached is None:
+        cached = ix.cache["group_views"] = _build(ix)
+    return cached
+
+
+def _build(ix: Index) -> list[GroupView]:
+    reads: dict[tuple[str, TP], list[Read]] = defaultdict(list)
+    for r in ix.reads:
+        if r.group is not None:
+            reads[(r.group, (r.topic, r.partition))].append(r)
+    processed: dict[tuple[str, TP], set[int]] = defaultdict(set)
+    groups_processing = set()
+    for p in ix.processes:
+        if p.group is not None:
+            groups_processing.add(p.group)
+            processed[(p.group, (p.topic, p.partition))].add(p.offset)
+    commits: dict[tuple[str, TP], list[tuple[float, int]]] = defaultdict(list)
+    for c in ix.commits:
+        if c.status == "ok" and c.offset >= 0:
+            commits[(c.group, (c.topic, c.partition))].append((c.t, c.offset))
+    causes = _Causes(ix)
+    views = []
+    for key in sorted(set(reads) | set(commits), key=str):
+        group, tp = key
+        view = GroupView(group, tp)
+        rs = reads.get(key, [])
+        view.processed = processed[key] if group in groups_processing else {r.offset for r in rs}
+        cs = sorted(commits.get(key, []))
+        view.max_commit = max((o for _, o in cs), default=None)
+        _judge_redeliveries(view, rs, cs, causes)
+        views.append(view)
+    return views
+
+
+def _judge_redeliveries(view: GroupView, reads: list[Read], commits: list[tuple[float, int]], causes: _Causes) -> None:
+    """Walk the group's deliveries in order with the commits made before each."""
+    first: dict[int, float] = {}
+    i, committed = 0, None
+    for r in reads:
+        while i < len(commits) and commits[i][0] < r.t:
+            committed = commits[i][1] if committed is None else max(committed, commits[i][1])
+            i += 1
+        t_first = first.get(r.offset)
+        if t_first is None:
+            first[r.offset] = r.t
+        elif committed is not None and r.offset < committed:
+            view.rewinds.append((r, committed))
+        else:
+            view.redelivered.append((r, causes.between(view.group, t_first, r.t)))
+
+
+class _Causes:
+    """What happened between two deliveries of one record: the last fault begun, else the
+    last rebalance callback of the group, else nothing known."""
+
+    def __init__(self, ix: Index) -> None:
+        starts = sorted((f.t, f.name) for f in ix.faults if f.phase == "start")
+        self.fault_t, self.fault_name = [t for t, _ in starts], [n for _, n in starts]
+        self.rebalances: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        for ev in ix.rebalances:
+            kind = "lost" if isinstance(ev, Lost) else "revoke" if isinstance(ev, Revoke) else "assign"
+            self.rebalances[ev.group or ""].append((ev.t, kind))
+        for evs in self.rebalances.values():
+            evs.sort()
+
+    def between(self, group: str, t0: float, t1: float) -> str:
+        k = bisect_right(self.fault_t, t1)
+        if k and self.fault_t[k - 1] > t0:
+            return self.fault_name[k - 1]
+        evs = self.rebalances.get(group, [])
+        k = bisect_right(evs, (t1, "~"))
+        if k and evs[k - 1][0] > t0:
+            return "rebalance" if evs[k - 1][1] != "lost" else "partitions-lost"
+        return "no-rebalance"
+
+
+def redelivered(ix: Index) -> dict[str, int]:
+    """Re-deliveries the commits allow, per cause (information, not anomalies)."""
+    out: dict[str, int] = defaultdict(int)
+    for v in group_views(ix):
+        for _, cause in v.redelivered:
+            out[cause] += 1
+    return dict(sorted(out.items()))
