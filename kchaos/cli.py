@@ -226,148 +226,94 @@ def status(
     console.print(topics)
 
 
-def _with_target(cluster: str, target: str) -> tuple[Any, int]:
-    from kchaos.cluster import attach
-    from kchaos.cluster.inspect import resolve_target
-
-    c = attach(cluster)
-    return c, resolve_target(c, target)
-
-
-TargetArg = Annotated[str, typer.Argument(help="Node id, leader:TOPIC:P, follower:TOPIC:P, controller or random.")]
-DirectionOpt = Annotated[str, typer.Option(help="in, out or both.")]
-LinksOpt = Annotated[str, typer.Option(help="Link kinds, comma-separated: repl, ctrl, client.")]
+TargetArg = Annotated[
+    str,
+    typer.Argument(
+        help="A node id, leader-of:TOPIC:P, follower-of:TOPIC:P[:N], controller, random or coordinator:TRANSACTIONAL_ID."
+    ),
+]
 
 
-def _kinds(links: str) -> tuple[str, ...]:
-    kinds = tuple(k.strip() for k in links.split(",") if k.strip())
-    bad = [k for k in kinds if k not in ("repl", "ctrl", "client")]
-    if bad or not kinds:
-        raise BadInput(f"--links={links}: use repl, ctrl and/or client")
-    return kinds
+def _fault_command(act: Any) -> Callable[..., None]:
+    """A ``kchaos fault`` command made from one row of the fault table: its target(s), an
+    option per argument (same names and defaults as in experiment files), ``--cluster``."""
+    import inspect
+
+    def command(**given: Any) -> None:
+        from kchaos.cluster import attach
+        from kchaos.cluster.inspect import resolve_target
+        from kchaos.faults import actions
+
+        c = attach(given.pop("cluster"))
+        node = resolve_target(c, given.pop("target")) if act.target in ("node", "pair") else None
+        to = resolve_target(c, given.pop("to")) if act.target == "pair" else None
+        try:
+            args = act.bind(given)
+        except ValueError as err:
+            raise BadInput(str(err)) from None
+        label = actions.apply(c, act, node, to, args)
+        shown = " ".join(f"{k}={v}" for k, v in given.items() if v != next(a.default for a in act.args if a.name == k))
+        console.print(f"{act.name} {label}" + (f" ({shown})" if shown else ""))
+
+    params = []
+    if act.target in ("node", "pair"):
+        params.append(inspect.Parameter("target", inspect.Parameter.KEYWORD_ONLY, annotation=TargetArg))
+    if act.target == "pair":
+        to_help = typer.Argument(help="The other end of the link (same forms as TARGET).")
+        params.append(inspect.Parameter("to", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, to_help]))
+    for a in act.args:
+        kind = str if a.type is list else a.type
+        default = ",".join(a.default) if a.type is list else a.default
+        flag = "--" + a.name.replace("_", "-")
+        option = (
+            typer.Option(flag, help=a.help)
+            if a.type is not bool
+            else typer.Option(f"{flag}/--no-{flag[2:]}", help=a.help)
+        )
+        params.append(
+            inspect.Parameter(
+                a.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, option]
+            )
+        )
+    params.append(
+        inspect.Parameter("cluster", inspect.Parameter.KEYWORD_ONLY, default="default", annotation=ClusterOpt)
+    )
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__doc__ = act.help
+    command.__name__ = act.name.replace("-", "_")
+    return friendly(command)
 
 
-def _process_fault(action: str) -> Callable[..., None]:
-    @friendly
-    def command(target: TargetArg, cluster: ClusterOpt = "default") -> None:
-        c, node = _with_target(cluster, target)
-        getattr(c, action)(node)
-        console.print(f"{action} node {node}")
+def _register_fault_commands() -> None:
+    from kchaos.faults import actions
 
-    command.__doc__ = {
-        "kill": "SIGKILL a node (no controlled shutdown).",
-        "stop": "Stop a node gracefully (controlled shutdown).",
-        "start": "Start a stopped or killed node.",
-        "pause": "Freeze a node (SIGSTOP).",
-        "resume": "Unfreeze a paused node (SIGCONT).",
-    }[action]
-    return command
+    for act in actions.cluster_wide():
+        fault_app.command(act.name)(_fault_command(act))
 
 
-for _action in ("kill", "stop", "start", "pause", "resume"):
-    fault_app.command(_action)(_process_fault(_action))
+_register_fault_commands()
 
 
-def _direction(direction: str) -> str:
-    if direction not in ("in", "out", "both"):
-        raise BadInput(f"--direction={direction}: choose in, out or both")
-    return direction
-
-
-@fault_app.command()
+@app.command()
 @friendly
-def isolate(
-    target: TargetArg,
-    keep_clients: Annotated[bool, typer.Option(help="Clients can still reach the node.")] = False,
-    cluster: ClusterOpt = "default",
+def validate(
+    experiments_: Annotated[list[str], typer.Argument(metavar="FILE|ID...", help="Experiment files or ids.")],
 ) -> None:
-    """Cut a node off from every peer and controller."""
-    c, node = _with_target(cluster, target)
-    c.isolate(node, keep_clients=keep_clients)
-    console.print(f"isolated node {node}" + (" (clients still connected)" if keep_clients else ""))
+    """Check experiment files without a cluster: every error one line (exit 2), else the plan."""
+    from kchaos import experiment as experiments
 
-
-@fault_app.command()
-@friendly
-def cut(src: TargetArg, dst: TargetArg, cluster: ClusterOpt = "default") -> None:
-    """Cut one directed link: connections SRC opens to DST."""
-    from kchaos.cluster.inspect import resolve_target
-
-    c, a = _with_target(cluster, src)
-    b = resolve_target(c, dst)
-    c.cut(a, b)
-    console.print(f"cut {a} -> {b}")
-
-
-@fault_app.command()
-@friendly
-def slow(
-    target: TargetArg,
-    latency_ms: Annotated[int, typer.Option(help="Added latency per response.")] = 200,
-    jitter_ms: Annotated[int, typer.Option()] = 0,
-    direction: DirectionOpt = "both",
-    links: LinksOpt = "repl,ctrl",
-    cluster: ClusterOpt = "default",
-) -> None:
-    """Add latency to a node's peer links."""
-    c, node = _with_target(cluster, target)
-    c.slow(node, latency_ms, jitter_ms, _direction(direction), _kinds(links))  # type: ignore[arg-type]
-    console.print(f"slowed node {node}: +{latency_ms} ms ±{jitter_ms} ({direction})")
-
-
-@fault_app.command()
-@friendly
-def bandwidth(
-    target: TargetArg,
-    rate_kb: Annotated[int, typer.Option(help="KB/s.")] = 100,
-    direction: DirectionOpt = "both",
-    links: LinksOpt = "repl,ctrl",
-    cluster: ClusterOpt = "default",
-) -> None:
-    """Limit a node's peer links to RATE_KB KB/s."""
-    c, node = _with_target(cluster, target)
-    c.bandwidth(node, rate_kb, _direction(direction), _kinds(links))  # type: ignore[arg-type]
-    console.print(f"limited node {node} to {rate_kb} KB/s")
-
-
-@fault_app.command("reset-peer")
-@friendly
-def reset_peer(
-    target: TargetArg,
-    timeout_ms: Annotated[int, typer.Option()] = 0,
-    direction: DirectionOpt = "both",
-    links: LinksOpt = "repl,ctrl",
-    cluster: ClusterOpt = "default",
-) -> None:
-    """Reset (RST) a node's peer connections."""
-    c, node = _with_target(cluster, target)
-    c.reset_peer(node, timeout_ms, _direction(direction), _kinds(links))  # type: ignore[arg-type]
-    console.print(f"reset-peer on node {node}")
-
-
-@fault_app.command()
-@friendly
-def timeout(
-    target: TargetArg,
-    timeout_ms: Annotated[int, typer.Option(help="0 = hang until healed.")] = 0,
-    direction: DirectionOpt = "both",
-    links: LinksOpt = "repl,ctrl",
-    cluster: ClusterOpt = "default",
-) -> None:
-    """Make a node's peer links swallow all data (connections hang)."""
-    c, node = _with_target(cluster, target)
-    c.timeout(node, timeout_ms, _direction(direction), _kinds(links))  # type: ignore[arg-type]
-    console.print(f"timeout on node {node}")
-
-
-@fault_app.command()
-@friendly
-def heal(cluster: ClusterOpt = "default") -> None:
-    """Everything back: proxies enabled and cycled, toxics gone, nodes resumed and started."""
-    from kchaos.cluster import attach
-
-    done = attach(cluster).heal()
-    console.print("healed" + (": " + ", ".join(done) if done else ""))
+    errors, plans = [], []
+    for ref in experiments_:
+        try:
+            plans.append(experiments.load(experiments.find(ref)))
+        except BadInput as err:
+            errors.append(str(err))
+    for line in errors:
+        err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+    if errors:
+        raise typer.Exit(2)
+    for exp in plans:
+        console.print(experiments.plan(exp), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -453,11 +399,13 @@ def run_command(
     cluster: Annotated[Optional[str], typer.Option("--cluster", help="Run on this running cluster.")] = None,
 ) -> None:
     """Run one experiment against a real cluster and write its report; exit 0 on PASS, 1 on FAIL."""
+    from kchaos import experiment as experiments
     from kchaos.live import LiveView
     from kchaos.session import execute
 
     if quick and nightly:
         raise BadInput("choose one of --quick and --nightly")
+    experiments.load(experiments.find(experiment))  # bad input: one line, exit 2, no cluster touched
     mode = "nightly" if nightly else "quick"
     from kchaos.cluster import choose_backend
 

@@ -15,16 +15,10 @@ their containers (``docker exec``), with the node's own Kafka jars.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
-
 from kchaos.cluster.base import Cluster
-from kchaos.cluster.readiness import admin
-from kchaos.errors import ClusterError
 from kchaos.events import segment_bases
-from kchaos.faults import Nemesis, step
 
 SEGMENT_KINDS = (".log", ".index", ".timeindex", ".snapshot")
 EXCERPT_LINES = 6
@@ -97,59 +91,3 @@ def inspect_partition(cluster: Cluster, node: int, topic: str, partition: int, d
         )
         decoded = parse_dump(output)
     return {"folder": folder, "files": files, "decoded": decoded}
-
-
-@step("inspect-log")
-def inspect_log_step(
-    cluster: Cluster,
-    nemesis: Nemesis,
-    label: str,
-    topic: str,
-    partition: int = 0,
-    decode: bool = True,
-    wait_for_deletion_s: float = 0,
-) -> None:
-    """List and decode the partition's files on its leader; record a ``segments`` event.
-
-    With ``wait_for_deletion_s``, first wait (up to that long) until the oldest segment
-    is gone: a broker runs its first retention check only 30 s after it starts, so a
-    fixed delay would race a freshly started cluster.
-    """
-    node = nemesis.target(f"leader-of:{topic}:{partition}")
-    real = nemesis.topic_names.get(topic, topic)
-    folder = partition_folder(cluster, node, real, partition)
-    deadline = time.monotonic() + wait_for_deletion_s
-    while time.monotonic() < deadline:
-        bases = segment_bases([{"name": n} for n, _ in cluster.list_files(node, folder)])
-        if bases and bases[0] > 0:
-            break
-        time.sleep(0.5)
-    found = inspect_partition(cluster, node, real, partition, decode)
-    nemesis.history.write(
-        {
-            "op": "segments",
-            "label": label,
-            "node": node,
-            "topic": real,
-            "partition": partition,
-            "t": nemesis.history.now(),
-            **found,
-        }
-    )
-
-
-@step("set-topic-config")
-def set_topic_config_step(cluster: Cluster, nemesis: Nemesis, topic: str, config: dict[str, Any]) -> None:
-    """Change a topic's configs now (incremental), e.g. ``retention.ms`` to let retention delete."""
-    real = nemesis.topic_names.get(topic, topic)
-    entries = [ConfigEntry(k, str(v), incremental_operation=AlterConfigOpType.SET) for k, v in config.items()]
-    resource = ConfigResource(ConfigResource.Type.TOPIC, real, incremental_configs=entries)
-    client = admin(cluster.bootstrap)  # kept alive until the futures resolve
-    futures = client.incremental_alter_configs([resource])
-    try:
-        for fut in futures.values():
-            fut.result(timeout=30)
-    except Exception as err:  # noqa: BLE001 - any admin failure is the same to the run
-        raise ClusterError(f"cannot set {config} on {real}: {err}") from None
-    nemesis.record("set-topic-config", real, "start", args=config)
-    nemesis.record("set-topic-config", real, "end")

@@ -16,66 +16,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kchaos.checker.anomalies import KINDS
+from kchaos import steps
+from kchaos.checker.anomalies import KINDS, NEEDS
+from kchaos.checker.measurements import MEASURES
 from kchaos.errors import BadInput
+from kchaos.faults import actions, targets
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 EXPECTATION = re.compile(r"^\s*([a-z_\-.0-9]+)\s*(==|!=|<=|>=|<|>)\s*(-?[0-9.]+)\s*$")
-MEASUREMENTS = {
-    "sends_attempted",
-    "sends_ok",
-    "sends_unknown",
-    "sends_failed",
-    "reads",
-    "throughput_per_s",
-    "produce_latency_ms.p50",
-    "produce_latency_ms.p99",
-    "produce_latency_ms.max",
-    "unavailability_s",
-    "longest_ack_gap_s",
-    "end_to_end_latency_ms.p50",
-    "end_to_end_latency_ms.p99",
-    "leader_changes",
-    "isr_min",
-    "isr_shrinks",
-    "isr_final",
-    "under_replicated_s",
-    "failed_not_enough_replicas",
-    "leader_epoch_changes",
-    "undrained",
-    "unknown_seen",
-    "txn_committed",
-    "txn_aborted",
-    "txn_unknown",
-    "producer_crashes",
-    "zombies_fenced",
-    "aborted_in_log",
-    "aborted_consumed",
-    "segments_first",
-    "segments_last",
-    "segments_deleted",
-    "log_start_offset",
-    "segment_file_kinds",
-    "records_decoded",
-    "index_entries",
-    "timeindex_entries",
-}
-ACTIONS = (
-    "kill",
-    "stop",
-    "start",
-    "pause",
-    "resume",
-    "isolate",
-    "cut",
-    "slow",
-    "bandwidth",
-    "reset_peer",
-    "timeout",
-    "heal",
-    "crash_producer",
-    "step",
-)
 
 
 class Strict(BaseModel):
@@ -141,10 +89,28 @@ class FaultStep(Strict):
     @field_validator("do")
     @classmethod
     def known_action(cls, v: str) -> str:
-        v = v.replace("-", "_")
-        if v not in ACTIONS:
-            raise ValueError(f"unknown action {v!r}; known: {', '.join(ACTIONS)}")
+        return actions.action(v).name
+
+    @field_validator("target")
+    @classmethod
+    def target_grammar(cls, v: str | int | None) -> str | int | None:
+        if v is not None:
+            targets.parse(v)
         return v
+
+    @model_validator(mode="after")
+    def bound_args(self) -> FaultStep:
+        """Arguments bound to the action (or the named step) now, not mid-run."""
+        act = actions.action(self.do)
+        if act.name == "step":
+            steps.bind(self.args.get("name"), {k: v for k, v in self.args.items() if k != "name"})
+        else:
+            act.bind(self.args)
+        if act.target == "pair" and self.to is None:
+            raise ValueError(f"{act.name} needs 'to': the node at the other end of the link")
+        if act.target == "node" and self.target is None:
+            raise ValueError(f"{act.name} needs a target")
+        return self
 
 
 class Variant(Strict):
@@ -163,8 +129,8 @@ class Variant(Strict):
             if not m:
                 raise ValueError(f"expectation {item!r}: write NAME OP NUMBER, e.g. 'lost == 0'")
             name = m.group(1)
-            if name not in KINDS and name not in MEASUREMENTS:
-                close = difflib.get_close_matches(name, [*KINDS, *MEASUREMENTS], n=3)
+            if name not in KINDS and name not in MEASURES:
+                close = difflib.get_close_matches(name, [*KINDS, *MEASURES], n=3)
                 raise ValueError(
                     f"expectation {item!r}: unknown name {name!r}"
                     + (f" (did you mean {', '.join(close)}?)" if close else "")
@@ -228,7 +194,7 @@ def load(path: Path) -> Experiment:
     if not isinstance(data, dict):
         raise BadInput(f"{path}: an experiment is a mapping (id, question, topics, workload, variants)")
     try:
-        return Experiment.model_validate(data)
+        exp = Experiment.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
@@ -240,6 +206,112 @@ def load(path: Path) -> Experiment:
         elif first["type"] == "missing":
             msg = "required field is missing"
         raise BadInput(f"{path}:{line}: {field}: {msg}") from None
+    problem = first_problem(exp)
+    if problem is not None:
+        loc, msg = problem
+        raise BadInput(f"{path}:{_line_of(node, loc)}: {'.'.join(map(str, loc))}: {msg}")
+    return exp
+
+
+def first_problem(exp: Experiment) -> tuple[tuple[Any, ...], str] | None:
+    """What only the whole file can tell: targets that name an unknown topic, a ``$name``
+    no earlier step defined, a workload part that does not exist, and expectations that
+    could never fail. ``(location, message)`` of the first, or None."""
+    topics = {t.name for t in exp.topics}
+    named: set[str] = set()
+    order = sorted(range(len(exp.faults)), key=lambda i: exp.faults[i].at)
+    for i in order:
+        step = exp.faults[i]
+        for field in ("target", "to"):
+            ref = getattr(step, field)
+            if ref is None or step.do == "crash-producer":
+                continue
+            msg = _target_problem(exp, targets.parse(ref), named, topics)
+            if msg:
+                return ("faults", i, field), msg
+        if step.do == "crash-producer" and int(step.target or 0) >= exp.workload.producers:
+            return ("faults", i, "target"), f"producer {step.target}: this workload has {exp.workload.producers}"
+        if step.name:
+            named.add(step.name)
+    for v, variant in enumerate(exp.variants):
+        can = capabilities(exp, variant)
+        for e, text in enumerate(variant.expect):
+            name = EXPECTATION.match(text).group(1)  # type: ignore[union-attr]
+            needs = NEEDS[name] if name in NEEDS else MEASURES[name].needs
+            if not needs <= can:
+                missing = ", ".join(sorted(needs - can))
+                return ("variants", v, "expect", e), (
+                    f"{text!r} could never fail: this variant's workload has no {missing} ({_HOW[sorted(needs - can)[0]]})"
+                )
+    return None
+
+
+_HOW = {
+    "txn": "set transactional.id in the variant's producer",
+    "group": "add workload.consumers",
+    "keyed": "use keys other than none",
+    "pipeline": "no shipped workload writes pipeline outputs yet",
+    "client": "add a crash-producer fault step",
+    "segments": "add an inspect-log step",
+}
+
+
+def capabilities(exp: Experiment, variant: Variant) -> frozenset[str]:
+    """What this variant's workload produces, in the words of ``NEEDS``."""
+    can = set()
+    if "transactional.id" in variant.producer:
+        can.add("txn")
+    if exp.workload.consumers is not None:
+        can.add("group")
+    if exp.workload.keys != "none":
+        can.add("keyed")
+    if any(f.do == "crash-producer" for f in exp.faults):
+        can.add("client")
+    if any(f.do == "step" and f.args.get("name") == "inspect-log" for f in exp.faults):
+        can.add("segments")
+    return frozenset(can)
+
+
+def _target_problem(exp: Experiment, t: targets.Target, named: set[str], topics: set[str]) -> str | None:
+    if t.kind == "$" and t.name not in named:
+        return f"${t.name}: no earlier step is named {t.name!r} (add 'as: {t.name}' to the step that picks the node)"
+    if t.topic is not None and t.topic not in topics:
+        return f"{t.text()}: no topic {t.topic!r} in this experiment (topics: {', '.join(sorted(topics))})"
+    if t.kind == "txn-coordinator" and (t.index or 0) >= exp.workload.producers:
+        return f"{t.text()}: this workload has {exp.workload.producers} producers"
+    if t.kind == "group-coordinator":
+        groups = exp.workload.consumers.groups if exp.workload.consumers else 0
+        if (t.index or 0) >= groups:
+            return f"{t.text()}: this workload has {groups} consumer groups"
+    return None
+
+
+def plan(exp: Experiment) -> str:
+    """The resolved plan of an experiment, as ``kchaos validate`` prints it: phases,
+    fault steps in time order with every argument (defaults filled in), variants."""
+    lines = [f"{exp.id}: {exp.question}"]
+    for mode in ("quick", "nightly"):
+        d = getattr(exp, mode)
+        lines.append(
+            f"  {mode}: steady {d.steady:g} s -> fault {d.fault:g} s -> heal -> recovery {d.recovery:g} s -> drain"
+        )
+    for step in sorted(exp.faults, key=lambda f: f.at):
+        act = actions.action(step.do)
+        if act.name == "step":
+            args = {
+                "name": step.args.get("name"),
+                **steps.bind(step.args.get("name"), {k: v for k, v in step.args.items() if k != "name"}),
+            }
+        else:
+            args = act.bind(step.args)
+        where = f" {step.target}" + (f" -> {step.to}" if step.to is not None else "") if step.target is not None else ""
+        named = f" as {step.name}" if step.name else ""
+        shown = ", ".join(f"{k}={v}" for k, v in args.items())
+        lines.append(f"  fault +{step.at:g} s: {act.name}{where}{named}" + (f" ({shown})" if shown else ""))
+    for v in exp.variants:
+        extra = " (nightly only)" if v.nightly_only else ""
+        lines.append(f"  variant {v.name!r}{extra}: {len(v.expect)} expectations: {'; '.join(v.expect)}")
+    return "\n".join(lines)
 
 
 def catalog() -> dict[str, Path]:

@@ -22,7 +22,6 @@ from typing import Any, Literal
 import msgspec
 from confluent_kafka.admin import NewTopic
 
-from kchaos import disk  # noqa: F401 - registers the named steps inspect-log and set-topic-config
 from kchaos.checker import build, check_index
 from kchaos.checker import measurements as measure
 from kchaos.checker.anomalies import KINDS
@@ -32,7 +31,7 @@ from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
 from kchaos.events import Leader, Meta, Segments
 from kchaos.experiment import EXPECTATION, Durations, Experiment, Variant
-from kchaos.faults import Nemesis
+from kchaos.faults.nemesis import Nemesis
 from kchaos.history import HistoryWriter, load
 from kchaos.workload.consumer import GroupConsumer, drain
 from kchaos.workload.producer import Keys, RecordingProducer
@@ -210,6 +209,7 @@ class Runner:
         ]
         nemesis.producers = producers
         consumers = self._consumers(index, variant, topic, history, total)
+        nemesis.groups = sorted({c.group for c in consumers})
         watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
         poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)
         phases: list[dict[str, Any]] = []
@@ -353,6 +353,7 @@ class Runner:
         m.update(replication_measurements(ix, res.topic))
         m["undrained"] = len(res.undrained)
         m["unknown_seen"] = checked["info"]["unknown_sends_seen"]
+        m["redelivered"] = checked["info"]["redelivered"]
         res.measurements = m
         res.timelines = {
             "throughput": measure.throughput_timeline(ix),

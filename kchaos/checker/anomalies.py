@@ -615,3 +615,22 @@ CHECKS: dict[str, Callable[[Index], list[Example]]] = {
     "exactly-once-broken": exactly_once_broken,
 }
 KINDS = tuple(CHECKS)
+
+#: What a workload must produce for each check to be able to fire (``docs/anomalies.md``).
+#: ``group``: consumer groups (reads, commits, rebalances); ``txn``: transactional
+#: producers; ``keyed``: records with keys; ``pipeline``: outputs that name their input.
+#: An expectation on a kind whose needs a variant cannot meet is refused at load: it
+#: could never fail.
+NEEDS: dict[str, frozenset[str]] = {
+    **{kind: frozenset() for kind in CHECKS},
+    "key-order-broken": frozenset({"keyed"}),
+    "truncated-read": frozenset({"group"}),
+    "skipped": frozenset({"group"}),
+    "rewind-past-commit": frozenset({"group"}),
+    "aborted-read": frozenset({"txn"}),
+    "uncommitted-read": frozenset({"txn", "group"}),
+    "torn-transaction": frozenset({"txn"}),
+    "precommitted-read": frozenset({"txn"}),
+    "stuck-lso": frozenset({"txn"}),
+    "exactly-once-broken": frozenset({"pipeline"}),
+}

@@ -7,12 +7,75 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from kchaos.checker.index import Index
 from kchaos.events import Client, Lag, Lost, Revoke, Segments
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measurement of ``summary.json``: its unit, what a workload must produce for it
+    to mean anything (as in ``anomalies.NEEDS``; ``client``: a crash-producer step,
+    ``segments``: an inspect-log step), and one line for the docs and the report."""
+
+    name: str
+    unit: str
+    help: str
+    needs: frozenset[str] = frozenset()
+
+
+def _m(name: str, unit: str, help: str, *needs: str) -> Measure:
+    return Measure(name, unit, help, frozenset(needs))
+
+
+#: Every measurement an expectation may name; ``summary()`` computes them.
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in (
+        _m("sends_attempted", "sends", "produce calls made"),
+        _m("sends_ok", "sends", "acknowledged sends"),
+        _m("sends_unknown", "sends", "sends whose outcome the client could not know"),
+        _m("sends_failed", "sends", "sends that surely were not written"),
+        _m("reads", "records", "records delivered to consumers and drain readers"),
+        _m("throughput_per_s", "acks/s", "acknowledged sends per second over the run"),
+        _m("produce_latency_ms.p50", "ms", "median send-to-ack latency"),
+        _m("produce_latency_ms.p99", "ms", "99th percentile send-to-ack latency"),
+        _m("produce_latency_ms.max", "ms", "largest send-to-ack latency"),
+        _m("end_to_end_latency_ms.p50", "ms", "median send to first delivery to a group", "group"),
+        _m("end_to_end_latency_ms.p99", "ms", "99th percentile send to first delivery", "group"),
+        _m("unavailability_s", "s", "after each fault: seconds to the first ack of a write sent after it"),
+        _m("longest_ack_gap_s", "s", "the longest stretch with no ack"),
+        _m("leader_changes", "changes", "leader changes of the watched partition"),
+        _m("isr_min", "replicas", "smallest ISR of the watched partition"),
+        _m("isr_shrinks", "shrinks", "ISR shrinks of the watched partition"),
+        _m("isr_final", "replicas", "ISR size at the end"),
+        _m("under_replicated_s", "s", "seconds the watched partition was under-replicated"),
+        _m("failed_not_enough_replicas", "sends", "sends refused with NOT_ENOUGH_REPLICAS"),
+        _m("leader_epoch_changes", "changes", "distinct leader epochs in the drained records, minus one"),
+        _m("undrained", "partitions", "partitions the committed drain could not finish"),
+        _m("unknown_seen", "sends", "unknown sends that readers found"),
+        _m("redelivered", "records", "re-deliveries the group's commits allow (at-least-once)", "group"),
+        _m("txn_committed", "transactions", "transactions the clients saw commit", "txn"),
+        _m("txn_aborted", "transactions", "transactions the clients saw abort", "txn"),
+        _m("txn_unknown", "transactions", "transactions whose outcome the client never learned", "txn"),
+        _m("producer_crashes", "crashes", "producers crashed mid-transaction", "client"),
+        _m("zombies_fenced", "producers", "crashed producers fenced when they woke up", "client"),
+        _m("aborted_in_log", "records", "aborted records a read_uncommitted drain found", "txn"),
+        _m("aborted_consumed", "records", "aborted records handed to group consumers", "txn", "group"),
+        _m("segments_first", "segments", "segments at the first look", "segments"),
+        _m("segments_last", "segments", "segments at the last look", "segments"),
+        _m("segments_deleted", "segments", "segments deleted between the looks", "segments"),
+        _m("log_start_offset", "offset", "the log start offset at the last look", "segments"),
+        _m("segment_file_kinds", "kinds", "kinds of segment files seen (log, index, ...)", "segments"),
+        _m("records_decoded", "records", "records decoded from the oldest segment", "segments"),
+        _m("index_entries", "entries", "offset index entries decoded", "segments"),
+        _m("timeindex_entries", "entries", "time index entries decoded", "segments"),
+    )
+}
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -87,7 +87,7 @@ def resolve_target(cluster: Cluster, target: str | int, rng: _random.Random | No
     if text.isdigit():
         return cluster.node(int(text)).id
     kind, _, rest = text.partition(":")
-    kind = kind.replace("-of", "")
+    kind = kind.removesuffix("-of")
     rng = rng or _random.Random()
     if kind == "controller":
         leader = cluster.quorum_leader()
@@ -140,14 +140,21 @@ def transaction_partition(transactional_id: str, partitions: int) -> int:
     return (0 if h == -(1 << 31) else abs(h)) % partitions
 
 
+def coordinator_of(cluster: Cluster, internal_topic: str, key: str) -> int:
+    """The broker coordinating ``key`` (a transactional id in ``__transaction_state``, a
+    group id in ``__consumer_offsets``): the leader of its partition, which Kafka picks
+    as ``Utils.abs(key.hashCode) % partitions``."""
+    if not key:
+        raise BadInput(f"a coordinator target needs an id ({internal_topic})")
+    topic = raw_metadata(cluster, [internal_topic])["topics"].get(internal_topic)
+    if topic is None or topic["error"] or not topic["partitions"]:
+        raise ClusterError(f"{internal_topic} does not exist yet: no client has used it")
+    part = topic["partitions"][transaction_partition(key, len(topic["partitions"]))]
+    if part["leader"] < 0:
+        raise ClusterError(f"{internal_topic}-{part['partition']} has no leader now")
+    return part["leader"]
+
+
 def transaction_coordinator(cluster: Cluster, transactional_id: str) -> int:
     """The broker coordinating ``transactional_id``: the leader of its state partition."""
-    if not transactional_id:
-        raise BadInput("target coordinator: write coordinator:TRANSACTIONAL_ID")
-    topic = raw_metadata(cluster, ["__transaction_state"])["topics"].get("__transaction_state")
-    if topic is None or topic["error"] or not topic["partitions"]:
-        raise ClusterError("__transaction_state does not exist yet: no transactional producer has started")
-    part = topic["partitions"][transaction_partition(transactional_id, len(topic["partitions"]))]
-    if part["leader"] < 0:
-        raise ClusterError(f"__transaction_state-{part['partition']} has no leader now")
-    return part["leader"]
+    return coordinator_of(cluster, "__transaction_state", transactional_id)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kchaos.checker.anomalies import KINDS
-from kchaos.experiment import MEASUREMENTS
+from kchaos.checker.measurements import MEASURES
 from kchaos.report.svg import fault_windows, line_chart
 from kchaos.runner import RunResult, VariantResult
 
@@ -95,7 +95,7 @@ def _variant_table(run: RunResult) -> list[str]:
         "undrained",
     ]
     asked = [e["what"].split()[0] for v in run.variants for e in v.expectations]
-    keys += [k for k in dict.fromkeys(asked) if k not in keys and k not in KINDS and k in MEASUREMENTS]
+    keys += [k for k in dict.fromkeys(asked) if k not in keys and k not in KINDS and k in MEASURES]
     for k in keys:
         rows.append(f"| {k} | " + " | ".join(_fmt(v.measurements.get(k)) for v in run.variants) + " |")
     for p in ("p50", "p99", "max"):

@@ -1,30 +1,35 @@
-"""Named custom steps: an experiment refers to them by name; unknown names are refused."""
+"""Named steps and workload faults: an experiment refers to them by name; unknown names
+and bad arguments are refused when the step is made (the file loads), not mid-run."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
+from pydantic import ValidationError
 
 from kchaos.errors import BadInput
 from kchaos.experiment import FaultStep
-from kchaos.faults import STEPS, Nemesis, step
+from kchaos.faults.nemesis import Nemesis
 from kchaos.history import HistoryWriter
+from kchaos.steps import STEPS
 
 
 def test_named_step_runs_with_its_arguments_and_unknown_is_refused(tmp_path):
     seen = []
 
-    @step("test-record")
     def record(cluster, nemesis, value):
         seen.append((cluster, value))
 
+    STEPS["test-record"] = record
     try:
         nemesis = Nemesis("cluster-stand-in", HistoryWriter(tmp_path / "h.jsonl"), random.Random(1))
         nemesis.run(FaultStep(do="step", args={"name": "test-record", "value": 3}))
         assert seen == [("cluster-stand-in", 3)]
-        with pytest.raises(BadInput, match="unknown step 'nope'"):
-            nemesis.run(FaultStep(do="step", args={"name": "nope"}))
+        with pytest.raises(ValidationError, match="unknown step 'nope'"):
+            FaultStep(do="step", args={"name": "nope"})
+        with pytest.raises(ValidationError, match="missing a required argument: 'value'"):
+            FaultStep(do="step", args={"name": "test-record", "valu": 3})
     finally:
         STEPS.pop("test-record", None)
 

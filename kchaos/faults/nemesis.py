@@ -1,0 +1,123 @@
+"""The nemesis: runs an experiment's fault steps against a cluster and heals them all.
+
+Each step's action comes from the one table (``faults.actions``) and its target from the
+one grammar (``faults.targets``), both checked when the file loaded. At run time the
+target is resolved to a node (a leader or coordinator is whoever holds the role now),
+the action runs, and a ``fault`` start event is recorded; the action that undoes it
+(start after kill/stop, resume after pause, heal) records the end. ``heal_all`` ends
+every open fault whatever happened: it runs on the way out, also on Ctrl-C and on error.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from kchaos.cluster.base import Cluster
+from kchaos.cluster.inspect import coordinator_of, resolve_target
+from kchaos.errors import BadInput
+from kchaos.events import Fault
+from kchaos.experiment import FaultStep
+from kchaos.faults import actions, targets
+from kchaos.history import HistoryWriter
+from kchaos.steps import STEPS
+
+
+class Nemesis:
+    """Applies fault steps to one cluster, recording them in one history."""
+
+    def __init__(
+        self, cluster: Cluster, history: HistoryWriter, rng: random.Random, topic_names: dict[str, str] | None = None
+    ) -> None:
+        self.cluster, self.history, self.rng = cluster, history, rng
+        self.topic_names = topic_names or {}
+        self.names: dict[str, int] = {}
+        #: The workload's producers and consumer group ids, for workload faults
+        #: (``crash-producer``) and for ``txn-coordinator[:N]`` / ``group-coordinator[:N]``.
+        self.producers: list[Any] = []
+        self.groups: list[str] = []
+        self.open: list[dict[str, Any]] = []
+        self.log: list[dict[str, Any]] = []
+
+    def target(self, ref: str | int | None) -> int:
+        """The node a target names now."""
+        if ref is None:
+            raise BadInput("this fault step needs a target")
+        try:
+            t = targets.parse(ref)
+        except ValueError as err:
+            raise BadInput(str(err)) from None
+        if t.kind == "$":
+            if t.name not in self.names:
+                raise BadInput(f"target ${t.name}: no earlier step named {t.name!r} (use as: {t.name})")
+            return self.names[t.name]  # type: ignore[index]
+        if t.kind == "txn-coordinator":
+            txid = self._producer(t.index or 0).config["transactional.id"]
+            return coordinator_of(self.cluster, "__transaction_state", txid)
+        if t.kind == "group-coordinator":
+            if (t.index or 0) >= len(self.groups):
+                raise BadInput(f"target {ref}: this workload has {len(self.groups)} consumer groups")
+            return coordinator_of(self.cluster, "__consumer_offsets", self.groups[t.index or 0])
+        return resolve_target(self.cluster, t.text(self.topic_names.get(t.topic or "", t.topic)), self.rng)
+
+    def _producer(self, ref: str | int) -> Any:
+        """The workload's producer number ``ref`` (0-based)."""
+        text = str(ref)
+        if not text.isdigit() or int(text) >= len(self.producers):
+            raise BadInput(f"producer {text!r}: this workload has producers 0..{len(self.producers) - 1}")
+        producer = self.producers[int(text)]
+        if "transactional.id" not in producer.config:
+            raise BadInput(f"producer {text}: not transactional (set transactional.id in the variant's producer)")
+        return producer
+
+    def record(self, name: str, target: Any, phase: str, **extra: Any) -> None:
+        event = Fault(name, str(target), phase, self.history.now(), extra.get("args"))  # type: ignore[arg-type]
+        self.history.write(event)
+        self.log.append({"op": "fault", "name": name, "target": str(target), "phase": phase, "t": event.t, **extra})
+
+    def run(self, s: FaultStep) -> None:
+        """Perform one step now."""
+        act = actions.action(s.do)
+        if act.name == "heal":
+            self.heal_all()
+            return
+        if act.name == "crash-producer":
+            p = self._producer(s.target or 0)
+            p.crash(**act.bind(s.args))
+            self.record(act.name, p.producer_name, "start", **({"args": s.args} if s.args else {}))
+            self.record(act.name, p.producer_name, "end")
+            return
+        if act.name == "step":
+            args = {k: v for k, v in s.args.items() if k != "name"}
+            fn = STEPS.get(str(s.args.get("name")))
+            if fn is None:
+                raise BadInput(f"unknown step {s.args.get('name')!r}; known: {', '.join(STEPS)}")
+            fn(self.cluster, self, **args)
+            return
+        node = self.target(s.target)
+        if s.name:
+            self.names[s.name] = node
+        args = act.bind(s.args)
+        if act.undoes:
+            actions.apply(self.cluster, act, node, None, args)
+            self._end(lambda f, node=node, undone=act.undoes: f["node"] == node and f["name"] in undone)
+            return
+        to = self.target(s.to) if act.target == "pair" else None
+        label = actions.apply(self.cluster, act, node, to, args)
+        self.record(act.name, label, "start", **({"args": s.args} if s.args else {}))
+        self.open.append({"name": act.name, "node": node, "label": label, "network": not act.process})
+
+    def _end(self, matches: Callable[[dict[str, Any]], bool]) -> None:
+        for f in [f for f in self.open if matches(f)]:
+            self.open.remove(f)
+            self.record(f["name"], f["label"], "end")
+
+    def heal_all(self) -> list[str]:
+        """Everything back (network, paused, stopped nodes); every open fault ends."""
+        done = self.cluster.heal()
+        self._end(lambda f: True)
+        return done
+
+    def active(self) -> list[str]:
+        return [f"{f['name']} {f['label']}" for f in self.open]

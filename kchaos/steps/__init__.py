@@ -1,0 +1,34 @@
+"""Named steps: what data alone cannot say (inspect segment files, change a topic's
+configs mid-run). An experiment runs one with ``do: step, args: {name: NAME, ...}``.
+
+Each step is a function ``(cluster, nemesis, **args)``; its other parameters are its
+arguments, bound and checked when the experiment file loads. Steps are registered here,
+explicitly: adding one is a function in this package and a line in ``STEPS``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from kchaos.steps import log
+
+STEPS: dict[str, Callable[..., None]] = {
+    "inspect-log": log.inspect_log_step,
+    "set-topic-config": log.set_topic_config_step,
+}
+
+
+def bind(name: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """Check a step's name and bind its arguments to its signature (ValueError otherwise)."""
+    fn = STEPS.get(str(name))
+    if fn is None:
+        raise ValueError(f"unknown step {name!r}; known: {', '.join(STEPS)}")
+    try:
+        bound = inspect.signature(fn).bind(None, None, **args)
+    except TypeError as err:
+        params = [p for p in list(inspect.signature(fn).parameters)[2:]]
+        raise ValueError(f"step {name}: {err} (its arguments: {', '.join(params)})") from None
+    bound.apply_defaults()
+    return dict(list(bound.arguments.items())[2:])
