@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kchaos.experiment import Durations, Variant
-from kchaos.runner import Observer, VariantResult
+from kchaos.results import Observer, VariantResult
 
 
 class LiveView(Observer):

@@ -11,83 +11,31 @@ from __future__ import annotations
 
 import random
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import msgspec
 from confluent_kafka.admin import NewTopic
 
 from kchaos.checker import build, check_index
 from kchaos.checker import measurements as measure
-from kchaos.checker.anomalies import KINDS
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions
 from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
-from kchaos.events import Leader, Meta, Segments
-from kchaos.experiment import EXPECTATION, Durations, Experiment, Variant
+from kchaos.events import Meta, Phase
+from kchaos.expectations import evaluate
+from kchaos.experiment import Experiment, Variant
 from kchaos.faults.nemesis import Nemesis
 from kchaos.history import HistoryWriter, load
+from kchaos.results import Observer, RunResult, VariantResult
 from kchaos.workload.consumer import GroupConsumer, drain
+from kchaos.workload.poller import LeaderPoller
 from kchaos.workload.producer import Keys, RecordingProducer
 
-Mode = Literal["quick", "nightly"]
 PRODUCER_DEFAULTS = {"acks": "all", "message.timeout.ms": 20000, "linger.ms": 5}
-
-
-class Observer:
-    """Subscriber of run events; every method is a no-op unless overridden."""
-
-    def variant_started(self, index: int, variant: Variant, durations: Durations) -> None: ...
-    def tick(self, snapshot: dict[str, Any]) -> None: ...
-    def phase(self, name: str) -> None: ...
-    def variant_finished(self, result: VariantResult) -> None: ...
-
-
-@dataclass
-class VariantResult:
-    name: str
-    config: dict[str, Any]
-    topic: str
-    history: Path
-    anomalies: dict[str, int] = field(default_factory=dict)
-    examples: dict[str, list[Any]] = field(default_factory=dict)
-    undrained: list[Any] = field(default_factory=list)
-    info: dict[str, int] = field(default_factory=dict)
-    measurements: dict[str, Any] = field(default_factory=dict)
-    timelines: dict[str, Any] = field(default_factory=dict)
-    expectations: list[dict[str, Any]] = field(default_factory=list)
-    faults: list[dict[str, Any]] = field(default_factory=list)
-    phases: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return all(e["held"] for e in self.expectations)
-
-
-@dataclass
-class RunResult:
-    experiment: Experiment
-    mode: Mode
-    seed: int
-    backend: str
-    kafka_version: str
-    run_dir: Path
-    command: str
-    variants: list[VariantResult] = field(default_factory=list)
-    interrupted: bool = False
-    error: str | None = None
-    started_utc: str = ""
-
-    @property
-    def verdict(self) -> str:
-        ok = not self.interrupted and self.error is None and self.variants and all(v.passed for v in self.variants)
-        return "PASS" if ok else "FAIL"
 
 
 def slug(text: str) -> str:
@@ -215,7 +163,7 @@ class Runner:
         phases: list[dict[str, Any]] = []
 
         def phase(name: str) -> None:
-            history.write({"op": "phase", "name": name, "t": history.now()})
+            history.write(Phase(name, history.now()))
             phases.append({"name": name, "t": history.now()})
             self._emit("phase", name)
 
@@ -348,122 +296,8 @@ class Runner:
         ix = build(load(path))
         checked = check_index(ix)
         res.anomalies, res.examples = checked["anomalies"], checked["examples"]
-        res.undrained, res.info = checked["undrained"], checked["info"]
-        m = measure.summary(ix)
-        m.update(replication_measurements(ix, res.topic))
-        m["undrained"] = len(res.undrained)
-        m["unknown_seen"] = checked["info"]["unknown_sends_seen"]
-        m["redelivered"] = checked["info"]["redelivered"]
-        res.measurements = m
-        res.timelines = {
-            "throughput": measure.throughput_timeline(ix),
-            "latency": measure.latency_timeline(ix),
-            "unavailability": measure.unavailability(ix),
-            "leaders": leader_timeline(ix),
-            "rebalance_pauses": measure.rebalance_pauses(ix),
-            "disk": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Segments)],
-        }
+        res.undrained, res.info, res.findings = checked["undrained"], checked["info"], checked["findings"]
+        res.measurements = measure.all_measurements(ix, res.topic, checked)
+        res.timelines = measure.timelines(ix)
         res.faults, res.phases = nemesis.log, phases
-        res.expectations = [evaluate(e, res.anomalies, m) for e in variant.expect]
-
-
-def leader_timeline(ix: Any) -> list[dict[str, Any]]:
-    return [
-        {"t": e.t, "topic": e.topic, "partition": e.partition, "leader": e.leader, "isr": e.isr}
-        for e in ix.other
-        if isinstance(e, Leader)
-    ]
-
-
-def replication_measurements(ix: Any, topic: str) -> dict[str, Any]:
-    """Leader changes, ISR size and leader epochs: what replication questions are about."""
-    leaders = [e for e in ix.other if isinstance(e, Leader) and e.topic == topic]
-    changes = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if a.leader != b.leader)
-    shrinks = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if len(b.isr) < len(a.isr))
-    epochs = {r.leader_epoch for r in ix.reads if r.group is None and r.leader_epoch is not None}
-    not_enough = sum(
-        1 for s in ix.sends.values() if s.error in ("NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND")
-    )
-    return {
-        "leader_changes": changes,
-        "isr_min": min((len(e.isr) for e in leaders), default=None),
-        "isr_final": len(leaders[-1].isr) if leaders else None,
-        "under_replicated_s": under_replicated_seconds(leaders),
-        "isr_shrinks": shrinks,
-        "leader_epochs": sorted(epochs),
-        "leader_epoch_changes": max(0, len(epochs) - 1),
-        "failed_not_enough_replicas": not_enough,
-    }
-
-
-def under_replicated_seconds(leaders: list[Leader]) -> float:
-    """Seconds the watched partition spent with fewer in-sync replicas than its most."""
-    if not leaders:
-        return 0.0
-    full = max(len(e.isr) for e in leaders)
-    return round(sum(b.t - a.t for a, b in zip(leaders, leaders[1:], strict=False) if len(a.isr) < full), 2)
-
-
-def lookup(name: str, anomalies: dict[str, int], measurements: dict[str, Any]) -> Any:
-    if name in KINDS:
-        return anomalies.get(name)
-    value: Any = measurements
-    for part in name.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def evaluate(text: str, anomalies: dict[str, int], measurements: dict[str, Any]) -> dict[str, Any]:
-    """``"lost == 0"`` against the measured numbers -> ``{"what", "held", "value"}``."""
-    m = EXPECTATION.match(text)
-    assert m is not None  # validated when the file was loaded
-    name, op, number = m.group(1), m.group(2), float(m.group(3))
-    value = lookup(name, anomalies, measurements)
-    ops = {
-        "==": float.__eq__,
-        "!=": float.__ne__,
-        "<=": float.__le__,
-        ">=": float.__ge__,
-        "<": float.__lt__,
-        ">": float.__gt__,
-    }
-    held = value is not None and ops[op](float(value), number)
-    return {"what": text, "held": bool(held), "value": value}
-
-
-class LeaderPoller(threading.Thread):
-    """Polls one partition's leader and ISR twice a second; records each change."""
-
-    def __init__(self, cluster: Cluster, topic: str, partition: int, history: HistoryWriter) -> None:
-        super().__init__(name="leader-poller", daemon=True)
-        self.cluster, self.topic, self.partition, self.history = cluster, topic, partition, history
-        self.leader: int | None = None
-        self.isr: list[int] = []
-        self._halt = threading.Event()
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(5)
-
-    def run(self) -> None:
-        last = None
-        while not self._halt.is_set():
-            try:
-                info = partitions(self.cluster, self.topic, timeout=2).get(self.topic, [])[self.partition]
-                state = (info["leader"], sorted(info["isr"]))
-                self.leader, self.isr = state
-                if state != last:
-                    self.history.write(
-                        {
-                            "op": "leader",
-                            "topic": self.topic,
-                            "partition": self.partition,
-                            "leader": state[0],
-                            "isr": state[1],
-                            "t": self.history.now(),
-                        }
-                    )
-                    last = state
-            except Exception:  # noqa: BLE001 - metadata is unavailable during some faults
-                pass
-            self._halt.wait(0.5)
+        res.expectations = [evaluate(e, res.anomalies, res.measurements) for e in variant.expect]

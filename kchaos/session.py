@@ -24,7 +24,8 @@ from kchaos.cluster.spec import ClusterSpec
 from kchaos.errors import BadInput, KchaosError
 from kchaos.experiment import Experiment
 from kchaos.report import write_report
-from kchaos.runner import Mode, Observer, Runner, RunResult
+from kchaos.results import Mode, Observer, RunResult
+from kchaos.runner import Runner
 
 RUN_CLUSTER, RUN_BASE_PORT = "kchaos-run", 29500
 

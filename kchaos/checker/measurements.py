@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from kchaos.checker.index import Index
-from kchaos.events import Client, Lag, Lost, Revoke, Segments
+from kchaos.events import Client, Lag, Leader, Lost, Revoke, Segments
 
 
 @dataclass(frozen=True)
@@ -254,4 +254,64 @@ def transactions(ix: Index) -> dict[str, int]:
         "zombies_fenced": sum(1 for e in clients if e.event == "zombie-fenced"),
         "aborted_in_log": len(aborted & uncommitted_drain),
         "aborted_consumed": len({r.id for r in ix.reads if r.group is not None and r.id in aborted}),
+    }
+
+
+def leader_timeline(ix: Index) -> list[dict[str, Any]]:
+    return [
+        {"t": e.t, "topic": e.topic, "partition": e.partition, "leader": e.leader, "isr": e.isr}
+        for e in ix.other
+        if isinstance(e, Leader)
+    ]
+
+
+def replication_measurements(ix: Index, topic: str) -> dict[str, Any]:
+    """Leader changes, ISR size and leader epochs: what replication questions are about."""
+    leaders = [e for e in ix.other if isinstance(e, Leader) and e.topic == topic]
+    changes = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if a.leader != b.leader)
+    shrinks = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if len(b.isr) < len(a.isr))
+    epochs = {r.leader_epoch for r in ix.reads if r.group is None and r.leader_epoch is not None}
+    not_enough = sum(
+        1 for s in ix.sends.values() if s.error in ("NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND")
+    )
+    return {
+        "leader_changes": changes,
+        "isr_min": min((len(e.isr) for e in leaders), default=None),
+        "isr_final": len(leaders[-1].isr) if leaders else None,
+        "under_replicated_s": under_replicated_seconds(leaders),
+        "isr_shrinks": shrinks,
+        "leader_epochs": sorted(epochs),
+        "leader_epoch_changes": max(0, len(epochs) - 1),
+        "failed_not_enough_replicas": not_enough,
+    }
+
+
+def under_replicated_seconds(leaders: list[Leader]) -> float:
+    """Seconds the watched partition spent with fewer in-sync replicas than its most."""
+    if not leaders:
+        return 0.0
+    full = max(len(e.isr) for e in leaders)
+    return round(sum(b.t - a.t for a, b in zip(leaders, leaders[1:], strict=False) if len(a.isr) < full), 2)
+
+
+def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str, Any]:
+    """Every measurement of ``summary.json`` (the names of ``MEASURES``) for one variant."""
+    m = summary(ix)
+    m.update(replication_measurements(ix, topic))
+    m["undrained"] = len(checked["undrained"])
+    m["unknown_seen"] = checked["info"]["unknown_sends_seen"]
+    m["redelivered"] = checked["info"]["redelivered"]
+    return m
+
+
+def timelines(ix: Index) -> dict[str, Any]:
+    """What the report plots: per-second throughput and latency, unavailability windows,
+    leader/ISR changes, rebalance pauses and the segment files seen."""
+    return {
+        "throughput": throughput_timeline(ix),
+        "latency": latency_timeline(ix),
+        "unavailability": unavailability(ix),
+        "leaders": leader_timeline(ix),
+        "rebalance_pauses": rebalance_pauses(ix),
+        "disk": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Segments)],
     }

@@ -12,7 +12,7 @@ from typing import Any
 from kchaos.checker.anomalies import KINDS
 from kchaos.checker.measurements import MEASURES
 from kchaos.report.svg import fault_windows, line_chart
-from kchaos.runner import RunResult, VariantResult
+from kchaos.results import RunResult, VariantResult
 
 
 def summary(run: RunResult) -> dict[str, Any]:
@@ -37,6 +37,7 @@ def summary(run: RunResult) -> dict[str, Any]:
                 "anomalies": v.anomalies,
                 "undrained": v.undrained,
                 "info": v.info,
+                "findings": v.findings,
                 "measurements": v.measurements,
                 "expectations": v.expectations,
                 "unavailability": v.timelines.get("unavailability", {}),
@@ -66,6 +67,8 @@ def answer(run: RunResult) -> str:
             f"{outcome}; writes stalled for {_fmt(m.get('unavailability_s'))} s after the fault "
             f"(longest gap without an ack: {_fmt(m.get('longest_ack_gap_s'))} s)."
         )
+        # One cause, one sentence: the diagnosis behind the per-kind counts.
+        parts += [f["text"] for f in v.findings[:3]]
     if run.experiment.answer_hint:
         parts.append(run.experiment.answer_hint.strip())
     return " ".join(parts)

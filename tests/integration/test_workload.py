@@ -13,7 +13,8 @@ from kchaos.checker import build, check_index
 from kchaos.checker import measurements as measure
 from kchaos.experiment import Experiment
 from kchaos.history import load
-from kchaos.runner import Runner, RunResult
+from kchaos.results import RunResult
+from kchaos.runner import Runner
 
 SPEC = {
     "id": "workload-check",

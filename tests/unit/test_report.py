@@ -8,9 +8,11 @@ from pathlib import Path
 
 from kchaos.checker import build, check_index
 from kchaos.checker import measurements as measure
+from kchaos.checker.measurements import replication_measurements
+from kchaos.expectations import evaluate
 from kchaos.experiment import Experiment
 from kchaos.report import summary, write_report
-from kchaos.runner import RunResult, VariantResult, evaluate, replication_measurements
+from kchaos.results import RunResult, VariantResult
 from tests.unit.histories import H
 
 EXP = Experiment.model_validate(
@@ -36,25 +38,20 @@ def history() -> H:
 def variant(name: str, tmp: Path) -> VariantResult:
     ix = build(history().events)
     checked = check_index(ix)
-    m = {**measure.summary(ix), **replication_measurements(ix, "t")}
+    m = measure.all_measurements(ix, "t", checked)
     v = VariantResult(
         name,
         {"producer": {"acks": "all"}, "topic": {}},
         "t",
         tmp / f"history.{name}.jsonl",
-        checked["anomalies"],
-        checked["examples"],
-        checked["undrained"],
-        checked["info"],
-        m,
+        anomalies=checked["anomalies"],
+        examples=checked["examples"],
+        undrained=checked["undrained"],
+        info=checked["info"],
+        findings=checked["findings"],
+        measurements=m,
+        timelines=measure.timelines(ix),
     )
-    v.timelines = {
-        "throughput": measure.throughput_timeline(ix),
-        "latency": measure.latency_timeline(ix),
-        "unavailability": measure.unavailability(ix),
-        "leaders": [],
-        "rebalance_pauses": [],
-    }
     v.faults = [{"name": f.name, "target": f.target, "phase": f.phase, "t": f.t} for f in ix.faults]
     v.expectations = [evaluate(e, v.anomalies, m) for e in ("lost == 0",)]
     return v
@@ -96,6 +93,9 @@ def test_report_files(tmp_path):
         "produce_latency_ms",
         "unavailability_s",
     }
-    for svg in run.run_dir.glob("*.svg"):
+    svgs = sorted(run.run_dir.glob("*.svg"))
+    linked = {line.split("(")[1].rstrip(")") for line in text.splitlines() if line.startswith("![") and ".svg" in line}
+    assert svgs and {p.name for p in svgs} == linked, "every plot the report shows exists, and only those"
+    for svg in svgs:
         xml.dom.minidom.parse(str(svg))  # well-formed
     assert "demo" in (tmp_path / "index.md").read_text()

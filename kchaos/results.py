@@ -1,0 +1,67 @@
+"""What a run produces, and the events it announces while it runs.
+
+The runner fills these; the report, the live view and ``summary.json`` read them. They
+know nothing of how a run is driven, so a UI or a reporter depends on this module, not
+on the orchestrator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kchaos.experiment import Durations, Experiment, Variant
+
+Mode = Literal["quick", "nightly"]
+
+
+class Observer:
+    """Subscriber of run events; every method is a no-op unless overridden."""
+
+    def variant_started(self, index: int, variant: Variant, durations: Durations) -> None: ...
+    def tick(self, snapshot: dict[str, Any]) -> None: ...
+    def phase(self, name: str) -> None: ...
+    def variant_finished(self, result: VariantResult) -> None: ...
+
+
+@dataclass
+class VariantResult:
+    name: str
+    config: dict[str, Any]
+    topic: str
+    history: Path
+    anomalies: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[Any]] = field(default_factory=dict)
+    undrained: list[Any] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    measurements: dict[str, Any] = field(default_factory=dict)
+    timelines: dict[str, Any] = field(default_factory=dict)
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(e["held"] for e in self.expectations)
+
+
+@dataclass
+class RunResult:
+    experiment: Experiment
+    mode: Mode
+    seed: int
+    backend: str
+    kafka_version: str
+    run_dir: Path
+    command: str
+    variants: list[VariantResult] = field(default_factory=list)
+    interrupted: bool = False
+    error: str | None = None
+    started_utc: str = ""
+
+    @property
+    def verdict(self) -> str:
+        ok = not self.interrupted and self.error is None and self.variants and all(v.passed for v in self.variants)
+        return "PASS" if ok else "FAIL"
