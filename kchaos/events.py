@@ -257,7 +257,7 @@ EVENT_TYPES = (
 Event = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007
 #: op -> its Struct: the ops kchaos knows (any other op is skipped by readers).
 OPS: dict[str, type] = {cls.__struct_config__.tag: cls for cls in EVENT_TYPES}
-#: The ops of the public format's core (DESIGN's table); the rest are kchaos' own.
+#: The ops of the public format's core (``docs/history.md``); the rest are kchaos' own.
 CORE_OPS = ("send", "read", "txn", "commit", "process", "assign", "revoke", "lost", "fault", "drain")
 DECODER = msgspec.json.Decoder(Event)
 ENCODER = msgspec.json.Encoder()

@@ -21,6 +21,7 @@ from kchaos.checker.anomalies import KINDS, NEEDS
 from kchaos.checker.measurements import MEASURES
 from kchaos.errors import BadInput
 from kchaos.faults import actions, targets
+from kchaos.faults.step import FaultStep
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 EXPECTATION = re.compile(r"^\s*([a-z_\-.0-9]+)\s*(==|!=|<=|>=|<|>)\s*(-?[0-9.]+)\s*$")
@@ -56,6 +57,8 @@ class ConsumerGroups(Strict):
     groups: int = 1
     members: int = 2
     commit: Literal["auto", "sync", "async", "before"] = "sync"
+    process: bool = False  # each member in a child process (needed by kill-client, pause-client)
+    batch: int = 500  # records a poll hands over at most (small with slow processing: a rebalance waits for it)
     processing_ms: float = 0
     config: dict[str, str | int | bool] = Field(default_factory=dict)
 
@@ -71,46 +74,6 @@ class Workload(Strict):
     txn_size: int = 10  # records per transaction, for producers with a transactional.id
     abort_every: int = 0  # abort every N-th transaction (0: never)
     watch: str | None = None  # topic:partition shown live and plotted (default: topic:0)
-
-
-class FaultStep(Strict):
-    """One action at ``at`` seconds into the fault phase. ``as`` names the resolved node
-    so a later step can say ``target: $victim``."""
-
-    at: float = 0
-    do: str
-    target: str | int | None = None
-    to: str | int | None = None
-    name: str | None = Field(default=None, alias="as")
-    args: dict[str, Any] = Field(default_factory=dict)
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @field_validator("do")
-    @classmethod
-    def known_action(cls, v: str) -> str:
-        return actions.action(v).name
-
-    @field_validator("target")
-    @classmethod
-    def target_grammar(cls, v: str | int | None) -> str | int | None:
-        if v is not None:
-            targets.parse(v)
-        return v
-
-    @model_validator(mode="after")
-    def bound_args(self) -> FaultStep:
-        """Arguments bound to the action (or the named step) now, not mid-run."""
-        act = actions.action(self.do)
-        if act.name == "step":
-            steps.bind(self.args.get("name"), {k: v for k, v in self.args.items() if k != "name"})
-        else:
-            act.bind(self.args)
-        if act.target == "pair" and self.to is None:
-            raise ValueError(f"{act.name} needs 'to': the node at the other end of the link")
-        if act.target == "node" and self.target is None:
-            raise ValueError(f"{act.name} needs a target")
-        return self
 
 
 class Variant(Strict):
@@ -226,7 +189,12 @@ def first_problem(exp: Experiment) -> tuple[tuple[Any, ...], str] | None:
             ref = getattr(step, field)
             if ref is None or step.do == "crash-producer":
                 continue
-            msg = _target_problem(exp, targets.parse(ref), named, topics)
+            t = targets.parse(ref)
+            wants_client = actions.action(step.do).target == "client"
+            if wants_client != (t.kind == "consumer") and t.kind != "$":
+                wanted = "a consumer:G:M target" if wants_client else "a node target"
+                return ("faults", i, field), f"{step.do} needs {wanted}, not {ref!r}"
+            msg = _target_problem(exp, t, named, topics)
             if msg:
                 return ("faults", i, field), msg
         if step.do == "crash-producer" and int(step.target or 0) >= exp.workload.producers:
@@ -279,6 +247,12 @@ def _target_problem(exp: Experiment, t: targets.Target, named: set[str], topics:
         return f"{t.text()}: no topic {t.topic!r} in this experiment (topics: {', '.join(sorted(topics))})"
     if t.kind == "txn-coordinator" and (t.index or 0) >= exp.workload.producers:
         return f"{t.text()}: this workload has {exp.workload.producers} producers"
+    if t.kind == "consumer":
+        spec = exp.workload.consumers
+        if spec is None or not spec.process:
+            return f"{t.text()}: client faults need consumers in processes (workload.consumers.process: true)"
+        if (t.partition or 0) >= spec.groups or (t.index or 0) >= spec.members:
+            return f"{t.text()}: this workload has {spec.groups} groups of {spec.members} members"
     if t.kind == "group-coordinator":
         groups = exp.workload.consumers.groups if exp.workload.consumers else 0
         if (t.index or 0) >= groups:

@@ -31,6 +31,7 @@ from kchaos.experiment import Experiment, Variant
 from kchaos.faults.nemesis import Nemesis
 from kchaos.history import HistoryWriter, load
 from kchaos.results import Observer, RunResult, VariantResult
+from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer, drain
 from kchaos.workload.poller import LeaderPoller
 from kchaos.workload.producer import Keys, RecordingProducer
@@ -156,7 +157,9 @@ class Runner:
             for i in range(wl.producers)
         ]
         nemesis.producers = producers
-        consumers = self._consumers(index, variant, topic, history, total)
+        members = self._consumers(index, variant, topic, history, total)
+        consumers = list(members.values())
+        nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess)}
         nemesis.groups = sorted({c.group for c in consumers})
         watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
         poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)
@@ -182,9 +185,9 @@ class Runner:
         finally:
             for p in producers:
                 p.stop()
+            nemesis.heal_all()  # first: it restarts killed clients, which then stop with the rest
             for c in consumers:
                 c.stop()
-            nemesis.heal_all()
             poller.stop()
             for c in consumers:
                 c.join(15)
@@ -205,26 +208,32 @@ class Runner:
 
     def _consumers(
         self, index: int, variant: Variant, topic: str, history: HistoryWriter, total: float
-    ) -> list[GroupConsumer]:
+    ) -> dict[str, Any]:
+        """The group members by target name (``consumer:G:M``): threads, or child
+        processes when the workload asks (``process: true``, for client faults)."""
         spec = self.exp.workload.consumers
         if spec is None:
-            return []
+            return {}
         conf = {**spec.config, **variant.consumer}
-        return [
-            GroupConsumer(
-                f"v{index}g{g}c{m}",
-                f"kchaos-v{index}-g{g}-{topic}",
-                self.cluster.bootstrap,
-                [topic],
-                history,
-                conf,
-                spec.commit,
-                spec.processing_ms,
-                total + 60,
-            )
-            for g in range(spec.groups)
-            for m in range(spec.members)
-        ]
+        members: dict[str, Any] = {}
+        for g in range(spec.groups):
+            for m in range(spec.members):
+                kwargs = {
+                    "name": f"v{index}g{g}c{m}",
+                    "group": f"kchaos-v{index}-g{g}-{topic}",
+                    "bootstrap": self.cluster.bootstrap,
+                    "topics": [topic],
+                    "config": conf,
+                    "commit": spec.commit,
+                    "processing_ms": spec.processing_ms,
+                    "duration": total + 60,
+                    "batch": spec.batch,
+                }
+                if spec.process:
+                    members[f"consumer:{g}:{m}"] = ClientProcess(kwargs, history.path, history.start, self.cluster.name)
+                else:
+                    members[f"consumer:{g}:{m}"] = GroupConsumer(history=history, **kwargs)
+        return members
 
     def _timeline(
         self,

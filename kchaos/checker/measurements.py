@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from kchaos.checker.index import Index
-from kchaos.events import Client, Lag, Leader, Lost, Revoke, Segments
+from kchaos.events import Assign, Client, Lag, Leader, Lost, Revoke, Segments
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ MEASURES: dict[str, Measure] = {
         _m("undrained", "partitions", "partitions the committed drain could not finish"),
         _m("unknown_seen", "sends", "unknown sends that readers found"),
         _m("redelivered", "records", "re-deliveries the group's commits allow (at-least-once)", "group"),
+        _m("client_takeover_s", "s", "kill-client to another member's first assign of its partitions", "group"),
         _m("txn_committed", "transactions", "transactions the clients saw commit", "txn"),
         _m("txn_aborted", "transactions", "transactions the clients saw abort", "txn"),
         _m("txn_unknown", "transactions", "transactions whose outcome the client never learned", "txn"),
@@ -301,7 +302,38 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     m["undrained"] = len(checked["undrained"])
     m["unknown_seen"] = checked["info"]["unknown_sends_seen"]
     m["redelivered"] = checked["info"]["redelivered"]
+    takeovers = client_takeovers(ix)
+    m["client_takeover_s"] = max(takeovers) if takeovers else None
     return m
+
+
+def client_takeovers(ix: Index) -> list[float]:
+    """For each ``kill-client``: seconds until another member of its group was assigned a
+    partition the killed member held. A killed consumer sends no LeaveGroup, so this is
+    the group's session timeout at work (a hung one would wait for max.poll.interval.ms)."""
+    out = []
+    for f in ix.faults:
+        if f.name != "kill-client" or f.phase != "start":
+            continue
+        held: set[tuple[str, int]] = set()
+        group = None
+        for ev in ix.rebalances:
+            if ev.reader == f.target and ev.t <= f.t:
+                group = ev.group
+                parts = {tuple(p) for p in ev.partitions}
+                held = held | parts if type(ev) is Assign else held - parts
+        later = [
+            ev.t
+            for ev in ix.rebalances
+            if type(ev) is Assign
+            and ev.t > f.t
+            and ev.group == group
+            and ev.reader != f.target
+            and held & {tuple(p) for p in ev.partitions}
+        ]
+        if held and later:
+            out.append(round(min(later) - f.t, 3))
+    return out
 
 
 def timelines(ix: Index) -> dict[str, Any]:

@@ -57,7 +57,7 @@ def partitions(
 
 
 def status(cluster: Cluster, with_topics: bool = True) -> dict[str, Any]:
-    """The ``kchaos status --json`` object (shape fixed in DESIGN.md)."""
+    """The ``kchaos status --json`` object (shape in ``docs/outputs.md``)."""
     controller = cluster.quorum_leader()
     brokers = []
     for info in cluster.node_info():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Scope = Literal["cluster", "run"]
-TargetKind = Literal["node", "pair", "none", "producer"]
+TargetKind = Literal["node", "pair", "none", "producer", "client"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,22 @@ ACTIONS: dict[str, Action] = {
             "Crash a transactional producer of the workload mid-transaction; a new instance fences the old one.",
             target="producer",
             args=(Arg("zombie_sends", int, 5, "records the fenced zombie tries to write"),),
+        ),
+        Action(
+            "kill-client",
+            "run",
+            "SIGKILL a workload client in its own process (consumers with process: true): no close, no commit.",
+            target="client",
+            process=True,
+        ),
+        Action("pause-client", "run", "Freeze a workload client's process (SIGSTOP).", target="client", process=True),
+        Action("resume-client", "run", "Unfreeze a paused client.", target="client", undoes=("pause-client",)),
+        Action(
+            "restart-client",
+            "run",
+            "Start a killed client again: a new process, the same member name.",
+            target="client",
+            undoes=("kill-client",),
         ),
         Action("step", "run", "Run a named step (see docs/faults.md, steps).", target="none"),
     )

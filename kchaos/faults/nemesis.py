@@ -18,8 +18,8 @@ from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import coordinator_of, resolve_target
 from kchaos.errors import BadInput
 from kchaos.events import Fault
-from kchaos.experiment import FaultStep
 from kchaos.faults import actions, targets
+from kchaos.faults.step import FaultStep
 from kchaos.history import HistoryWriter
 from kchaos.steps import STEPS
 
@@ -37,6 +37,8 @@ class Nemesis:
         #: (``crash-producer``) and for ``txn-coordinator[:N]`` / ``group-coordinator[:N]``.
         self.producers: list[Any] = []
         self.groups: list[str] = []
+        #: Workload clients in processes of their own, by target (``consumer:G:M``).
+        self.clients: dict[str, Any] = {}
         self.open: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []
 
@@ -88,6 +90,9 @@ class Nemesis:
             self.record(act.name, p.producer_name, "start", **({"args": s.args} if s.args else {}))
             self.record(act.name, p.producer_name, "end")
             return
+        if act.target == "client":
+            self._client_fault(act, s)
+            return
         if act.name == "step":
             args = {k: v for k, v in s.args.items() if k != "name"}
             fn = STEPS.get(str(s.args.get("name")))
@@ -108,6 +113,21 @@ class Nemesis:
         self.record(act.name, label, "start", **({"args": s.args} if s.args else {}))
         self.open.append({"name": act.name, "node": node, "label": label, "network": not act.process})
 
+    def _client_fault(self, act: actions.Action, s: FaultStep) -> None:
+        """kill-client, pause-client, resume-client, restart-client on one workload client."""
+        ref = targets.parse(s.target).text() if s.target is not None else ""
+        client = self.clients.get(ref)
+        if client is None:
+            raise BadInput(f"target {s.target}: no client process {ref!r} (consumers need process: true)")
+        pid, delivered = client.pid, client.delivered
+        {"kill-client": client.kill, "pause-client": client.pause}.get(act.name, lambda: None)()
+        if act.undoes:
+            {"resume-client": client.resume, "restart-client": client.restart}[act.name]()
+            self._end(lambda f: f.get("client") == ref and f["name"] in act.undoes)
+            return
+        self.record(act.name, client.reader, "start", args={"client": ref, "pid": pid, "delivered": delivered})
+        self.open.append({"name": act.name, "node": None, "client": ref, "label": client.reader, "network": False})
+
     def _end(self, matches: Callable[[dict[str, Any]], bool]) -> None:
         for f in [f for f in self.open if matches(f)]:
             self.open.remove(f)
@@ -116,6 +136,11 @@ class Nemesis:
     def heal_all(self) -> list[str]:
         """Everything back (network, paused, stopped nodes); every open fault ends."""
         done = self.cluster.heal()
+        for f in self.open:
+            if f.get("client"):  # a killed client starts again, a paused one goes on
+                client = self.clients[f["client"]]
+                client.restart() if f["name"] == "kill-client" else client.resume()
+                done.append(f"{'restarted' if f['name'] == 'kill-client' else 'resumed'} {f['client']}")
         self._end(lambda f: True)
         return done
 

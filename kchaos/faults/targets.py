@@ -10,6 +10,7 @@
 | ``coordinator:TRANSACTIONAL_ID`` | the broker leading that id's ``__transaction_state`` partition |
 | ``txn-coordinator[:N]`` | the same for the workload's producer N (run-only) |
 | ``group-coordinator[:N]`` | the broker leading the ``__consumer_offsets`` partition of the workload's group N (run-only) |
+| ``consumer:G:M`` | member M of the workload's consumer group G, for client faults (run-only) |
 | ``$name`` | the node an earlier step resolved and named with ``as: name`` (run-only) |
 
 In experiment files TOPIC is the file's topic name; the run maps it to the real one.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RUN_ONLY = ("txn-coordinator", "group-coordinator", "$")
+RUN_ONLY = ("txn-coordinator", "group-coordinator", "consumer", "$")
 ALIASES = {"leader": "leader-of", "follower": "follower-of"}
 
 
@@ -46,6 +47,8 @@ class Target:
             return f"coordinator:{self.name}"
         if self.kind in ("txn-coordinator", "group-coordinator"):
             return f"{self.kind}:{self.index or 0}"
+        if self.kind == "consumer":
+            return f"consumer:{self.partition}:{self.index}"
         return self.kind
 
 
@@ -68,6 +71,11 @@ def parse(ref: str | int) -> Target:
         if rest and not rest.isdigit():
             raise ValueError(f"target {text!r}: write {kind}[:N], N the workload's {kind[:-12] or 'txn'} number")
         return Target(kind, index=int(rest or 0))
+    if kind == "consumer":
+        g, _, m = rest.partition(":")
+        if not (g.isdigit() and m.isdigit()):
+            raise ValueError(f"target {text!r}: write consumer:GROUP:MEMBER (0-based numbers), e.g. consumer:0:1")
+        return Target(kind, partition=int(g), index=int(m))  # group in ``partition``, member in ``index``
     if kind in ("leader-of", "follower-of"):
         parts = rest.split(":")
         if len(parts) == 3 and kind == "follower-of" and parts[2].isdigit() and parts[1].isdigit():
@@ -77,5 +85,5 @@ def parse(ref: str | int) -> Target:
         raise ValueError(f"target {text!r}: write {kind}:TOPIC:PARTITION, e.g. {kind}:orders:0")
     raise ValueError(
         f"target {text!r}: unknown kind {kind!r}; use a node id, leader-of:T:P, follower-of:T:P[:N], controller, "
-        "random, coordinator:TRANSACTIONAL_ID, txn-coordinator[:N], group-coordinator[:N] or $name"
+        "random, coordinator:TRANSACTIONAL_ID, txn-coordinator[:N], group-coordinator[:N], consumer:G:M or $name"
     )

@@ -16,7 +16,7 @@ from kchaos.results import RunResult, VariantResult
 
 
 def summary(run: RunResult) -> dict[str, Any]:
-    """The stable ``summary.json`` object (shape in DESIGN.md)."""
+    """The stable ``summary.json`` object (shape in ``docs/outputs.md``)."""
     return {
         "experiment": run.experiment.id,
         "verdict": run.verdict,

@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from kchaos.clients import QUIET
-from kchaos.events import Drain, Read, Stall
+from kchaos.events import Assign, Commit, Drain, Lost, Process, Read, Revoke, Stall
 from kchaos.history import HistoryWriter
 
 COMMIT_MODES = ("auto", "sync", "async", "before")
@@ -72,8 +72,12 @@ class GroupConsumer(threading.Thread):
         commit: str = "sync",
         processing_ms: float = 0.0,
         duration: float = 60.0,
+        counter: Any = None,
+        batch: int = 500,
     ) -> None:
         super().__init__(name=f"consumer-{name}", daemon=True)
+        self.batch = batch
+        self.counter = counter  # a shared value the parent reads when this runs in a child process
         self.reader, self.group, self.topics, self.history = name, group, topics, history
         self.commit_mode, self.processing_s, self.duration = commit, processing_ms / 1000, duration
         self.isolation = str(config.get("isolation.level", "read_committed"))
@@ -99,32 +103,16 @@ class GroupConsumer(threading.Thread):
         self._hang_requested.set()
 
     def _rebalance(self, op: str) -> Any:
+        kind = {"assign": Assign, "revoke": Revoke, "lost": Lost}[op]
+
         def callback(consumer: Consumer, partitions: list[TopicPartition]) -> None:
-            self.history.write(
-                {
-                    "op": op,
-                    "reader": self.reader,
-                    "group": self.group,
-                    "partitions": [[p.topic, p.partition] for p in partitions],
-                    "t": self.history.now(),
-                }
-            )
+            tps = [(p.topic, p.partition) for p in partitions]
+            self.history.write(kind(self.reader, self.group, tps, self.history.now()))
 
         return callback
 
     def _write_commit(self, topic: str, partition: int, offset: int, status: str) -> None:
-        self.history.write(
-            {
-                "op": "commit",
-                "reader": self.reader,
-                "group": self.group,
-                "topic": topic,
-                "partition": partition,
-                "offset": offset,
-                "status": status,
-                "t": self.history.now(),
-            }
-        )
+        self.history.write(Commit(self.reader, self.group, topic, partition, offset, status, self.history.now()))
 
     def _commit(
         self, consumer: Consumer, offsets: list[TopicPartition] | None = None, asynchronous: bool = False
@@ -164,7 +152,7 @@ class GroupConsumer(threading.Thread):
             if self._hang_requested.is_set():
                 self._hung = consumer  # kept referenced: destroying it would close it and leave the group
                 return
-            batch = consumer.consume(num_messages=500, timeout=0.2)
+            batch = consumer.consume(num_messages=self.batch, timeout=0.2)
             records = [m for m in batch if m.error() is None]
             if not records:
                 continue
@@ -173,11 +161,23 @@ class GroupConsumer(threading.Thread):
             for msg in records:
                 self.history.write(read_event(msg, self.reader, self.group, self.isolation, self.history.now()))
                 self.delivered += 1
+            if self.counter is not None:
+                self.counter.value = self.delivered
             if self.processing_s:
                 time.sleep(self.processing_s * len(records))
+            self._processed(records)
             if self.commit_mode in ("sync", "async"):
                 self._commit(consumer, asynchronous=self.commit_mode == "async")
         consumer.close()
+
+    def _processed(self, records: list[Any]) -> None:
+        """Processing of the batch is done: one ``process`` event per record. (Delivered is
+        not processed: a crash during the processing delay leaves reads without these.)"""
+        now = self.history.now()
+        for m in records:
+            self.history.write(
+                Process(self.reader, self.group, m.topic(), m.partition(), m.offset(), record_id(m), "ok", now)
+            )
 
     def _commit_positions(self, consumer: Consumer, records: list[Any]) -> None:
         """Commit-before-processing: the offsets after this batch, before it is processed."""

@@ -107,12 +107,42 @@ def test_kchaos_fault_offers_exactly_the_cluster_wide_actions_with_their_argumen
     commands = group.commands  # type: ignore[attr-defined]
     wide = {a.name: a for a in actions.cluster_wide()}
     assert set(commands) == set(wide)
-    assert {a.name for a in actions.ACTIONS.values() if a.scope == "run"} == {"crash-producer", "step"}
+    run_only = {a.name for a in actions.ACTIONS.values() if a.scope == "run"}
+    assert run_only == {"crash-producer", "step", "kill-client", "pause-client", "resume-client", "restart-client"}
     for name, cmd in commands.items():
         options = {p.name for p in cmd.params if p.param_type_name == "option"} - {"cluster"}
         assert options == {a.name for a in wide[name].args}, name
         positional = [p.name for p in cmd.params if p.param_type_name == "argument"]
         assert positional == {"node": ["target"], "pair": ["target", "to"], "none": []}[wide[name].target], name
+
+
+def test_client_faults_need_consumers_in_processes(tmp_path):
+    from kchaos import experiment as experiments
+    from kchaos.errors import BadInput
+
+    text = GOOD.replace("consumers: {groups: 1, members: 1}", "consumers: {groups: 1, members: 2}").replace(
+        "{at: 2, do: start, target: $victim}", '{at: 2, do: kill-client, target: "consumer:0:1"}'
+    )
+    with pytest.raises(
+        BadInput, match=r"mine.yaml:11: faults.2.target: consumer:0:1: client faults need consumers in processes"
+    ):
+        experiments.load(write(tmp_path, text))
+    ok = experiments.load(write(tmp_path, text.replace("members: 2}", "members: 2, process: true}")))
+    assert ok.workload.consumers.process
+    with pytest.raises(BadInput, match="this workload has 1 groups of 2 members"):
+        experiments.load(
+            write(
+                tmp_path,
+                text.replace("members: 2}", "members: 2, process: true}").replace("consumer:0:1", "consumer:0:2"),
+            )
+        )
+    with pytest.raises(BadInput, match="kill needs a node target, not 'consumer:0:1'"):
+        experiments.load(
+            write(
+                tmp_path,
+                text.replace("members: 2}", "members: 2, process: true}").replace("do: kill-client", "do: kill"),
+            )
+        )
 
 
 def test_older_spellings_are_aliases():

@@ -1,0 +1,116 @@
+"""Workload clients in processes of their own, so a fault can really crash them.
+
+A consumer killed with SIGKILL is not a consumer that stopped polling: it stops
+heartbeating too, so its partitions move when its session times out, and whatever it
+had delivered but not processed or committed is where at-least-once re-delivers and
+at-most-once loses. A thread cannot be killed like that; a child process can.
+
+``ClientProcess`` runs one client role (today: a group consumer) in a child started with
+multiprocessing's *spawn* (a fresh interpreter: librdkafka's threads never cross a
+fork). The child appends to the same history file as everyone (one ``write`` per line,
+O_APPEND), so a SIGKILL loses nothing it had recorded. It carries ``KCHAOS_CLUSTER`` in
+its environment like every process kchaos starts, so ``kchaos down`` finds leftovers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from kchaos import procs
+
+_SPAWN = multiprocessing.get_context("spawn")
+_ENV_LOCK = threading.Lock()
+
+
+def _consumer_main(kwargs: dict[str, Any], path: str, start: float, counter: Any, halt: Any) -> None:
+    """The child: one GroupConsumer on the shared history, until ``halt`` is set."""
+    from kchaos.history import HistoryWriter
+    from kchaos.workload.consumer import GroupConsumer
+
+    consumer = GroupConsumer(history=HistoryWriter(Path(path), start), counter=counter, **kwargs)
+    threading.Thread(target=lambda: (halt.wait(), consumer.stop()), daemon=True).start()
+    consumer.run()
+
+
+class ClientProcess:
+    """A group consumer in a child process: start, stop, and the faults kill (SIGKILL),
+    pause (SIGSTOP), resume (SIGCONT) and restart (a new process, same member name)."""
+
+    def __init__(self, kwargs: dict[str, Any], history_path: Path, history_start: float, cluster: str) -> None:
+        self.kwargs, self.path, self.start_t, self.cluster = kwargs, str(history_path), history_start, cluster
+        self.reader, self.group = kwargs["name"], kwargs["group"]
+        self._counter = _SPAWN.Value("q", 0, lock=False)
+        self._proc: Any = None
+        self._halt: Any = None
+        self.earlier = 0  # deliveries of processes this one replaced
+
+    @property
+    def delivered(self) -> int:
+        return self.earlier + int(self._counter.value)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def start(self) -> None:
+        self._halt = _SPAWN.Event()
+        self._counter.value = 0
+        self._proc = _SPAWN.Process(
+            target=_consumer_main,
+            args=(self.kwargs, self.path, self.start_t, self._counter, self._halt),
+            name=f"kchaos-{self.reader}",
+            daemon=True,
+        )
+        with _ENV_LOCK:  # a spawned child inherits os.environ as it is when it starts
+            before = os.environ.get(procs.MARK)
+            os.environ[procs.MARK] = self.cluster
+            try:
+                self._proc.start()
+            finally:
+                if before is None:
+                    os.environ.pop(procs.MARK, None)
+                else:
+                    os.environ[procs.MARK] = before
+
+    def stop(self) -> None:
+        if self._halt is not None:
+            self._halt.set()
+        if self._proc is not None and procs.paused(self._proc.pid):
+            self.resume()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the child; one that does not leave in time is killed (nothing is left)."""
+        if self._proc is None:
+            return
+        self._proc.join(timeout)
+        if self._proc.is_alive():
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL: no close, no commit, no leave-group; heartbeats stop."""
+        if self._proc is not None and self._proc.is_alive():
+            os.kill(self._proc.pid, signal.SIGKILL)
+            self._proc.join(10)
+
+    def pause(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            os.kill(self._proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            os.kill(self._proc.pid, signal.SIGCONT)
+
+    def restart(self) -> None:
+        """A new process for the same member (after a kill, or a kill now)."""
+        self.kill()
+        self.earlier += int(self._counter.value)
+        self.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
