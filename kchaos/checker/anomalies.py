@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kchaos.checker.groups import group_views
-from kchaos.checker.index import RC, Index
+from kchaos.checker.index import RC, RU, Index
 from kchaos.events import Read
 
 Example = dict[str, Any]
@@ -102,6 +102,9 @@ def reordered(ix: Index) -> list[Example]:
     sends that became visible count at the position a reader found them. Two writes at
     one offset are ``ack-conflict``, not this.
     """
+    cached = ix.cache.get("reordered")
+    if cached is not None:
+        return cached
     by_stream: dict[tuple, list] = defaultdict(list)
     found_at = ix.found_at
     for s in ix.sends.values():
@@ -131,6 +134,7 @@ def reordered(ix: Index) -> list[Example]:
                 )
             elif top is None or offset > top[1]:
                 top = (seq, offset, id_)
+    ix.cache["reordered"] = out
     return out
 
 
@@ -140,15 +144,62 @@ def key_order_broken(ix: Index) -> list[Example]:
 
     Per-key order is the guarantee most applications rely on; it holds only while a key
     stays on one partition and each reader is given that partition in offset order.
-    Acknowledged sends and unknown ones that became visible take part. Only a group
-    consumer's first delivery of an id counts (re-deliveries are ``info.redelivered``).
-    Drain readers are left out: they read each partition once in offset order, so for
-    them this is exactly what ``reordered`` and ``nonmonotonic-poll`` check.
+    Acknowledged sends and unknown ones that became visible take part. Only a reader's
+    first delivery of an id counts (re-deliveries are ``info.redelivered``). Drain
+    readers are left out: they read each partition once in offset order, so for them
+    this is exactly what ``reordered`` and ``nonmonotonic-poll`` check.
     """
-    out: list[Example] = []
-    meta: dict[str, tuple] = {}
+    out, moved = _moved_keys(ix)
+    # Delivery order. While keys stay put and each partition's log is in seq order, a
+    # reader can only be given a key out of order where it went back on a partition;
+    # so only those (reader, partition) streams are followed key by key.
+    everywhere = bool(moved) or bool(reordered(ix))
+    suspects = None if everywhere else _went_back(ix)
+    if suspects == set():
+        return out
+    sends = ix.sends
+    readers: dict[str, tuple[set[str], dict[tuple, tuple[int, str]]]] = {}
+    for r in ix.reads:
+        if r.group is None or (suspects is not None and (r.reader, r.topic, r.partition) not in suspects):
+            continue
+        s = sends.get(r.id)
+        if s is None or s.key is None or s.status == "fail":
+            continue
+        state = readers.get(r.reader)
+        if state is None:
+            state = readers[r.reader] = (set(), {})
+        seen, top = state
+        if r.id in seen:
+            continue
+        seen.add(r.id)
+        k = (s.producer, s.topic, s.key)
+        prev = top.get(k)
+        if prev is None or s.seq > prev[0]:
+            top[k] = (s.seq, r.id)
+        elif s.seq < prev[0]:
+            out.append(
+                {
+                    "kind": "delivered-out-of-order",
+                    "reader": r.reader,
+                    "key": r.key,
+                    "id": r.id,
+                    "topic": r.topic,
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "seq": s.seq,
+                    "delivered_after": prev[1],
+                    "t": r.t,
+                }
+            )
+    return out
+
+
+def _moved_keys(ix: Index) -> tuple[list[Example], set[tuple]]:
+    """Writes of a key stored on another partition than the key's first write."""
     homes: dict[tuple, tuple[int, int, str]] = {}
+    moved: set[tuple] = set()
     found_at = ix.found_at
+    where: dict[str, int] = {}
     for s in ix.sends.values():
         if s.key is None or s.status == "fail":
             continue
@@ -159,58 +210,51 @@ def key_order_broken(ix: Index) -> list[Example]:
         else:
             continue
         k = (s.producer, s.topic, s.key)
-        meta[s.id] = (k, s.seq, partition)
         home = homes.get(k)
-        if home is None or s.seq < home[1]:
-            homes[k] = (partition, s.seq, s.id)
-    for id_, (k, _seq, partition) in meta.items():
-        home = homes[k]
+        if home is None:
+            homes[k] = (partition, s.seq, s.id)  # type: ignore[assignment]
+            continue
         if home[0] != partition:
-            out.append(
-                {
-                    "kind": "moved",
-                    "key": k[2],
-                    "id": id_,
-                    "partition": partition,
-                    "first_id": home[2],
-                    "first_partition": home[0],
-                }
-            )
-    # Delivery order per reader: each reader's first delivery of an id, against the
-    # highest seq of that key it was given before.
-    readers: dict[str, tuple[set[str], dict[tuple, tuple[int, str]]]] = {}
+            moved.add(k)
+        if s.seq < home[1]:
+            homes[k] = (partition, s.seq, s.id)  # type: ignore[assignment]
+    out: list[Example] = []
+    if not moved:
+        return out, moved
+    for s in ix.sends.values():
+        k = (s.producer, s.topic, s.key)
+        if k in moved:
+            where[s.id] = s.partition if s.status == "ok" else found_at.get(s.id, (None, None))[1]  # type: ignore[assignment]
+            home = homes[k]
+            if where[s.id] is not None and where[s.id] != home[0]:
+                out.append(
+                    {
+                        "kind": "moved",
+                        "key": s.key,
+                        "id": s.id,
+                        "partition": where[s.id],
+                        "first_id": home[2],
+                        "first_partition": home[0],
+                    }
+                )
+    return out, moved
+
+
+def _went_back(ix: Index) -> set[tuple[str, str, int]]:
+    """(reader, topic, partition) streams where a group reader was given an offset at or
+    below one it had been given before (a rebalance, a restart, or a rewind)."""
+    last: dict[tuple, int] = {}
+    back = set()
     for r in ix.reads:
         if r.group is None:
             continue
-        m = meta.get(r.id)
-        if m is None:
-            continue
-        state = readers.get(r.reader)
-        if state is None:
-            state = readers[r.reader] = (set(), {})
-        seen, top = state
-        if r.id in seen:
-            continue
-        seen.add(r.id)
-        prev = top.get(m[0])
-        if prev is None or m[1] > prev[0]:
-            top[m[0]] = (m[1], r.id)
-        elif m[1] < prev[0]:
-            out.append(
-                {
-                    "kind": "delivered-out-of-order",
-                    "reader": r.reader,
-                    "key": r.key,
-                    "id": r.id,
-                    "topic": r.topic,
-                    "partition": r.partition,
-                    "offset": r.offset,
-                    "seq": m[1],
-                    "delivered_after": prev[1],
-                    "t": r.t,
-                }
-            )
-    return out
+        k = (r.reader, r.topic, r.partition)
+        prev = last.get(k)
+        if prev is not None and r.offset <= prev:
+            back.add(k)
+        else:
+            last[k] = r.offset
+    return back
 
 
 # --- one offset, one record --------------------------------------------------------------
@@ -410,12 +454,12 @@ def skipped(ix: Index) -> list[Example]:
         offsets = view.get(g.tp)
         if not offsets:
             continue
-        done = g.processed
-        lo = min(done, default=None)
-        hi = max(done, default=None)
+        done = g.processed  # (offset, id): a reused offset holding another record is not done
+        lo = min((o for o, _ in done), default=None)
+        hi = max((o for o, _ in done), default=None)
         commit = g.max_commit
         for o in sorted(offsets):
-            if o in done:
+            if (o, offsets[o]) in done:
                 continue
             between = lo is not None and lo < o < hi  # type: ignore[operator]
             below_commit = commit is not None and o < commit
@@ -531,9 +575,15 @@ def stuck_lso(ix: Index) -> list[Example]:
     drain still stuck that long after the heal means a hanging transaction. Before that,
     the partition is only ``undrained``.
     """
+    txn_partitions = {ix.partition_of(s) for sends in ix.txn_sends.values() for s in sends}
+    ru_stalls = {(st.topic, st.partition): st.position for st in ix.stalls if st.isolation == RU}
     out = []
     for st in ix.stalls:
-        if (st.isolation or RC) != RC or ix.drain((st.topic, st.partition)) is not None:
+        tp = (st.topic, st.partition)
+        if (st.isolation or RC) != RC or ix.drain(tp) is not None or tp not in txn_partitions:
+            continue
+        # Held by the last stable offset only if a read_uncommitted reader got further.
+        if ix.drain(tp, RU) is None and ru_stalls.get(tp, -1) <= st.position:
             continue
         if st.t - ix.heal_t >= ix.txn_timeout_s:
             out.append(
@@ -571,6 +621,12 @@ def exactly_once_broken(ix: Index) -> list[Example]:
         if c.status == "ok" and c.topic in input_topics and (not pipeline_groups or c.group in pipeline_groups):
             tp = (c.topic, c.partition)
             covered_to[tp] = max(covered_to.get(tp, 0), c.offset)
+    # A missing output proves something only where every output partition was drained
+    # from offset 0 (not undrained, nothing removed by retention).
+    output_tps = {ix.partition_of(ix.sends[p.output]) for p in ix.processes if p.output in ix.sends}
+    output_tps |= {(r.topic, r.partition) for r in ix.drain_reads(RC) if r.input is not None}
+    output_tps.discard(None)
+    judged = all((d := ix.drain(tp)) is not None and d.start_offset == 0 for tp in output_tps)  # type: ignore[arg-type]
     out = []
     for (topic, partition), offsets in ix.committed_view.items():
         if topic not in input_topics:
@@ -578,7 +634,7 @@ def exactly_once_broken(ix: Index) -> list[Example]:
         end = covered_to.get((topic, partition), 0)
         for offset, id_ in offsets.items():
             n, covered = len(outputs.get(id_, ())), offset < end
-            if (covered and n != 1) or (not covered and n):
+            if (covered and n > 1) or (covered and n == 0 and judged) or (not covered and n):
                 out.append(
                     {
                         "input": id_,

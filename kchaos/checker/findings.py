@@ -148,14 +148,14 @@ def _epochs(ix: Index, where: list[tuple], offsets: list[int]) -> list[int] | No
     """Leader epochs readers saw at the finding's offsets: before and after a truncation."""
     if len(where) != 1 or not offsets:
         return None
-    (topic, partition), lo, hi = where[0], offsets[0], offsets[-1]
-    seen = sorted(
-        {
-            r.leader_epoch
-            for r in ix.reads
-            if r.topic == topic and r.partition == partition and lo <= r.offset <= hi and r.leader_epoch is not None
-        }
-    )
+    lo, hi = offsets[0], offsets[-1]
+    epochs = ix.cache.get("epochs_by_partition")
+    if epochs is None:  # once per check: partition -> [(offset, epoch)]
+        epochs = ix.cache["epochs_by_partition"] = {}
+        for r in ix.reads:
+            if r.leader_epoch is not None:
+                epochs.setdefault((r.topic, r.partition), []).append((r.offset, r.leader_epoch))
+    seen = sorted({e for o, e in epochs.get(where[0], ()) if lo <= o <= hi})
     return seen or None
 
 

@@ -9,12 +9,12 @@ commits allow: at-least-once at work), counted per cause.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from kchaos.checker.index import TP, Index
-from kchaos.events import Lost, Read, Revoke
+from kchaos.events import Assign, Lost, Read, Revoke
 
 
 @dataclass
@@ -23,7 +23,7 @@ class GroupView:
 
     group: str
     tp: TP
-    processed: set[int] = field(default_factory=set)
+    processed: set[tuple[int, str]] = field(default_factory=set)  # (offset, id)
     max_commit: int | None = None
     rewinds: list[tuple[Read, int]] = field(default_factory=list)
     redelivered: list[tuple[Read, str]] = field(default_factory=list)
@@ -42,42 +42,66 @@ def _build(ix: Index) -> list[GroupView]:
     for r in ix.reads:
         if r.group is not None:
             reads[(r.group, (r.topic, r.partition))].append(r)
-    processed: dict[tuple[str, TP], set[int]] = defaultdict(set)
+    processed: dict[tuple[str, TP], set[tuple[int, str]]] = defaultdict(set)
     groups_processing = set()
     for p in ix.processes:
         if p.group is not None:
             groups_processing.add(p.group)
-            processed[(p.group, (p.topic, p.partition))].add(p.offset)
+            processed[(p.group, (p.topic, p.partition))].add((p.offset, p.id))
     commits: dict[tuple[str, TP], list[tuple[float, int]]] = defaultdict(list)
     for c in ix.commits:
         if c.status == "ok" and c.offset >= 0:
             commits[(c.group, (c.topic, c.partition))].append((c.t, c.offset))
+    assigned: dict[tuple[str, TP], list[float]] = defaultdict(list)
+    for ev in ix.rebalances:
+        if type(ev) is Assign:
+            for topic, partition in ev.partitions:
+                assigned[(ev.reader, (topic, partition))].append(ev.t)
     causes = _Causes(ix)
     views = []
     for key in sorted(set(reads) | set(commits), key=str):
         group, tp = key
         view = GroupView(group, tp)
         rs = reads.get(key, [])
-        view.processed = processed[key] if group in groups_processing else {r.offset for r in rs}
+        view.processed = processed[key] if group in groups_processing else {(r.offset, r.id) for r in rs}
         cs = sorted(commits.get(key, []))
         view.max_commit = max((o for _, o in cs), default=None)
-        _judge_redeliveries(view, rs, cs, causes)
+        _judge_redeliveries(view, rs, cs, assigned, causes)
         views.append(view)
     return views
 
 
-def _judge_redeliveries(view: GroupView, reads: list[Read], commits: list[tuple[float, int]], causes: _Causes) -> None:
-    """Walk the group's deliveries in order with the commits made before each."""
-    first: dict[int, float] = {}
-    i, committed = 0, None
+def _judge_redeliveries(
+    view: GroupView,
+    reads: list[Read],
+    commits: list[tuple[float, int]],
+    assigned: dict[tuple[str, TP], list[float]],
+    causes: _Causes,
+) -> None:
+    """Walk the group's deliveries in order. A record (an offset holding one id) given
+    again is judged against what the group had committed when the reader was *assigned*
+    the partition: that is where its position came from. Commits made after the
+    assignment (a commit-before-processing consumer commits each batch before it is
+    delivered) do not move a position already set."""
+    first: dict[tuple[int, str], float] = {}
+    commit_t = [t for t, _ in commits]
+    best, top = [], None
+    for _, offset in commits:
+        top = offset if top is None else max(top, offset)
+        best.append(top)
     for r in reads:
-        while i < len(commits) and commits[i][0] < r.t:
-            committed = commits[i][1] if committed is None else max(committed, commits[i][1])
-            i += 1
-        t_first = first.get(r.offset)
+        pos = (r.offset, r.id)
+        t_first = first.get(pos)
         if t_first is None:
-            first[r.offset] = r.t
-        elif committed is not None and r.offset < committed:
+            first[pos] = r.t
+            continue
+        times = assigned.get((r.reader, view.tp), [])
+        k = bisect_right(times, r.t)
+        committed = None
+        if k:  # the commits made before the reader's latest assignment
+            j = bisect_left(commit_t, times[k - 1])
+            committed = best[j - 1] if j else None
+        if committed is not None and r.offset < committed:
             view.rewinds.append((r, committed))
         else:
             view.redelivered.append((r, causes.between(view.group, t_first, r.t)))

@@ -6,6 +6,7 @@ Pure functions over an ``Index``, like the anomaly checks; the report draws them
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -172,8 +173,9 @@ def rebalance_pauses(ix: Index) -> list[dict[str, Any]]:
             continue
         for tp in ev.partitions:
             topic, partition = tp[0], tp[1]
-            later = [t for t in next_read.get((ev.group, topic, partition), []) if t >= ev.t]
-            pause = round(min(later) - ev.t, 3) if later else None
+            times = next_read.get((ev.group, topic, partition), [])
+            k = bisect_left(times, ev.t)  # reads are in history order: times are sorted
+            pause = round(times[k] - ev.t, 3) if k < len(times) else None
             out.append({"group": ev.group, "topic": topic, "partition": partition, "t": ev.t, "pause_s": pause})
     return out
 

@@ -185,9 +185,23 @@ CASES = {
         .drained(("p0-0", 0), ("p0-1", 1), end=3),
     ),
     "stuck-lso": (
-        H().meta(10).send("p0-0", 0).fault("kill", "start").fault("kill", "end").stall(0, 5, t=30.0),
+        H()
+        .meta(10)
+        .send("p0-0", 0)
+        .send("p0-1", 1, txn="x1")
+        .fault("kill", "start")
+        .fault("kill", "end")
+        .drained(("p0-0", 0), ("p0-1", 1), isolation="read_uncommitted", reader="d1", end=2)
+        .stall(1, 2, t=30.0),
         1,
-        H().meta(10).send("p0-0", 0).fault("kill", "start").fault("kill", "end").stall(0, 5, t=5.0),
+        H()
+        .meta(10)
+        .send("p0-0", 0)
+        .send("p0-1", 1, txn="x1")
+        .fault("kill", "start")
+        .fault("kill", "end")
+        .drained(("p0-0", 0), ("p0-1", 1), isolation="read_uncommitted", reader="d1", end=2)
+        .stall(1, 2, t=5.0),
     ),
     "exactly-once-broken": (
         H()

@@ -46,24 +46,77 @@ def test_log_start_offset_is_per_drain_reader():
 
 
 def test_hanging_transaction_is_undrained_then_stuck_lso():
-    def run(stalled_at: float) -> dict:
-        return check(
-            H()
-            .meta(10)
-            .send("p0-0", 0)
-            .send("p0-1", 1, txn="x1")
-            .send("p0-2", 2)
-            .fault("kill", "start")
-            .fault("kill", "end")
-            .stall(1, 3, t=stalled_at)
-            .events
-        )
+    def run(stalled_at: float, uncommitted_got_through: bool = True, txn: str | None = "x1") -> dict:
+        h = H().meta(10).send("p0-0", 0).send("p0-1", 1, txn=txn).send("p0-2", 2)
+        h.fault("kill", "start").fault("kill", "end")
+        if uncommitted_got_through:
+            h.drained(("p0-0", 0), ("p0-1", 1), ("p0-2", 2), isolation="read_uncommitted", reader="d1")
+        return check(h.stall(1, 3, t=stalled_at).events)
 
     early = run(5.0)
     assert sum(early["anomalies"].values()) == 0 and early["undrained"] == [["t", 0]]
     late = run(25.0)
     assert late["anomalies"]["stuck-lso"] == 1 and late["anomalies"]["lost"] == 0
     assert late["undrained"] == [["t", 0]]
+    # Not held by a transaction: the partition was unavailable (no reader got through),
+    # or it has no transactional record at all. Undrained, not stuck-lso.
+    assert sum(run(25.0, uncommitted_got_through=False)["anomalies"].values()) == 0
+    assert sum(run(25.0, txn=None)["anomalies"].values()) == 0
+
+
+def test_commit_before_processing_redelivery_after_a_failed_commit_is_not_a_rewind():
+    # The new member commits each batch before it is delivered: that commit does not
+    # move the position it got at assignment (offset 0, the old commit having failed).
+    h = (
+        H()
+        .send("p0-0", 0)
+        .send("p0-1", 1)
+        .commit(2, status="REBALANCE_IN_PROGRESS")
+        .read("p0-0", 0)
+        .read("p0-1", 1)
+        .rebalance("revoke")
+        .rebalance("assign", reader="c1")
+        .commit(2, reader="c1")
+        .read("p0-0", 0, reader="c1")
+        .read("p0-1", 1, reader="c1")
+        .drained(("p0-0", 0), ("p0-1", 1))
+    )
+    result = check(h.events)
+    assert found(h) == {} and result["info"]["redelivered"] == 2
+
+
+def test_records_at_reused_offsets_below_a_commit_are_skipped():
+    # The group processed a-0..a-3 and committed 4; an unclean election replaced offsets
+    # 2-5 with b-2..b-5; the group then read only b-4 and b-5: b-2 and b-3 were never seen.
+    h = H()
+    for i in range(4):
+        h.send(f"a-{i}", i)
+    for i in range(4):
+        h.read(f"a-{i}", i)
+    h.commit(4)
+    for i in range(2, 6):
+        h.send(f"b-{i}", i, key="j")
+    h.read("b-4", 4, key="j").read("b-5", 5, key="j")
+    h.drained(("a-0", 0), ("a-1", 1), ("b-2", 2), ("b-3", 3), ("b-4", 4), ("b-5", 5))
+    examples = check(h.events)["examples"]["skipped"]
+    assert [e["id"] for e in examples] == ["b-2", "b-3"]
+
+
+def test_pipeline_output_not_drained_or_removed_proves_nothing():
+    def pipeline(drain_output: bool, start: int = 0) -> H:
+        h = H().send("in-0", 0).send("in-1", 1).drained(("in-0", 0), ("in-1", 1))
+        h.send("o-0", 0, topic="out").send("o-1", 1, topic="out")
+        h.process("in-0", 0, group="pipe", output="o-0").process("in-1", 1, group="pipe", output="o-1")
+        h.commit(2, group="pipe")
+        if drain_output:
+            kept = [("o-1", 1)] if start else [("o-0", 0), ("o-1", 1)]
+            h.drained(*kept, topic="out", inputs={"o-0": "in-0", "o-1": "in-1"}, start=start)
+        return h
+
+    assert found(pipeline(True)) == {}
+    undrained = check(pipeline(False).events)
+    assert undrained["anomalies"]["exactly-once-broken"] == 0 and ["out", 0] in undrained["undrained"]
+    assert found(pipeline(True, start=1)) == {}
 
 
 # --- transaction outcomes inferred -----------------------------------------------------------

@@ -271,15 +271,25 @@ def plant(kind: str, e: int) -> list[dict[str, Any]]:
             R("px-0", e, reader="cz", group="gz") | {"t": 1.0},
         ],
         "stuck-lso": [
+            S("sx-0", 0, txn="tx") | {"topic": "stuck"},
+            {
+                "op": "drain",
+                "reader": "du",
+                "topic": "stuck",
+                "partition": 0,
+                "end_offset": 2,
+                "t": 998.0,
+                "isolation": "read_uncommitted",
+            },
             {
                 "op": "stall",
                 "reader": "dz",
                 "topic": "stuck",
                 "partition": 0,
                 "position": 0,
-                "end_offset": 5,
+                "end_offset": 2,
                 "t": 999.0,
-            }
+            },
         ],
         "exactly-once-broken": [
             S("px-0", e),
