@@ -292,12 +292,15 @@ def ack_mismatch(ix: Index) -> list[Example]:
     The broker told the client "you are at offset 17" and offset 17 holds something else
     at the end: the acknowledged write was truncated and its offset reused.
     """
-    drained_at = ix.any_drain_at
     out = []
+    committed, uncommitted = ix.committed_view, ix.uncommitted_view
     for s in ix.sends.values():
         if s.status != "ok":
             continue
-        found = drained_at.get((s.topic, s.partition, s.offset))  # type: ignore[arg-type]
+        at = committed.get((s.topic, s.partition))  # type: ignore[arg-type]
+        found = at.get(s.offset) if at is not None else None  # type: ignore[arg-type]
+        if found is None and uncommitted:
+            found = ix.drained_id_at(s.topic, s.partition, s.offset)  # type: ignore[arg-type]
         if found is not None and found != s.id:
             out.append({"id": s.id, "topic": s.topic, "partition": s.partition, "offset": s.offset, "found": found})
     return out
@@ -556,14 +559,15 @@ def precommitted_read(ix: Index) -> list[Example]:
         ev = ix.txn_events.get(name)
         if ev is not None and ev.t0 is not None:
             t = max(t, ev.t0)
-        begun[name] = t
+        for s in sends:
+            begun[s.id] = t
     if not begun:
         return []
-    out, sends = [], ix.sends
+    out, sends_by_id = [], ix.sends
     for r in ix.reads:
-        s = sends.get(r.id)
-        if s is not None and s.txn is not None and r.committed_only and r.t < begun[s.txn]:
-            out.append(_read_example(r, txn=s.txn, commit_begun=begun[s.txn]))
+        b = begun.get(r.id)
+        if b is not None and r.t < b and r.isolation != "read_uncommitted":
+            out.append(_read_example(r, txn=sends_by_id[r.id].txn, commit_begun=b))
     return out
 
 

@@ -15,13 +15,29 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from kchaos.events import Assign, Commit, Drain, Fault, Meta, Phase, Process, Read, Send, Stall, Txn, to_struct
+from kchaos.events import (
+    Assign,
+    Commit,
+    Drain,
+    Fault,
+    Lost,
+    Meta,
+    Phase,
+    Process,
+    Read,
+    Revoke,
+    Send,
+    Stall,
+    Txn,
+    to_struct,
+)
 
 RC, RU = "read_committed", "read_uncommitted"
 #: Kafka's default transaction.timeout.ms, when a history does not say (``meta``).
 DEFAULT_TXN_TIMEOUT_S = 60.0
 
 TP = tuple[str, int]
+REBALANCES = (Assign, Revoke, Lost)
 
 
 @dataclass
@@ -74,9 +90,20 @@ class Index:
         return {i for offsets in self.committed_view.values() for i in offsets.values()}
 
     @cached_property
-    def any_drain_at(self) -> dict[tuple[str, int, int], str]:
-        """(topic, partition, offset) -> id, from drain readers of either isolation."""
-        return {(r.topic, r.partition, r.offset): r.id for r in self.drain_reads()}
+    def uncommitted_view(self) -> dict[TP, dict[int, str]]:
+        """What the read_uncommitted drain found: partition -> offset -> id."""
+        view: dict[TP, dict[int, str]] = {}
+        for r in self.drain_reads(RU):
+            view.setdefault((r.topic, r.partition), {})[r.offset] = r.id
+        return view
+
+    def drained_id_at(self, topic: str, partition: int, offset: int) -> str | None:
+        """The id a drain reader (either isolation) found at an offset, if any."""
+        for view in (self.committed_view, self.uncommitted_view):
+            at = view.get((topic, partition))
+            if at is not None and offset in at:
+                return at[offset]
+        return None
 
     @cached_property
     def read_ids(self) -> set[str]:
@@ -236,6 +263,7 @@ def build(events: Iterable[Any]) -> Index:
     ix = Index()
     epochs: dict[str, int] = {}
     reads_append, epochs_append, sends = ix.reads.append, ix.read_epochs.append, ix.sends
+    processes_append, commits_append = ix.processes.append, ix.commits.append
     drain_isolation: dict[str, str] = {}
     pending_drains: list[Drain] = []
     n = 0
@@ -251,17 +279,17 @@ def build(events: Iterable[Any]) -> Index:
                 drain_isolation.setdefault(ev.reader, ev.isolation)
         elif kind is Send:
             sends[ev.id] = ev
+        elif kind is Process:
+            processes_append(ev)
+        elif kind is Commit:
+            commits_append(ev)
         elif kind is Txn:
             ix.txn_events[ev.txn] = ev
         elif kind is Drain:
             pending_drains.append(ev)
-        elif isinstance(ev, Assign):
+        elif kind in REBALANCES:
             epochs[ev.reader] = epochs.get(ev.reader, 0) + 1
             ix.rebalances.append(ev)
-        elif kind is Commit:
-            ix.commits.append(ev)
-        elif kind is Process:
-            ix.processes.append(ev)
         elif kind is Fault:
             ix.faults.append(ev)
         elif kind is Stall:
