@@ -83,7 +83,7 @@ def images_build(
     rebuild: Annotated[bool, typer.Option(help="Build again even when the images exist.")] = False,
 ) -> None:
     """Build kchaos/kafka and kchaos/toxiproxy images with no registry (needs kchaos install)."""
-    from kchaos.cluster import images
+    from kchaos.cluster.docker import images
 
     if not offline:
         raise BadInput("only offline builds exist; pass --offline (or docker pull the official images)")
@@ -97,7 +97,7 @@ def compose(
     out: Annotated[Path, typer.Option(help="Folder to write (one sub-folder per topology).")] = Path("compose"),
 ) -> None:
     """Write compose files of the docker topology (3 combined; 3 + 3 dedicated controllers)."""
-    from kchaos.cluster import compose as composer
+    from kchaos.cluster.docker import compose as composer
 
     files = composer.write(out)
     console.print(f"wrote {len(files)} files under {out}/ (use: docker compose -f {out}/combined/compose.yaml up)")
@@ -187,7 +187,7 @@ def down(
     from kchaos import procs
     from kchaos.cluster import state as statefile
     from kchaos.cluster import teardown
-    from kchaos.cluster.docker_cluster import owned_names
+    from kchaos.cluster.docker import owned_names
 
     names = [cluster]
     if all_clusters:

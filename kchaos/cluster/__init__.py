@@ -13,7 +13,7 @@ BACKENDS = ("local", "docker", "auto")
 def attach(name: str = "default") -> Cluster:
     """The running cluster named ``name``, whatever its backend, from its state file."""
     from kchaos.cluster import state
-    from kchaos.cluster.docker_cluster import DockerCluster
+    from kchaos.cluster.docker import DockerCluster
     from kchaos.cluster.local import LocalCluster
     from kchaos.errors import ClusterError
 
@@ -32,7 +32,7 @@ def choose_backend(backend: str, kafka_version: str) -> tuple[str, str]:
 
     ``auto`` picks docker when a daemon answers and both images are present, else local.
     """
-    from kchaos.cluster import images
+    from kchaos.cluster.docker import images
     from kchaos.errors import BadInput
 
     if backend not in BACKENDS:
@@ -50,7 +50,7 @@ def make(
     spec: ClusterSpec, backend: str, kafka_image: str | None = None, toxiproxy_image: str | None = None
 ) -> Cluster:
     """A cluster object of the chosen backend (``local`` or ``docker``), not started yet."""
-    from kchaos.cluster.docker_cluster import DockerCluster
+    from kchaos.cluster.docker import DockerCluster
     from kchaos.cluster.local import LocalCluster
 
     if backend == "docker":
@@ -61,6 +61,7 @@ def make(
 def teardown(name: str, keep_data: bool = False) -> list[str]:
     """Everything of cluster ``name`` gone, whatever its backend: containers, networks and
     volumes with its label, processes with its mark, and its folder."""
-    from kchaos.cluster import docker_cluster, local
+    from kchaos.cluster import docker as docker_cluster
+    from kchaos.cluster import local
 
     return docker_cluster.teardown(name, keep_data) + local.teardown(name, keep_data)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from kchaos.cluster import state as statefile
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
-from kchaos.cluster.topology import Link, LocalTopology
+from kchaos.cluster.topology import Link, Topology
 from kchaos.errors import BadInput
 from kchaos.toxiproxy import Toxiproxy
 
@@ -45,7 +45,7 @@ class Cluster(ABC):
 
     @property
     @abstractmethod
-    def topo(self) -> LocalTopology:
+    def topo(self) -> Topology:
         """Ports, addresses and proxies (``kchaos.cluster.topology``) of this backend."""
 
     @property

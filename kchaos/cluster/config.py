@@ -12,7 +12,7 @@ import hashlib
 import uuid
 
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
-from kchaos.cluster.topology import LocalTopology
+from kchaos.cluster.topology import Topology
 
 _LOG4J2 = """status = warn
 {appender}appender.out.layout.type = PatternLayout
@@ -71,7 +71,7 @@ def defaults(spec: ClusterSpec) -> dict[str, str]:
     }
 
 
-def node_properties(spec: ClusterSpec, topo: LocalTopology, node: NodeSpec, bind_host: str, log_dir: str) -> str:
+def node_properties(spec: ClusterSpec, topo: Topology, node: NodeSpec, bind_host: str, log_dir: str) -> str:
     """One node's server.properties from the topology: it listens on ``bind_host`` at its
     own ports, advertises clients its client proxy and peers its name (which each peer
     resolves to its own proxy), and knows the controllers by name too."""

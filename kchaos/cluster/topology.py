@@ -35,7 +35,7 @@ class Link:
 
 @dataclass(frozen=True)
 class NodePorts:
-    """The ports of one node on the local backend."""
+    """The ports of one node (host ports on the local backend, container ports on docker)."""
 
     client_proxy: int
     client: int
@@ -43,8 +43,9 @@ class NodePorts:
     controller: int
 
 
-class LocalTopology:
-    """Ports, addresses and proxies of a cluster whose nodes all run on loopback."""
+class Topology:
+    """Ports, proxies and links of a cluster; each backend says where addresses are
+    (``link_ip``, ``upstream_host``, ``client_listen_host``)."""
 
     def __init__(self, spec: ClusterSpec) -> None:
         self.spec = spec
@@ -59,24 +60,16 @@ class LocalTopology:
         return NodePorts(base + 100 + k, base + 200 + k, base + 300 + k, base + 400 + k)
 
     def link_ip(self, src: NodeSpec, dst: NodeSpec) -> str:
-        """The loopback address on which ``src`` reaches ``dst``'s proxies."""
-        if src.id == dst.id:
-            return "127.0.0.1"
-        return f"127.77.{self.index[src.id] + 1}.{self.index[dst.id] + 1}"
+        """The address on which ``src`` reaches ``dst``'s proxies."""
+        raise NotImplementedError
 
     def upstream_host(self, dst: NodeSpec) -> str:
         """Where Toxiproxy reaches ``dst``'s real listeners."""
-        return "127.0.0.1"
+        raise NotImplementedError
 
     def client_listen_host(self) -> str:
         """Where the client proxies listen (inside Toxiproxy's network namespace)."""
-        return "127.0.0.1"
-
-    def hosts_file(self, src: NodeSpec) -> str:
-        """The hosts file of node ``src``: every peer name -> src's own proxy address."""
-        lines = ["127.0.0.1 localhost"]
-        lines += [f"{self.link_ip(src, dst)} {dst.host}" for dst in self.spec.nodes]
-        return "\n".join(lines) + "\n"
+        raise NotImplementedError
 
     def links(self) -> list[Link]:
         """Every proxy of the cluster: client entries, replication and controller links."""
@@ -101,15 +94,3 @@ class LocalTopology:
     def bootstrap(self) -> str:
         """The address list a client starts from: every broker's client proxy."""
         return ",".join(f"127.0.0.1:{self.ports(n).client_proxy}" for n in self.spec.nodes if n.broker)
-
-    def all_ports(self) -> list[tuple[str, int]]:
-        """Every (address, port) the cluster will listen on, to check before starting."""
-        out = [("127.0.0.1", self.toxiproxy_port)]
-        for n in self.spec.nodes:
-            p = self.ports(n)
-            if n.broker:
-                out += [("127.0.0.1", p.client_proxy), ("127.0.0.1", p.client), ("127.0.0.1", p.replication)]
-            if n.controller:
-                out.append(("127.0.0.1", p.controller))
-        out += [tuple(link.proxy.listen.rsplit(":", 1)) for link in self.links() if link.kind != "client"]
-        return [(h, int(port)) for h, port in out]

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kchaos.cluster import images
-from kchaos.cluster.docker_cluster import DockerCluster
+from kchaos.cluster.docker import DockerCluster, images
 from kchaos.cluster.spec import ClusterSpec
 from tests.conftest import require
 from tests.integration.conftest import FAST_FAILURE, _installed, brought_up, heal_and_wait

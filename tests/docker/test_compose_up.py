@@ -10,8 +10,8 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-from kchaos.cluster import images
-from kchaos.cluster.compose import TOPOLOGIES, topology
+from kchaos.cluster.docker import images
+from kchaos.cluster.docker.compose import TOPOLOGIES, topology
 from kchaos.cluster.readiness import wait_writable
 from tests.conftest import require
 from tests.docker.conftest import require_docker

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from kchaos.cluster import docker_cluster, images
+from kchaos.cluster import docker as docker_cluster
 from kchaos.cluster import state as statefile
-from kchaos.cluster.docker_cluster import LABEL
+from kchaos.cluster.docker import LABEL, images
 from tests.docker.conftest import require_docker
 from tests.integration.test_cli_cluster import KCHAOS, _one_line_exit_2, run
 

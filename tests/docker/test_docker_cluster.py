@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from kchaos.cluster import choose_backend
-from kchaos.cluster.docker_cluster import DATA_DIR, LABEL
+from kchaos.cluster.docker import DATA_DIR, LABEL
 from kchaos.cluster.inspect import status
 from tests.integration import test_cluster as same_as_local
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from kchaos.cluster.compose import TOPOLOGIES, render, topology
-from kchaos.cluster.docker_cluster import node_command
+from kchaos.cluster.docker import node_command
+from kchaos.cluster.docker.compose import TOPOLOGIES, render, topology
 
 ROOT = Path(__file__).resolve().parents[2] / "compose"
 

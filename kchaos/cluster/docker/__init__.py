@@ -26,12 +26,13 @@ import tarfile
 import time
 from typing import Any, Literal
 
-from kchaos.cluster import config, images, readiness
+from kchaos.cluster import config, readiness
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
-from kchaos.cluster.local import JVM_FLAGS, check_ports_free
+from kchaos.cluster.common import JVM_FLAGS, check_ports_free
+from kchaos.cluster.docker import images
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
-from kchaos.cluster.topology import LocalTopology
+from kchaos.cluster.topology import Topology
 from kchaos.errors import BadInput, ClusterError
 
 LABEL = "kchaos.cluster"
@@ -56,8 +57,8 @@ def node_volume(cluster: str, node_id: int) -> str:
     return f"{prefix(cluster)}-data-{node_id}"
 
 
-class DockerTopology(LocalTopology):
-    """The local topology's ports and proxy names, with container addresses.
+class DockerTopology(Topology):
+    """Ports and proxy names as on every backend, with container addresses.
 
     ``toxiproxy_ips`` maps a source node id to Toxiproxy's address on that node's network.
     """
@@ -103,7 +104,7 @@ def node_command(spec: ClusterSpec, node: NodeSpec, cluster_id: str) -> list[str
     return ["sh", "-c", script]
 
 
-def node_properties(spec: ClusterSpec, topo: LocalTopology, node: NodeSpec) -> str:
+def node_properties(spec: ClusterSpec, topo: Topology, node: NodeSpec) -> str:
     """server.properties of a node in a container: it listens on all its addresses."""
     return config.node_properties(spec, topo, node, "0.0.0.0", DATA_DIR)
 

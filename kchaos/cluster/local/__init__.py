@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,28 +21,44 @@ from kchaos import install, procs
 from kchaos.cluster import config, readiness
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
+from kchaos.cluster.common import JVM_FLAGS, check_ports_free
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
-from kchaos.cluster.topology import LocalTopology
-from kchaos.errors import BadInput, ClusterError, PortInUse
-
-JVM_FLAGS = [
-    "-XX:+UseG1GC",
-    "-XX:MaxGCPauseMillis=20",
-    "-XX:+ExitOnOutOfMemoryError",
-    "-Djava.awt.headless=true",
-    "-XX:-UsePerfData",
-]
+from kchaos.cluster.topology import Topology
+from kchaos.errors import BadInput, ClusterError
 
 
-def check_ports_free(addresses: list[tuple[str, int]]) -> None:
-    """Fail with one line naming the first port that another process holds."""
-    for host, port in addresses:
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, port))
-            except OSError:
-                raise PortInUse(f"port {host}:{port} is in use; stop what holds it or pass --base-port") from None
+class LocalTopology(Topology):
+    """Every node on loopback: node A reaches peer B at ``127.77.a.b``, an address only A
+    uses (its own hosts file maps B's name there), where the proxy ``repl-A-B`` listens."""
+
+    def link_ip(self, src: NodeSpec, dst: NodeSpec) -> str:
+        if src.id == dst.id:
+            return "127.0.0.1"
+        return f"127.77.{self.index[src.id] + 1}.{self.index[dst.id] + 1}"
+
+    def upstream_host(self, dst: NodeSpec) -> str:
+        return "127.0.0.1"
+
+    def client_listen_host(self) -> str:
+        return "127.0.0.1"
+
+    def hosts_file(self, src: NodeSpec) -> str:
+        """The hosts file of node ``src``: every peer name -> src's own proxy address."""
+        lines = ["127.0.0.1 localhost"]
+        lines += [f"{self.link_ip(src, dst)} {dst.host}" for dst in self.spec.nodes]
+        return "\n".join(lines) + "\n"
+
+    def all_ports(self) -> list[tuple[str, int]]:
+        """Every (address, port) the cluster will listen on, to check before starting."""
+        out = [("127.0.0.1", self.toxiproxy_port)]
+        for n in self.spec.nodes:
+            p = self.ports(n)
+            if n.broker:
+                out += [("127.0.0.1", p.client_proxy), ("127.0.0.1", p.client), ("127.0.0.1", p.replication)]
+            if n.controller:
+                out.append(("127.0.0.1", p.controller))
+        out += [tuple(link.proxy.listen.rsplit(":", 1)) for link in self.links() if link.kind != "client"]
+        return [(h, int(port)) for h, port in out]
 
 
 class LocalCluster(Cluster):

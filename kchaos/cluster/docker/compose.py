@@ -19,13 +19,14 @@ from pathlib import Path
 
 import yaml
 
-from kchaos.cluster import config, images
-from kchaos.cluster.docker_cluster import (
+from kchaos.cluster import config
+from kchaos.cluster.docker import (
     CONF_DIR,
     DATA_DIR,
     LABEL,
     TOXIPROXY_API_PORT,
     DockerTopology,
+    images,
     node_command,
     node_container,
     node_properties,
