@@ -16,7 +16,7 @@ from typing import Any, Literal
 from kchaos.cluster import state as statefile
 from kchaos.cluster.spec import ClusterSpec, NodeSpec
 from kchaos.cluster.topology import Link, Topology
-from kchaos.errors import BadInput
+from kchaos.errors import BadInput, ClusterError
 from kchaos.toxiproxy import Toxiproxy
 
 Direction = Literal["in", "out", "both"]
@@ -28,11 +28,31 @@ class Cluster(ABC):
     """A running (or about to run) KRaft cluster with one Toxiproxy in front of every link."""
 
     backend: str = "?"
-    capabilities: frozenset[str] = frozenset({"kill", "stop", "start", "pause", "resume", "network"})
+    start_hint: str = "kchaos up"  # how a user starts one of these, for "no cluster" errors
 
     def __init__(self, spec: ClusterSpec) -> None:
         self.spec = spec
         self.name = spec.name
+
+    @classmethod
+    def attach(cls, name: str = "default") -> Cluster:
+        """The cluster another kchaos process started, rebuilt from its state file."""
+        st = statefile.load(name)
+        if not st or st.get("backend") != cls.backend:
+            raise ClusterError(f"no {cls.backend} cluster '{name}' is running; start one with: {cls.start_hint}")
+        return cls(ClusterSpec(**st["spec"]))
+
+    def _all_alive(self) -> None:
+        """Raise at once when a node died during startup, quoting the errors of its log."""
+        for node in self.spec.nodes:
+            if self.process_state(node.id) == "down":
+                lines = self.log_tail(node.id)
+                errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln or "rror:" in ln] or lines[-3:]
+                raise ClusterError(f"node {node.id} exited during startup: {' / '.join(errors)[:400]}")
+
+    def log_tail(self, node_id: int) -> list[str]:
+        """The last lines a node logged (for errors); none when the backend cannot tell."""
+        return []
 
     # --- lifecycle -------------------------------------------------------------------
     @abstractmethod

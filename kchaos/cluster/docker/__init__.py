@@ -124,19 +124,13 @@ class DockerCluster(Cluster):
     """A cluster of containers on private networks, created with the Docker SDK."""
 
     backend = "docker"
+    start_hint = "kchaos up --backend docker"
 
     def __init__(self, spec: ClusterSpec, kafka_image: str | None = None, toxiproxy_image: str | None = None) -> None:
         super().__init__(spec)
         self.kafka_image, self.toxiproxy_image = kafka_image, toxiproxy_image
         self._client: Any = None
         self._topo: DockerTopology | None = None
-
-    @classmethod
-    def attach(cls, name: str = "default") -> DockerCluster:
-        st = statefile.load(name)
-        if not st or st.get("backend") != "docker":
-            raise ClusterError(f"no docker cluster '{name}' is running; start one with: kchaos up --backend docker")
-        return cls(ClusterSpec(**st["spec"]))
 
     @property
     def client(self) -> Any:
@@ -252,14 +246,9 @@ class DockerCluster(Cluster):
         }
         container.put_archive("/", _tar(files))
 
-    def _all_alive(self) -> None:
-        """Raise at once when a node's container exited during startup, quoting its log."""
-        for node in self.spec.nodes:
-            if self.process_state(node.id) == "down":
-                logs = self.client.api.logs(node_container(self.name, node.id), tail=20).decode(errors="replace")
-                lines = logs.strip().splitlines()
-                errors = [ln for ln in lines if "ERROR" in ln or "Exception" in ln or "rror:" in ln] or lines[-3:]
-                raise ClusterError(f"node {node.id} exited during startup: {' / '.join(errors)[:400]}")
+    def log_tail(self, node_id: int) -> list[str]:
+        logs = self.client.api.logs(node_container(self.name, node_id), tail=20).decode(errors="replace")
+        return logs.strip().splitlines()
 
     def down(self, keep_data: bool = False) -> list[str]:
         return teardown(self.name, keep_data)

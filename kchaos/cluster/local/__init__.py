@@ -71,14 +71,6 @@ class LocalCluster(Cluster):
         self._topo = LocalTopology(spec)
         self.dir = statefile.cluster_dir(spec.name)
 
-    @classmethod
-    def attach(cls, name: str = "default") -> LocalCluster:
-        """The cluster another kchaos process started, rebuilt from its state file."""
-        st = statefile.load(name)
-        if not st or st.get("backend") != "local":
-            raise ClusterError(f"no local cluster '{name}' is running; start one with: kchaos up")
-        return cls(ClusterSpec(**st["spec"]))
-
     @property
     def topo(self) -> LocalTopology:
         return self._topo
@@ -133,14 +125,9 @@ class LocalCluster(Cluster):
         statefile.update(self.name, status="up")
         return time.monotonic() - started
 
-    def _all_alive(self) -> None:
-        """Raise at once when a node died during startup, quoting its log."""
-        for node in self.spec.nodes:
-            if self.process_state(node.id) == "down":
-                log = self.node_dir(node) / "server.log"
-                tail = log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
-                errors = [line for line in tail if "ERROR" in line or "Exception" in line] or tail
-                raise ClusterError(f"node {node.id} exited during startup: {' / '.join(errors)[:400]}")
+    def log_tail(self, node_id: int) -> list[str]:
+        log = self.node_dir(self.node(node_id)) / "server.log"
+        return log.read_text(errors="replace").splitlines()[-5:] if log.exists() else []
 
     def _start_toxiproxy(self, binary: Path) -> None:
         cmd = [str(binary), "-host", "127.0.0.1", "-port", str(self.topo.toxiproxy_port)]
