@@ -7,6 +7,64 @@ from typing import Any
 T = "t"
 
 
+def send_event(
+    id: str,
+    offset: int | None,
+    t: float,
+    status: str = "ok",
+    partition: int = 0,
+    key: Any = "k",
+    txn: str | None = None,
+    topic: str = T,
+) -> dict[str, Any]:
+    """One ``send`` event (producer and seq from the id, ``p0-17``); acked 5 ms after ``t``."""
+    producer, seq = id.rsplit("-", 1)
+    ev = {
+        "op": "send",
+        "id": id,
+        "producer": producer,
+        "seq": int(seq),
+        "key": key,
+        "topic": topic,
+        "status": status,
+        "t0": t,
+        "t1": round(t + 0.005, 6),
+    }
+    if status == "ok":
+        ev.update(partition=partition, offset=offset)
+    if txn:
+        ev["txn"] = txn
+    return ev
+
+
+def read_event(
+    id: str,
+    offset: int,
+    t: float,
+    partition: int = 0,
+    reader: str = "c0",
+    group: str | None = "g",
+    isolation: str | None = None,
+    key: Any = "k",
+    topic: str = T,
+) -> dict[str, Any]:
+    """One ``read`` event."""
+    ev = {
+        "op": "read",
+        "reader": reader,
+        "group": group,
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "id": id,
+        "key": key,
+        "t": t,
+    }
+    if isolation:
+        ev["isolation"] = isolation
+    return ev
+
+
 class H:
     """Builds a list of events; times advance by 0.01 s per event."""
 
@@ -26,23 +84,7 @@ class H:
         txn: str | None = None,
         topic: str = T,
     ) -> H:
-        producer, seq = id.rsplit("-", 1)
-        ev = {
-            "op": "send",
-            "id": id,
-            "producer": producer,
-            "seq": int(seq),
-            "key": key,
-            "topic": topic,
-            "status": status,
-            "t0": self._t(),
-            "t1": self._t() + 0.005,
-        }
-        if status == "ok":
-            ev.update(partition=partition, offset=offset)
-        if txn:
-            ev["txn"] = txn
-        self.events.append(ev)
+        self.events.append(send_event(id, offset, self._t(), status, partition, key, txn, topic))
         return self
 
     def read(
@@ -58,19 +100,7 @@ class H:
         leader_epoch: int | None = None,
         input: str | None = None,
     ) -> H:
-        ev = {
-            "op": "read",
-            "reader": reader,
-            "group": group,
-            "topic": topic,
-            "partition": partition,
-            "offset": offset,
-            "id": id,
-            "key": key,
-            "t": self._t(),
-        }
-        if isolation:
-            ev["isolation"] = isolation
+        ev = read_event(id, offset, self._t(), partition, reader, group, isolation, key, topic)
         if leader_epoch is not None:
             ev["leader_epoch"] = leader_epoch
         if input is not None:

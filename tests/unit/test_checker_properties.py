@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kchaos.checker import KINDS, check
+from tests.unit.histories import read_event, send_event
 
 TOPIC = "t"
 
@@ -174,40 +175,12 @@ def clean_histories(draw) -> tuple[list[dict[str, Any]], int]:
 
 
 def S(id_, off, status="ok", key="z", part=0, txn=None):  # noqa: N802 - reads like the table below
-    producer, seq = id_.rsplit("-", 1)
-    ev = {
-        "op": "send",
-        "id": id_,
-        "producer": producer,
-        "seq": int(seq),
-        "key": key,
-        "topic": TOPIC,
-        "status": status,
-        "t0": 0.0,  # acked before any drain: a planted loss is not a late ack
-        "t1": 0.001,
-    }
-    if status == "ok":
-        ev.update(partition=part, offset=off)
-    if txn:
-        ev["txn"] = txn
-    return ev
+    # Acked before any drain: a planted loss is not a late ack.
+    return send_event(id_, off, 0.0, status, part, key, txn) | {"t1": 0.001}
 
 
 def R(id_, off, reader="dz", group=None, key="z", part=0, iso=None):  # noqa: N802
-    ev = {
-        "op": "read",
-        "reader": reader,
-        "group": group,
-        "topic": TOPIC,
-        "partition": part,
-        "offset": off,
-        "id": id_,
-        "key": key,
-        "t": 9.5,
-    }
-    if iso:
-        ev["isolation"] = iso
-    return ev
+    return read_event(id_, off, 9.5, part, reader, group, iso, key)
 
 
 def plant(kind: str, e: int) -> list[dict[str, Any]]:
