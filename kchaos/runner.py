@@ -170,6 +170,7 @@ class Runner:
             phases.append({"name": name, "t": history.now()})
             self._emit("phase", name)
 
+        finished = False
         try:
             poller.start()
             for c in consumers:
@@ -182,16 +183,24 @@ class Runner:
             for p in producers:
                 p.join(60)
             self._settle(consumers)
+            finished = True
         finally:
             for p in producers:
                 p.stop()
             nemesis.heal_all()  # first: it restarts killed clients, which then stop with the rest
             for c in consumers:
                 c.stop()
-            poller.stop()
             for c in consumers:
                 c.join(15)
-        self._wait_replicated([topic], 60)
+            if not finished:
+                poller.stop()
+        try:
+            # The poller watches until the partition is whole again: a restarted broker
+            # rejoining the ISR after the recovery phase still belongs to the measurement.
+            self._wait_replicated([topic], 60)
+            time.sleep(1.0)
+        finally:
+            poller.stop()
         parts = next(t.partitions for t in self.exp.topics if t.name == wl.topic)
         isolations = ["read_committed"] + (["read_uncommitted"] if "transactional.id" in pconf else [])
         # A read_committed drain waits out the transaction timeout: a hanging transaction
