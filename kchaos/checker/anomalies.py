@@ -474,7 +474,7 @@ def skipped(ix: Index) -> list[Example]:
                         "partition": g.tp[1],
                         "offset": o,
                         "id": offsets[o],
-                        "why": "committed past" if below_commit and not between else "between processed",
+                        "why": "committed past" if below_commit else "between processed",
                     }
                 )
     return out

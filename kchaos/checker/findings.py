@@ -163,15 +163,23 @@ def _sentence(f: dict[str, Any], members: list[tuple[str, dict[str, Any]]]) -> s
     kinds = f["kinds"]
     where = ", ".join(f"{t}-{p}" for t, p in f["partitions"]) or "records"
     at = f" at offsets {f['offsets'][0]}-{f['offsets'][1]} of {where}" if f["offsets"] else f" in {where}"
-    lead = {
-        "log truncated": f"{kinds.get('lost', kinds.get('ack-mismatch', 0)):,} acknowledged writes{at} were truncated",
-        "acknowledged writes missing": f"{kinds['lost']:,} acknowledged writes{at} are missing from the committed log"
-        if "lost" in kinds
-        else "",
-    }.get(f["cause"]) or f"{f['instances']:,} anomalies{at}: {f['cause']}"
+    lead = _lead(f["cause"], kinds, at) or f"{f['instances']:,} anomalies{at}: {f['cause']}"
     if f["leader_epochs"] and len(f["leader_epochs"]) > 1:
         lead += f" (leader epoch {f['leader_epochs'][0]}->{f['leader_epochs'][-1]})"
     if f["fault"]:
         lead += f" during {f['fault']}"
     seen = ", ".join(f"{k} {n:,}" for k, n in kinds.items())
     return f"{lead}; seen as {seen}."
+
+
+def _lead(cause: str, kinds: dict[str, int], at: str) -> str | None:
+    """The finding's first words, in the terms of its cause."""
+    if cause == "log truncated":
+        return f"{kinds.get('lost', kinds.get('ack-mismatch', 0)):,} acknowledged writes{at} were truncated"
+    if cause == "acknowledged writes missing":
+        return f"{kinds['lost']:,} acknowledged writes{at} are missing from the committed log"
+    if cause == "consumer group moved past or behind its commits" and "skipped" in kinds:
+        return f"{kinds['skipped']:,} committed records{at} were never processed by a group that moved past them"
+    if cause == "consumer group moved past or behind its commits":
+        return f"{kinds['rewind-past-commit']:,} records{at} were given again below a committed offset"
+    return None
