@@ -17,6 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kchaos.clients import QUIET
 from kchaos.errors import BadInput
+from kchaos.events import Client, Send, Txn
 from kchaos.history import HistoryWriter
 from kchaos.workload.outcome import classify, retries_enabled
 
@@ -97,28 +98,16 @@ class RecordingProducer(threading.Thread):
         self, err: KafkaError | None, msg: Any, id_: str, seq: int, key: str | None, t0: float, txn: str | None = None
     ) -> None:
         status = classify(err, self.retries)
-        event = {
-            "op": "send",
-            "id": id_,
-            "producer": self.producer_name,
-            "seq": seq,
-            "key": key,
-            "topic": self.topic,
-            "status": status,
-            "t0": t0,
-            "t1": self.history.now(),
-        }
-        if txn is not None:
-            event["txn"] = txn
+        where: dict[str, Any] = {}
         if status == "ok":
-            event.update(partition=msg.partition(), offset=msg.offset())
+            where = {"partition": msg.partition(), "offset": msg.offset()}
             self.stats.ok += 1
         else:
-            name = err.name() if err is not None else "?"
-            event["error"] = name
-            self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
+            where = {"error": err.name() if err is not None else "?"}
+            self.stats.errors[where["error"]] = self.stats.errors.get(where["error"], 0) + 1
             setattr(self.stats, status, getattr(self.stats, status) + 1)
-        self.history.write(event)
+        t1 = self.history.now()
+        self.history.write(Send(id_, self.producer_name, seq, key, self.topic, status, t0, t1, txn=txn, **where))  # type: ignore[arg-type]
 
     def run(self) -> None:
         producer = self._new_producer()
@@ -201,9 +190,7 @@ class RecordingProducer(threading.Thread):
         return replacement, seq
 
     def _client_event(self, event: str, **fields: Any) -> None:
-        self.history.write(
-            {"op": "client", "producer": self.producer_name, "event": event, "t": self.history.now(), **fields}
-        )
+        self.history.write(Client(self.producer_name, event, self.history.now(), **fields))
 
     def _begin(self, producer: Producer) -> None:
         producer.begin_transaction()
@@ -211,23 +198,22 @@ class RecordingProducer(threading.Thread):
         self._txn = f"{self.producer_name}-t{self._txn_number}"
         self._txn_count = 0
 
-    def _write_txn(self, status: str) -> None:
-        self.history.write(
-            {"op": "txn", "txn": self._txn, "producer": self.producer_name, "status": status, "t": self.history.now()}
-        )
+    def _write_txn(self, status: str, t0: float | None = None) -> None:
+        self.history.write(Txn(self._txn, self.producer_name, status, self.history.now(), t0))  # type: ignore[arg-type]
         self._txn = None
 
     def _end(self, producer: Producer) -> None:
         """Commit (or, every ``abort_every``-th, abort) the open transaction and record how
         it ended: ``commit``/``abort`` only when the client confirmed it, else ``unknown``."""
         aborting = self.abort_every > 0 and self._txn_number % self.abort_every == 0
+        t0 = self.history.now()  # the commit (or abort) begins: no read_committed reader may see it earlier
         try:
             if aborting:
                 producer.flush(30)  # the records reach the log first: an abort must hide them
                 producer.abort_transaction(30)
             else:
                 producer.commit_transaction(30)
-            self._write_txn("abort" if aborting else "commit")
+            self._write_txn("abort" if aborting else "commit", t0)
         except KafkaException as exc:
             err = exc.args[0]
             if err.fatal():
@@ -235,11 +221,11 @@ class RecordingProducer(threading.Thread):
             if err.txn_requires_abort():
                 try:
                     producer.abort_transaction(30)
-                    self._write_txn("abort")
+                    self._write_txn("abort", t0)
                     return
                 except KafkaException:
                     pass
-            self._write_txn("unknown")
+            self._write_txn("unknown", t0)
 
     def _replace(self, producer: Producer, err: KafkaError) -> Producer:
         """A fatal error (e.g. an idempotent producer's sequence desynchronised by an unclean
