@@ -38,6 +38,7 @@ class Send(_Event, tag="send"):
     txn: str | None = None
     error: str | None = None  # kchaos' own: the client's error name when not ok
     input: str | None = None  # a pipeline's output: the id of the input record it came from
+    t0_known: bool = True  # false: the client reported only the ack (t0 = t1; no latency)
 
     def __post_init__(self) -> None:
         if self.status == "ok" and (self.partition is None or self.offset is None):

@@ -59,6 +59,7 @@ class ConsumerGroups(Strict):
     commit: Literal["auto", "sync", "async", "before"] = "sync"
     process: bool = False  # each member in a child process (needed by kill-client, pause-client)
     batch: int = 500  # records a poll hands over at most (small with slow processing: a rebalance waits for it)
+    java_members: int = 0  # more members per group: Kafka's own VerifiableConsumer (consumer:G:M, M >= members)
     processing_ms: float = 0
     config: dict[str, str | int | bool] = Field(default_factory=dict)
 
@@ -73,6 +74,7 @@ class Workload(Strict):
     consumers: ConsumerGroups | None = None
     txn_size: int = 10  # records per transaction, for producers with a transactional.id
     abort_every: int = 0  # abort every N-th transaction (0: never)
+    java_producers: int = 0  # more producers: Kafka's own VerifiableProducer, beside the Python ones
     watch: str | None = None  # topic:partition shown live and plotted (default: topic:0)
 
 
@@ -81,6 +83,8 @@ class Variant(Strict):
     nightly_only: bool = False  # left out of --quick runs to keep them short
     producer: dict[str, str | int | bool] = Field(default_factory=dict)
     consumer: dict[str, str | int | bool] = Field(default_factory=dict)
+    java_producer: dict[str, str | int | bool] = Field(default_factory=dict)  # Java-only names, for the Java roles
+    java_consumer: dict[str, str | int | bool] = Field(default_factory=dict)
     topic_config: dict[str, str | int | bool] = Field(default_factory=dict)
     expect: list[str] = Field(default_factory=list)
 
@@ -249,10 +253,10 @@ def _target_problem(exp: Experiment, t: targets.Target, named: set[str], topics:
         return f"{t.text()}: this workload has {exp.workload.producers} producers"
     if t.kind == "consumer":
         spec = exp.workload.consumers
-        if spec is None or not spec.process:
+        if spec is None or not (spec.process or (t.index or 0) >= spec.members):
             return f"{t.text()}: client faults need consumers in processes (workload.consumers.process: true)"
-        if (t.partition or 0) >= spec.groups or (t.index or 0) >= spec.members:
-            return f"{t.text()}: this workload has {spec.groups} groups of {spec.members} members"
+        if (t.partition or 0) >= spec.groups or (t.index or 0) >= spec.members + spec.java_members:
+            return f"{t.text()}: this workload has {spec.groups} groups of {spec.members + spec.java_members} members"
     if t.kind == "group-coordinator":
         groups = exp.workload.consumers.groups if exp.workload.consumers else 0
         if (t.index or 0) >= groups:

@@ -33,10 +33,13 @@ from kchaos.history import HistoryWriter, load
 from kchaos.results import Observer, RunResult, VariantResult
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer, drain
+from kchaos.workload.java import JavaConsumer, JavaProducer
 from kchaos.workload.poller import LeaderPoller
 from kchaos.workload.producer import Keys, RecordingProducer
 
 PRODUCER_DEFAULTS = {"acks": "all", "message.timeout.ms": 20000, "linger.ms": 5}
+#: librdkafka's names the Java client does not know (it would only warn about them).
+LIBRDKAFKA_ONLY = ("message.timeout.ms", "queue.buffering.max.ms", "transactional.id")
 
 
 def slug(text: str) -> str:
@@ -156,10 +159,11 @@ class Runner:
             )
             for i in range(wl.producers)
         ]
-        nemesis.producers = producers
+        nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
+        producers += self._java_producers(index, variant, topic, pconf, history, total)
         members = self._consumers(index, variant, topic, history, total)
         consumers = list(members.values())
-        nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess)}
+        nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
         nemesis.groups = sorted({c.group for c in consumers})
         watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
         poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)
@@ -242,7 +246,41 @@ class Runner:
                     members[f"consumer:{g}:{m}"] = ClientProcess(kwargs, history.path, history.start, self.cluster.name)
                 else:
                     members[f"consumer:{g}:{m}"] = GroupConsumer(history=history, **kwargs)
+            for j in range(spec.java_members):
+                members[f"consumer:{g}:{spec.members + j}"] = JavaConsumer(
+                    f"v{index}g{g}j{j}",
+                    f"kchaos-v{index}-g{g}-{topic}",
+                    self.cluster.bootstrap,
+                    [topic],
+                    {**conf, **variant.java_consumer},
+                    history,
+                    self.cluster.name,
+                    self.cluster.spec.kafka_version,
+                )
         return members
+
+    def _java_producers(
+        self, index: int, variant: Variant, topic: str, pconf: dict[str, Any], history: HistoryWriter, total: float
+    ) -> list[JavaProducer]:
+        """Kafka's own VerifiableProducer beside the Python producers (``java_producers``)."""
+        wl = self.exp.workload
+        conf = {k: v for k, v in {**pconf, **variant.java_producer}.items() if k not in LIBRDKAFKA_ONLY}
+        return [
+            JavaProducer(
+                f"v{index}j{i}",
+                1000 * (index + 1) + i,
+                self.cluster.bootstrap,
+                topic,
+                conf,
+                history,
+                wl.rate,
+                total,
+                wl.key_count if wl.keys != "none" else 0,
+                self.cluster.name,
+                self.cluster.spec.kafka_version,
+            )
+            for i in range(wl.java_producers)
+        ]
 
     def _timeline(
         self,

@@ -42,12 +42,16 @@ def _build(ix: Index) -> list[GroupView]:
     for r in ix.reads:
         if r.group is not None:
             reads[(r.group, (r.topic, r.partition))].append(r)
+    # Processed: what ``process`` events say, for the members that write them; for the
+    # others (a Java VerifiableConsumer, a client kchaos did not write), what they were given.
     processed: dict[tuple[str, TP], set[tuple[int, str]]] = defaultdict(set)
-    groups_processing = set()
+    readers_processing = set()
     for p in ix.processes:
         if p.group is not None:
-            groups_processing.add(p.group)
+            readers_processing.add(p.reader)
             processed[(p.group, (p.topic, p.partition))].add((p.offset, p.id))
+    for key, rs in reads.items():
+        processed[key] |= {(r.offset, r.id) for r in rs if r.reader not in readers_processing}
     commits: dict[tuple[str, TP], list[tuple[float, int]]] = defaultdict(list)
     for c in ix.commits:
         if c.status == "ok" and c.offset >= 0:
@@ -63,7 +67,7 @@ def _build(ix: Index) -> list[GroupView]:
         group, tp = key
         view = GroupView(group, tp)
         rs = reads.get(key, [])
-        view.processed = processed[key] if group in groups_processing else {(r.offset, r.id) for r in rs}
+        view.processed = processed[key]
         cs = sorted(commits.get(key, []))
         view.max_commit = max((o for _, o in cs), default=None)
         _judge_redeliveries(view, rs, cs, assigned, causes)

@@ -110,7 +110,7 @@ def latency_timeline(ix: Index) -> list[dict[str, Any]]:
     """Per second: p50 and max produce latency (ms) of the sends acknowledged in it."""
     per: dict[int, list[float]] = defaultdict(list)
     for s in ix.sends.values():
-        if s.status == "ok":
+        if s.status == "ok" and s.t0_known:
             per[int(s.t1)].append(s.t1 - s.t0)
     return [{"t": sec, "p50_ms": _ms(percentile(v, 50)), "max_ms": _ms(max(v))} for sec, v in sorted(per.items())]
 
@@ -123,8 +123,9 @@ def unavailability(ix: Index) -> dict[str, Any]:
     write *sent after it*, overall and per partition. (An ack that arrives just after the
     fault for a write sent before it proves nothing about the cluster after the fault.)
     """
-    acks = sorted((s.t1, s.t0, s.topic, s.partition) for s in ix.sends.values() if s.status == "ok")
-    times = [a[0] for a in acks]
+    times = sorted(s.t1 for s in ix.sends.values() if s.status == "ok")
+    # Windows need to know when a write was sent: only sends whose start is known count.
+    acks = sorted((s.t1, s.t0, s.topic, s.partition) for s in ix.sends.values() if s.status == "ok" and s.t0_known)
     gap, gap_at = 0.0, None
     for a, b in zip(times, times[1:], strict=False):
         if b - a > gap:
@@ -157,7 +158,7 @@ def end_to_end(ix: Index) -> dict[str, float | None]:
     for r in ix.reads:
         if r.group is not None and r.id not in first:
             first[r.id] = r.t
-    lat = [first[i] - s.t0 for i, s in ix.sends.items() if i in first]
+    lat = [first[i] - s.t0 for i, s in ix.sends.items() if i in first and s.t0_known]
     return {"p50": _ms(percentile(lat, 50)), "p99": _ms(percentile(lat, 99)), "max": _ms(max(lat) if lat else None)}
 
 
@@ -189,7 +190,7 @@ def summary(ix: Index) -> dict[str, Any]:
     """The numbers of ``summary.json``'s ``measurements``."""
     sends = list(ix.sends.values())
     ok = [s for s in sends if s.status == "ok"]
-    lat = [s.t1 - s.t0 for s in ok]
+    lat = [s.t1 - s.t0 for s in ok if s.t0_known]
     span = (max(s.t1 for s in sends) - min(s.t0 for s in sends)) if sends else 0.0
     unavail = unavailability(ix)
     # The window of the partition hit hardest: unaffected partitions ack at once.
