@@ -135,8 +135,9 @@ class Fault(_Event, tag="fault"):
 
 class Drain(_Event, tag="drain"):
     """A drain reader reached ``end_offset`` (the high watermark). ``start_offset``: the
-    log start offset once the reader was positioned (above 0 once retention or
-    DeleteRecords removed the oldest records); ``isolation`` absent means read_committed."""
+    log start offset asked when the reader reached the end, so after it was positioned
+    (above 0 once retention or DeleteRecords removed the oldest records; asked late, it
+    can only be higher, which never fakes a loss); ``isolation`` absent: read_committed."""
 
     reader: str
     topic: str
