@@ -265,12 +265,6 @@ DECODER = msgspec.json.Decoder(Event)
 ENCODER = msgspec.json.Encoder()
 
 
-def fields_of(op: str) -> tuple[tuple[str, bool], ...]:
-    """``(field, required)`` for each field of ``op`` (the docs and tests read this)."""
-    info = msgspec.inspect.type_info(OPS[op])
-    return tuple((f.name, f.required) for f in info.fields)
-
-
 def to_struct(event: dict[str, Any]) -> Any:
     """A dict as its Struct (None for an op kchaos does not know or a dict that does not fit)."""
     try:

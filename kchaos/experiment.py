@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kchaos import steps
 from kchaos.checker.anomalies import KINDS, NEEDS
 from kchaos.checker.measurements import MEASURES
+from kchaos.cluster import targets
 from kchaos.errors import BadInput
-from kchaos.faults import actions, targets
+from kchaos.faults import actions
 from kchaos.faults.step import FaultStep
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
@@ -201,8 +202,11 @@ def first_problem(exp: Experiment) -> tuple[tuple[Any, ...], str] | None:
             msg = _target_problem(exp, t, named, topics)
             if msg:
                 return ("faults", i, field), msg
-        if step.do == "crash-producer" and int(step.target or 0) >= exp.workload.producers:
-            return ("faults", i, "target"), f"producer {step.target}: this workload has {exp.workload.producers}"
+        if step.do == "crash-producer":
+            ref = str(step.target if step.target is not None else 0)
+            if not ref.isdigit() or int(ref) >= exp.workload.producers:
+                n = exp.workload.producers
+                return ("faults", i, "target"), f"crash-producer target {ref!r}: a producer number, 0..{n - 1}"
         if step.name:
             named.add(step.name)
     for v, variant in enumerate(exp.variants):

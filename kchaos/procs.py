@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 MARK = "KCHAOS_CLUSTER"
+#: Held while the process environment is changed or copied for a child (threads start children).
+ENV_LOCK = threading.Lock()
 
 
 def spawn(cmd: list[str], cluster: str, log_path: Path, env: dict[str, str] | None = None) -> int:
@@ -110,3 +113,22 @@ def terminate(pid: int, grace: float = 10.0) -> None:
     if signal_pid(pid, signal.SIGTERM) and not wait_gone(pid, grace):
         signal_pid(pid, signal.SIGKILL)
         wait_gone(pid, 5.0)
+
+
+def _prctl() -> object | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()  # looked up here: a preexec function must not import (threads may hold the lock)
+
+
+def die_with_parent() -> None:
+    """In a child, before exec (or at its start): be SIGKILLed when the thread that started
+    us dies (Linux ``PR_SET_PDEATHSIG``), so a SIGKILLed harness leaves no client behind."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # type: ignore[operator]  # 1 = PR_SET_PDEATHSIG

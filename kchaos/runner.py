@@ -38,8 +38,6 @@ from kchaos.workload.poller import LeaderPoller
 from kchaos.workload.producer import Keys, RecordingProducer
 
 PRODUCER_DEFAULTS = {"acks": "all", "message.timeout.ms": 20000, "linger.ms": 5}
-#: librdkafka's names the Java client does not know (it would only warn about them).
-LIBRDKAFKA_ONLY = ("message.timeout.ms", "queue.buffering.max.ms", "transactional.id")
 
 
 def slug(text: str) -> str:
@@ -189,15 +187,14 @@ class Runner:
             self._settle(consumers)
             finished = True
         finally:
-            for p in producers:
-                p.stop()
-            nemesis.heal_all()  # first: it restarts killed clients, which then stop with the rest
-            for c in consumers:
-                c.stop()
-            for c in consumers:
-                c.join(15)
-            if not finished:
-                poller.stop()
+            # Each stage runs whatever an earlier one raised: nothing started is left running.
+            _all(
+                *(p.stop for p in producers),
+                nemesis.heal_all,  # before the consumers stop: it restarts killed clients
+                *(c.stop for c in consumers),
+                *(lambda c=c: c.join(15) for c in consumers),
+                *([] if finished else [poller.stop]),
+            )
         try:
             # The poller watches until the partition is whole again: a restarted broker
             # rejoining the ISR after the recovery phase still belongs to the measurement.
@@ -264,7 +261,7 @@ class Runner:
     ) -> list[JavaProducer]:
         """Kafka's own VerifiableProducer beside the Python producers (``java_producers``)."""
         wl = self.exp.workload
-        conf = {k: v for k, v in {**pconf, **variant.java_producer}.items() if k not in LIBRDKAFKA_ONLY}
+        conf = {**pconf, **variant.java_producer}  # java.java_producer_config translates it
         return [
             JavaProducer(
                 f"v{index}j{i}",
@@ -357,3 +354,15 @@ class Runner:
         res.timelines = measure.timelines(ix)
         res.faults, res.phases = nemesis.log, phases
         res.expectations = [evaluate(e, res.anomalies, res.measurements) for e in variant.expect]
+
+
+def _all(*steps: Callable[[], Any]) -> None:
+    """Run every step; then raise the first error any of them raised."""
+    first: BaseException | None = None
+    for step in steps:
+        try:
+            step()
+        except BaseException as err:  # noqa: BLE001 - re-raised below, after the rest ran
+            first = first or err
+    if first is not None:
+        raise first

@@ -61,6 +61,8 @@ def _build(ix: Index) -> list[GroupView]:
         if type(ev) is Assign:
             for topic, partition in ev.partitions:
                 assigned[(ev.reader, (topic, partition))].append(ev.t)
+    for times in assigned.values():  # writers' clocks interleave (a Java client's lines are back-dated)
+        times.sort()
     causes = _Causes(ix)
     views = []
     for key in sorted(set(reads) | set(commits), key=str):

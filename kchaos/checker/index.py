@@ -72,9 +72,18 @@ class Index:
 
     def drain_reads(self, isolation: str | None = None) -> Iterator[Read]:
         """Reads of drain readers (``group`` null), optionally of one isolation level."""
+        by_isolation = self._drain_reads
+        for iso in (RC, RU) if isolation is None else (isolation,):
+            yield from by_isolation.get(iso, ())
+
+    @cached_property
+    def _drain_reads(self) -> dict[str, list[Read]]:
+        """Drain reads bucketed by isolation once, so the views built on them do not rescan."""
+        out: dict[str, list[Read]] = {RC: [], RU: []}
         for r in self.reads:
-            if r.group is None and (isolation is None or (r.isolation or RC) == isolation):
-                yield r
+            if r.group is None:
+                out[r.isolation or RC].append(r)
+        return out
 
     @cached_property
     def committed_view(self) -> dict[TP, dict[int, str]]:

@@ -168,6 +168,8 @@ def rebalance_pauses(ix: Index) -> list[dict[str, Any]]:
     for r in ix.reads:
         if r.group is not None:
             next_read[(r.group, r.topic, r.partition)].append(r.t)
+    for times in next_read.values():  # writers' clocks interleave: sort before bisecting
+        times.sort()
     out = []
     for ev in ix.rebalances:
         if not isinstance(ev, Revoke | Lost):
@@ -175,7 +177,7 @@ def rebalance_pauses(ix: Index) -> list[dict[str, Any]]:
         for tp in ev.partitions:
             topic, partition = tp[0], tp[1]
             times = next_read.get((ev.group, topic, partition), [])
-            k = bisect_left(times, ev.t)  # reads are in history order: times are sorted
+            k = bisect_left(times, ev.t)
             pause = round(times[k] - ev.t, 3) if k < len(times) else None
             out.append({"group": ev.group, "topic": topic, "partition": partition, "t": ev.t, "pause_s": pause})
     return out
@@ -248,7 +250,7 @@ def transactions(ix: Index) -> dict[str, int]:
     """
     outcomes = [ev.status for ev in ix.txn_events.values()]  # as the clients learned them
     aborted = {s.id for s in ix.sends.values() if s.txn is not None and ix.txns.get(s.txn) == "abort"}
-    uncommitted_drain = {r.id for r in ix.drain_reads() if r.isolation == "read_uncommitted"}
+    uncommitted_drain = {i for offsets in ix.uncommitted_view.values() for i in offsets.values()}
     clients = [e for e in ix.other if isinstance(e, Client)]
     return {
         "txn_committed": outcomes.count("commit"),

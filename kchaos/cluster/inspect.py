@@ -1,6 +1,6 @@
 """What the cluster looks like now: node states, the controller, leaders and ISRs.
 
-Also resolves run-time fault targets (``leader:TOPIC:P``, ``follower:TOPIC:P``,
+Also resolves cluster-wide fault targets (``leader-of:TOPIC:P``, ``follower-of:TOPIC:P``,
 ``controller``, ``random``, a node id) against that view.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import random as _random
 from typing import Any
 
-from kchaos.cluster import metadata
+from kchaos.cluster import metadata, targets
 from kchaos.cluster.base import Cluster
 from kchaos.errors import BadInput, ClusterError
 
@@ -81,47 +81,47 @@ def partition_info(cluster: Cluster, topic: str, partition: int) -> dict[str, An
     raise BadInput(f"topic {topic!r} has no partition {partition}")
 
 
-def resolve_target(cluster: Cluster, target: str | int, rng: _random.Random | None = None) -> int:
-    """A node id from a target: ``3``, ``leader:T:P``, ``follower:T:P``, ``controller``, ``random``."""
-    text = str(target).strip()
-    if text.isdigit():
-        return cluster.node(int(text)).id
-    kind, _, rest = text.partition(":")
-    kind = kind.removesuffix("-of")
+def resolve_target(cluster: Cluster, target: str | int | targets.Target, rng: _random.Random | None = None) -> int:
+    """The node a cluster-wide target names now (grammar: ``kchaos.cluster.targets``):
+    a node id, ``leader-of:T:P``, ``follower-of:T:P[:N]``, ``controller``, ``random`` or
+    ``coordinator:TRANSACTIONAL_ID``. Run-only targets are resolved by the nemesis."""
+    try:
+        t = target if isinstance(target, targets.Target) else targets.parse(target)
+    except ValueError as err:
+        raise BadInput(str(err)) from None
     rng = rng or _random.Random()
-    if kind == "controller":
+    if t.kind == "node":
+        return cluster.node(t.node).id  # type: ignore[arg-type]
+    if t.kind == "controller":
         leader = cluster.quorum_leader()
         if leader is None:
             raise ClusterError("no active controller is known yet")
         return leader
-    if kind == "coordinator":
-        return transaction_coordinator(cluster, rest)
-    if kind == "random":
+    if t.kind == "coordinator":
+        return transaction_coordinator(cluster, t.name or "")
+    if t.kind == "random":
         return rng.choice([n.id for n in cluster.spec.nodes if n.broker])
-    if kind in ("leader", "follower"):
-        which = None
-        topic, _, part = rest.rpartition(":")
-        if kind == "follower" and topic.count(":") == 1 and topic.rsplit(":", 1)[1].isdigit():
-            # follower-of:T:P:N is the N-th follower (0-based, by id): two steps can pick two followers.
-            which, (topic, _, part) = int(part), topic.rpartition(":")
-        if not topic or not part.isdigit():
-            raise BadInput(f"target {text!r}: write {kind}:TOPIC:PARTITION, e.g. {kind}:orders:0")
-        info = partition_info(cluster, topic, int(part))
-        if kind == "leader":
-            if info["leader"] < 0:
-                raise ClusterError(f"{topic}-{part} has no leader now")
-            return info["leader"]
-        followers = sorted(r for r in info["replicas"] if r != info["leader"])
-        if not followers:
-            raise ClusterError(f"{topic}-{part} has no follower")
-        if which is not None:
-            if which >= len(followers):
-                raise BadInput(f"target {text!r}: {topic}-{part} has only {len(followers)} followers")
-            return followers[which]
-        return rng.choice(followers)
-    raise BadInput(
-        f"target {text!r}: use a node id, leader:T:P, follower:T:P, controller, coordinator:TRANSACTIONAL_ID or random"
-    )
+    if t.kind in ("leader-of", "follower-of"):
+        return _replica(cluster, t, rng)
+    raise BadInput(f"target {t.text()!r} names a part of a running experiment's workload, not of the cluster")
+
+
+def _replica(cluster: Cluster, t: targets.Target, rng: _random.Random) -> int:
+    """The leader of a partition now, or one of its followers (the N-th by id, or random)."""
+    topic, part = t.topic or "", t.partition or 0
+    info = partition_info(cluster, topic, part)
+    if t.kind == "leader-of":
+        if info["leader"] < 0:
+            raise ClusterError(f"{topic}-{part} has no leader now")
+        return info["leader"]
+    followers = sorted(r for r in info["replicas"] if r != info["leader"])
+    if not followers:
+        raise ClusterError(f"{topic}-{part} has no follower")
+    if t.index is not None:
+        if t.index >= len(followers):
+            raise BadInput(f"target {t.text()!r}: {topic}-{part} has only {len(followers)} followers")
+        return followers[t.index]
+    return rng.choice(followers)
 
 
 def java_string_hash(text: str) -> int:

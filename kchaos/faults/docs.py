@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import inspect
 
-from kchaos.faults import actions, targets
+from kchaos.cluster import targets
+from kchaos.faults import actions
 from kchaos.steps import STEPS
 
 
@@ -16,7 +17,7 @@ def render() -> str:
     out = [
         "# Faults: actions, targets, steps",
         "",
-        "Generated from `kchaos/faults/actions.py`, `kchaos/faults/targets.py` and `kchaos/steps/`",
+        "Generated from `kchaos/faults/actions.py`, `kchaos/cluster/targets.py` and `kchaos/steps/`",
         "(`python -m kchaos.faults.docs > docs/faults.md`). An experiment's `faults:` list holds",
         "steps `{at: SECONDS, do: ACTION, target: TARGET, to: TARGET, as: NAME, args: {...}}`;",
         "`at` counts from the start of the fault phase. Cluster-wide actions are also",

@@ -14,11 +14,12 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from kchaos.cluster import targets
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import coordinator_of, resolve_target
 from kchaos.errors import BadInput
 from kchaos.events import Fault
-from kchaos.faults import actions, targets
+from kchaos.faults import actions
 from kchaos.faults.step import FaultStep
 from kchaos.history import HistoryWriter
 from kchaos.steps import STEPS
@@ -61,7 +62,9 @@ class Nemesis:
             if (t.index or 0) >= len(self.groups):
                 raise BadInput(f"target {ref}: this workload has {len(self.groups)} consumer groups")
             return coordinator_of(self.cluster, "__consumer_offsets", self.groups[t.index or 0])
-        return resolve_target(self.cluster, t.text(self.topic_names.get(t.topic or "", t.topic)), self.rng)
+        if t.topic is not None:  # the file's topic name -> this run's topic
+            t = targets.Target(t.kind, t.node, self.topic_names.get(t.topic, t.topic), t.partition, t.index, t.name)
+        return resolve_target(self.cluster, t, self.rng)
 
     def _producer(self, ref: str | int) -> Any:
         """The workload's producer number ``ref`` (0-based)."""
@@ -122,8 +125,14 @@ class Nemesis:
         pid, delivered = client.pid, client.delivered
         {"kill-client": client.kill, "pause-client": client.pause}.get(act.name, lambda: None)()
         if act.undoes:
+            opened = any(f.get("client") == ref and f["name"] in act.undoes for f in self.open)
+            if not opened:  # restarting a live client kills it first: a fault of its own
+                self.record(act.name, client.reader, "start", args={"client": ref, "pid": pid, "delivered": delivered})
             {"resume-client": client.resume, "restart-client": client.restart}[act.name]()
-            self._end(lambda f: f.get("client") == ref and f["name"] in act.undoes)
+            if opened:
+                self._end(lambda f: f.get("client") == ref and f["name"] in act.undoes)
+            else:
+                self.record(act.name, client.reader, "end")
             return
         self.record(act.name, client.reader, "start", args={"client": ref, "pid": pid, "delivered": delivered})
         self.open.append({"name": act.name, "node": None, "client": ref, "label": client.reader, "network": False})
@@ -134,14 +143,18 @@ class Nemesis:
             self.record(f["name"], f["label"], "end")
 
     def heal_all(self) -> list[str]:
-        """Everything back (network, paused, stopped nodes); every open fault ends."""
-        done = self.cluster.heal()
-        for f in self.open:
-            if f.get("client"):  # a killed client starts again, a paused one goes on
-                client = self.clients[f["client"]]
-                client.restart() if f["name"] == "kill-client" else client.resume()
-                done.append(f"{'restarted' if f['name'] == 'kill-client' else 'resumed'} {f['client']}")
-        self._end(lambda f: True)
+        """Everything back (clients first, then network, paused and stopped nodes); every
+        open fault ends, also when healing the cluster fails (the error then goes on)."""
+        done: list[str] = []
+        try:
+            for f in self.open:
+                if f.get("client"):  # a killed client starts again, a paused one goes on
+                    client = self.clients[f["client"]]
+                    client.restart() if f["name"] == "kill-client" else client.resume()
+                    done.append(f"{'restarted' if f['name'] == 'kill-client' else 'resumed'} {f['client']}")
+            done += self.cluster.heal()
+        finally:
+            self._end(lambda f: True)
         return done
 
     def active(self) -> list[str]:

@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kchaos import steps
-from kchaos.faults import actions, targets
+from kchaos.cluster import targets
+from kchaos.faults import actions
 
 
 class FaultStep(BaseModel):

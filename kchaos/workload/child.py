@@ -24,11 +24,13 @@ from typing import Any
 from kchaos import procs
 
 _SPAWN = multiprocessing.get_context("spawn")
-_ENV_LOCK = threading.Lock()
 
 
 def _consumer_main(kwargs: dict[str, Any], path: str, start: float, counter: Any, halt: Any) -> None:
-    """The child: one GroupConsumer on the shared history, until ``halt`` is set."""
+    """The child: one GroupConsumer on the shared history, until ``halt`` is set. Ctrl-C
+    is the harness's to handle (it stops us); if the harness dies, so do we."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    procs.die_with_parent()
     from kchaos.history import HistoryWriter
     from kchaos.workload.consumer import GroupConsumer
 
@@ -66,7 +68,7 @@ class ClientProcess:
             name=f"kchaos-{self.reader}",
             daemon=True,
         )
-        with _ENV_LOCK:  # a spawned child inherits os.environ as it is when it starts
+        with procs.ENV_LOCK:  # a spawned child inherits os.environ as it is when it starts
             before = os.environ.get(procs.MARK)
             os.environ[procs.MARK] = self.cluster
             try:

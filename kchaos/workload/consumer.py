@@ -3,10 +3,11 @@
 A group consumer records every record delivered (``read``), every commit and every
 rebalance callback. Commit modes: ``auto`` (the client's timer), ``sync`` (after
 processing each batch), ``async``, ``before`` (commit, then process: at-most-once).
-A consumer can ``hang``: stop polling without commit or close, as a stuck processing
-loop does. librdkafka keeps heartbeating from its own thread, so its partitions move only
-when max.poll.interval.ms expires. (A killed process, whose partitions move when its
-session times out, needs consumers in processes of their own: not built yet.)
+A consumer writes a ``process`` event per record once its processing is done (delivered
+is not processed). A consumer can ``hang``: stop polling without commit or close, as a
+stuck processing loop does; librdkafka keeps heartbeating from its own thread, so its
+partitions move only when max.poll.interval.ms expires. A killed one moves at its session
+timeout: that needs the consumer in a process of its own (``workload.child``).
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ defaults differ: Java consumers read uncommitted data unless told otherwise).
 A record's id is its value, ``PREFIX.N`` (VerifiableProducer's own format), which the
 readers of every role turn into the same id. VerifiableProducer does not say when a
 send began, only when it was acknowledged: its sends carry ``t0_known: false`` and are
-left out of latency measurements. Sends it began but never reported (it stopped) are
-written as ``unknown`` when it exits, from the count it prints last.
+left out of latency measurements. Sends it began but never reported are written as
+``unknown`` when it stops, from the count it prints last (so a Java producer is stopped
+with SIGTERM; a SIGKILLed one cannot say it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import json
 import os
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,11 +30,14 @@ from typing import Any
 from kchaos import install, procs
 from kchaos.events import Assign, Client, Commit, Read, Revoke, Send
 from kchaos.history import HistoryWriter
+from kchaos.workload.producer import ProducerStats
 
 TOOLS = "org.apache.kafka.tools"
 #: A client JVM starts in a second or two even on a busy laptop: small heap, C1 only,
 #: serial GC (the brokers already compete for the cores).
 CLIENT_JVM_FLAGS = ("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto")
+#: librdkafka-only names (or, for transactional.id, a mode the tool lacks) left out for Java.
+JAVA_DROPS = ("acks", "message.timeout.ms", "queue.buffering.max.ms", "transactional.id")
 #: Exceptions that prove nothing was written (the rest leave the outcome unknown).
 DEFINITE_FAILURES = ("RecordTooLargeException", "SerializationException", "InvalidTopicException")
 
@@ -48,6 +51,7 @@ class _JavaRole(threading.Thread):
         super().__init__(name=f"java-{name}", daemon=True)
         self.role_name, self.history, self.cluster = name, history, cluster
         self.kafka = install.find_kafka(kafka_version)
+        self.java = install.find_java()  # here, not in the thread: a missing Java is one line at start
         self.proc: subprocess.Popen | None = None
         self._halt = threading.Event()
         self._restart = threading.Event()
@@ -60,21 +64,26 @@ class _JavaRole(threading.Thread):
         raise NotImplementedError
 
     def command(self) -> list[str]:
-        return [
-            install.find_java(),
-            "-Xmx256m",
-            "-cp",
-            f"{self.kafka.libs}/*",
-            f"{TOOLS}.{self.main_class}",
-            *self.args(),
-        ]
+        return [self.java, *CLIENT_JVM_FLAGS, "-cp", f"{self.kafka.libs}/*", f"{TOOLS}.{self.main_class}", *self.args()]
 
     def _spawn(self) -> subprocess.Popen:
-        env = {**os.environ, procs.MARK: self.cluster}
+        with procs.ENV_LOCK:
+            env = {**os.environ, procs.MARK: self.cluster}
         with open(self.log_path, "ab") as log:  # the JVM's own complaints, kept beside the history
             return subprocess.Popen(
-                self.command(), stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, env=env, text=True
+                self.command(),
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                text=True,
+                start_new_session=True,  # Ctrl-C in the terminal is the harness's to handle
+                preexec_fn=procs.die_with_parent,
             )
+
+    def config_path(self) -> Path:
+        """The Java client's config file, beside the history (the tools read ``--command-config``)."""
+        return self.history.path.with_name(f"{self.history.path.stem}.{self.role_name}.properties")
 
     @property
     def log_path(self) -> Path:
@@ -129,7 +138,14 @@ class _JavaRole(threading.Thread):
             self.proc.send_signal(signal.SIGTERM)
 
     def join(self, timeout: float | None = None) -> None:
+        """Wait for the tool; one still running is asked to finish (SIGTERM: it reports
+        what it has), and killed only if it does not within 15 s."""
+        if self.ident is None:  # never started (Ctrl-C during startup)
+            return
         super().join(timeout)
+        if self.proc is not None and self.proc.poll() is None:
+            self.stop()
+            super().join(15)
         if self.proc is not None and self.proc.poll() is None:
             self.kill()
             super().join(5)
@@ -161,13 +177,25 @@ class _JavaRole(threading.Thread):
         return self.proc is not None and self.proc.poll() is None
 
 
-def properties_file(config: dict[str, Any]) -> str:
-    """A Java client config file (the tools read ``--command-config``)."""
-    fd, path = tempfile.mkstemp(prefix="kchaos-java-", suffix=".properties")
-    with os.fdopen(fd, "w") as f:
-        for k, v in config.items():
-            f.write(f"{k}={str(v).lower() if isinstance(v, bool) else v}\n")
-    return path
+def write_properties(path: Path, config: dict[str, Any]) -> str:
+    """A Java client config file."""
+    path.write_text("".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}\n" for k, v in config.items()))
+    return str(path)
+
+
+def java_producer_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A variant's producer config in the Java client's names. librdkafka's
+    ``message.timeout.ms`` is Java's ``delivery.timeout.ms`` (which must cover linger and
+    one request); ``transactional.id`` is left out (VerifiableProducer does not run
+    transactions). VerifiableProducer sets retries=0 to make every failure visible; kchaos
+    gives the Java client its own default unless the variant says otherwise (idempotence
+    needs retries)."""
+    out = {"retries": 2147483647, **{k: v for k, v in config.items() if k not in JAVA_DROPS}}
+    if "message.timeout.ms" in config and "delivery.timeout.ms" not in config:
+        delivery = int(config["message.timeout.ms"])
+        out["delivery.timeout.ms"] = delivery
+        out.setdefault("request.timeout.ms", max(1000, delivery - int(config.get("linger.ms", 5)) - 1000))
+    return out
 
 
 class JavaProducer(_JavaRole):
@@ -193,18 +221,18 @@ class JavaProducer(_JavaRole):
         super().__init__(name, history, cluster, kafka_version)
         self.producer_name, self.prefix, self.bootstrap, self.topic = name, prefix, bootstrap, topic
         self.config, self.rate, self.duration, self.key_count = config, rate, duration, key_count
-        self.stats = _Stats()
+        self.stats = ProducerStats()
         self.reported: set[int] = set()
         self.sent = 0
-        # VerifiableProducer sets retries=0 (every failure visible); kchaos gives the Java
-        # client its own default unless the variant says otherwise (idempotence needs it).
-        java = {"retries": 2147483647, **{k: v for k, v in config.items() if k != "acks"}}
-        self._config_file = properties_file(java)
+        self._config_file = write_properties(self.config_path(), java_producer_config(config))
 
     def args(self) -> list[str]:
         acks = str(self.config.get("acks", "all")).replace("all", "-1")
         out = ["--topic", self.topic, "--bootstrap-server", self.bootstrap, "--acks", acks]
-        out += ["--max-messages", str(int(self.rate * self.duration)), "--throughput", str(int(self.rate))]
+        if self.rate > 0:
+            out += ["--max-messages", str(int(self.rate * self.duration)), "--throughput", str(int(self.rate))]
+        else:  # as fast as it can, for the run's duration (stopped by a timer)
+            out += ["--max-messages", "-1", "--throughput", "-1"]
         out += ["--value-prefix", str(self.prefix), "--command-config", self._config_file]
         if self.key_count:
             out += ["--repeating-keys", str(self.key_count)]
@@ -232,8 +260,14 @@ class JavaProducer(_JavaRole):
         send.t0_known = False
         self.history.write(send)
 
+    def start(self) -> None:
+        super().start()
+        if self.rate <= 0:
+            threading.Timer(self.duration, self.stop).start()
+
     def exited(self) -> None:
-        """Sends begun but never reported: their outcome is unknown."""
+        """Sends begun but never reported: their outcome is unknown. (The count comes from
+        the tool's last line: a SIGKILLed VerifiableProducer cannot say it.)"""
         t = self.history.now()
         for seq in range(self.sent):
             if seq not in self.reported:
@@ -242,7 +276,6 @@ class JavaProducer(_JavaRole):
                 send.t0_known = False
                 self.history.write(send)
                 self.stats.unknown += 1
-        Path(self._config_file).unlink(missing_ok=True)
 
 
 class JavaConsumer(_JavaRole):
@@ -268,7 +301,7 @@ class JavaConsumer(_JavaRole):
         self.isolation = str(config.get("isolation.level", "read_uncommitted"))  # the Java client's default
         self.config = config
         self.delivered = 0
-        self._config_file = properties_file(config)
+        self._config_file = write_properties(self.config_path(), config)
 
     def args(self) -> list[str]:
         out = ["--topic", self.topic, "--group-id", self.group, "--bootstrap-server", self.bootstrap, "--verbose"]
@@ -303,11 +336,3 @@ class JavaConsumer(_JavaRole):
             status = "ok" if event.get("success") else str(event.get("error") or "fail")
             for o in event.get("offsets", []):
                 self.history.write(Commit(self.reader, self.group, o["topic"], o["partition"], o["offset"], status, t))
-
-
-class _Stats:
-    """What the live view reads of a producer."""
-
-    def __init__(self) -> None:
-        self.ok = self.fail = self.unknown = 0
-        self.errors: dict[str, int] = {}

@@ -12,7 +12,8 @@ import pytest
 import typer.main
 
 from kchaos.cli import fault_app
-from kchaos.faults import actions, targets
+from kchaos.cluster import targets
+from kchaos.faults import actions
 
 KCHAOS = [sys.executable, "-m", "kchaos"]
 
