@@ -305,9 +305,13 @@ def validate(
     errors, plans = [], []
     for ref in experiments_:
         try:
-            plans.append(experiments.load(experiments.find(ref)))
-        except BadInput as err:
+            exp, found = experiments.check(experiments.find(ref))
+        except BadInput as err:  # an unknown id or a missing file
             errors.append(str(err))
+            continue
+        errors += found
+        if exp is not None and not found:
+            plans.append(exp)
     for line in errors:
         err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
     if errors:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -147,44 +148,51 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 
 def load(path: Path) -> Experiment:
-    """Read and validate one experiment file; a ``BadInput`` names file, line and field."""
+    """Read and validate one experiment file; a ``BadInput`` names file, line and field
+    of the first mistake (``check`` lists them all)."""
+    exp, errors = check(path)
+    if errors:
+        raise BadInput(errors[0])
+    return exp  # type: ignore[return-value]
+
+
+def check(path: Path) -> tuple[Experiment | None, list[str]]:
+    """The experiment, or every mistake in the file, one line each (``file:line: field: what``)."""
     try:
         text = path.read_text()
     except OSError as err:
-        raise BadInput(f"{path}: cannot read ({err.strerror})") from None
+        return None, [f"{path}: cannot read ({err.strerror})"]
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise BadInput(f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+        return None, [f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)})"]
     if not isinstance(data, dict):
-        raise BadInput(f"{path}: an experiment is a mapping (id, question, topics, workload, variants)")
+        return None, [f"{path}: an experiment is a mapping (id, question, topics, workload, variants)"]
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(node, loc)
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            msg = f"unknown field {loc[-1]!r}"
-        elif first["type"] == "missing":
-            msg = "required field is missing"
-        raise BadInput(f"{path}:{line}: {field}: {msg}") from None
-    problem = first_problem(exp)
-    if problem is not None:
-        loc, msg = problem
-        raise BadInput(f"{path}:{_line_of(node, loc)}: {'.'.join(map(str, loc))}: {msg}")
-    return exp
+        return None, [_explain(path, node, e) for e in err.errors()]
+    return exp, [f"{path}:{_line_of(node, loc)}: {'.'.join(map(str, loc))}: {msg}" for loc, msg in problems(exp)]
 
 
-def first_problem(exp: Experiment) -> tuple[tuple[Any, ...], str] | None:
+def _explain(path: Path, node: yaml.Node | None, error: Any) -> str:
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
+    field = ".".join(str(p) for p in loc) or "(top level)"
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        msg = f"unknown field {loc[-1]!r}"
+    elif error["type"] == "missing":
+        msg = "required field is missing"
+    return f"{path}:{_line_of(node, loc)}: {field}: {msg}"
+
+
+def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
     """What only the whole file can tell: targets that name an unknown topic, a ``$name``
     no earlier step defined, a workload part that does not exist, and expectations that
-    could never fail. ``(location, message)`` of the first, or None."""
+    could never fail. ``(location, message)`` of each."""
     topics = {t.name for t in exp.topics}
     named: set[str] = set()
     order = sorted(range(len(exp.faults)), key=lambda i: exp.faults[i].at)
@@ -198,15 +206,16 @@ def first_problem(exp: Experiment) -> tuple[tuple[Any, ...], str] | None:
             wants_client = actions.action(step.do).target == "client"
             if wants_client != (t.kind == "consumer") and t.kind != "$":
                 wanted = "a consumer:G:M target" if wants_client else "a node target"
-                return ("faults", i, field), f"{step.do} needs {wanted}, not {ref!r}"
+                yield ("faults", i, field), f"{step.do} needs {wanted}, not {ref!r}"
+                continue
             msg = _target_problem(exp, t, named, topics)
             if msg:
-                return ("faults", i, field), msg
+                yield ("faults", i, field), msg
         if step.do == "crash-producer":
             ref = str(step.target if step.target is not None else 0)
             if not ref.isdigit() or int(ref) >= exp.workload.producers:
                 n = exp.workload.producers
-                return ("faults", i, "target"), f"crash-producer target {ref!r}: a producer number, 0..{n - 1}"
+                yield ("faults", i, "target"), f"crash-producer target {ref!r}: a producer number, 0..{n - 1}"
         if step.name:
             named.add(step.name)
     for v, variant in enumerate(exp.variants):
@@ -216,10 +225,12 @@ def first_problem(exp: Experiment) -> tuple[tuple[Any, ...], str] | None:
             needs = NEEDS[name] if name in NEEDS else MEASURES[name].needs
             if not needs <= can:
                 missing = ", ".join(sorted(needs - can))
-                return ("variants", v, "expect", e), (
-                    f"{text!r} could never fail: this variant's workload has no {missing} ({_HOW[sorted(needs - can)[0]]})"
+                yield (
+                    ("variants", v, "expect", e),
+                    (
+                        f"{text!r} could never fail: this variant's workload has no {missing} ({_HOW[sorted(needs - can)[0]]})"
+                    ),
                 )
-    return None
 
 
 _HOW = {

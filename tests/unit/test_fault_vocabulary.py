@@ -159,3 +159,19 @@ def test_every_action_is_in_the_docs():
     from kchaos.faults.docs import render
 
     assert text == render(), "docs/faults.md is generated: run python -m kchaos.faults.docs > docs/faults.md"
+
+
+def test_validate_lists_every_mistake_one_line_each(tmp_path):
+    text = GOOD.replace("args: {latency_ms: 100", "args: {latncy_ms: 100").replace(
+        "  - name: a\n", "  - name: a\n    colour: red\n"
+    )
+    text = text.replace("expect: [lost == 0, skipped == 0]", "expect: [lost == 0, aborted-read == 0]")
+    out = subprocess.run([*KCHAOS, "validate", str(write(tmp_path, text))], capture_output=True, text=True)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 2, (
+        out.stderr
+    )  # the two schema errors; the whole-file checks need a valid file
+    assert "faults.0: slow has no argument 'latncy_ms'" in lines[0] and "variants.0.colour: unknown field" in lines[1]
+    fixed = text.replace("    colour: red\n", "").replace("latncy_ms", "latency_ms")
+    out = subprocess.run([*KCHAOS, "validate", str(write(tmp_path, fixed))], capture_output=True, text=True)
+    assert out.returncode == 2 and "'aborted-read == 0' could never fail" in out.stderr
