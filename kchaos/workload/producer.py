@@ -8,6 +8,7 @@ in its value, so any reader can tell what it got. Stops by itself after ``durati
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -110,6 +111,16 @@ class RecordingProducer(threading.Thread):
         self.history.write(Send(id_, self.producer_name, seq, key, self.topic, status, t0, t1, txn=txn, **where))  # type: ignore[arg-type]
 
     def run(self) -> None:
+        """The thread: produce until stopped or the duration ends. Nothing escapes it: an
+        error that ends it early is recorded as a ``client`` event (confluent-kafka can
+        raise a fenced zombie's fatal ``KafkaError`` itself, which is not an Exception)."""
+        try:
+            self._run()
+        except:  # noqa: E722 - see the docstring: ``except BaseException`` does not match it
+            error = sys.exc_info()[1]
+            self._client_event("thread-error", error=type(error).__name__, detail=str(error)[:300])
+
+    def _run(self) -> None:
         producer = self._new_producer()
         start = time.monotonic()
         seq = 0
