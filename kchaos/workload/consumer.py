@@ -25,38 +25,36 @@ from kchaos.history import HistoryWriter
 COMMIT_MODES = ("auto", "sync", "async", "before")
 
 
-def record_id(msg: Any) -> str:
+def record_id(msg: Any, headers: dict[str, bytes] | None = None) -> str:
     """The id a producer put in the record: the ``id`` header, else the value's first word."""
-    for k, v in msg.headers() or ():
-        if k == "id":
-            return v.decode()
+    found = (headers if headers is not None else _headers(msg)).get("id")
+    if found is not None:
+        return found.decode()
     return (msg.value() or b"").split(b" ", 1)[0].decode(errors="replace")
+
+
+def _headers(msg: Any) -> dict[str, bytes]:
+    """A record's headers, asked of the client once (each call copies them)."""
+    return {k: v for k, v in msg.headers() or () if v is not None}
 
 
 def read_event(msg: Any, reader: str, group: str | None, isolation: str, t: float) -> Read:
     """The ``read`` event of one delivered record."""
-    key = msg.key()
+    key, headers = msg.key(), _headers(msg)
+    source = headers.get("input")
     return Read(
         reader=reader,
         group=group,
         topic=msg.topic(),
         partition=msg.partition(),
         offset=msg.offset(),
-        id=record_id(msg),
+        id=record_id(msg, headers),
         key=key.decode(errors="replace") if key else None,
         t=t,
         isolation=isolation,  # type: ignore[arg-type]
         leader_epoch=msg.leader_epoch(),
-        input=header(msg, "input"),
+        input=source.decode(errors="replace") if source is not None else None,
     )
-
-
-def header(msg: Any, name: str) -> str | None:
-    """A record header's value as text (None when absent)."""
-    for k, v in msg.headers() or ():
-        if k == name and v is not None:
-            return v.decode(errors="replace")
-    return None
 
 
 class GroupConsumer(threading.Thread):
@@ -159,26 +157,26 @@ class GroupConsumer(threading.Thread):
                 continue
             if self.commit_mode == "before":
                 self._commit_positions(consumer, records)
-            for msg in records:
-                self.history.write(read_event(msg, self.reader, self.group, self.isolation, self.history.now()))
-                self.delivered += 1
+            reads = [read_event(m, self.reader, self.group, self.isolation, self.history.now()) for m in records]
+            for read in reads:
+                self.history.write(read)
+            self.delivered += len(reads)
             if self.counter is not None:
                 self.counter.value = self.delivered
             if self.processing_s:
                 time.sleep(self.processing_s * len(records))
-            self._processed(records)
+            self._processed(reads)
             if self.commit_mode in ("sync", "async"):
                 self._commit(consumer, asynchronous=self.commit_mode == "async")
         consumer.close()
 
-    def _processed(self, records: list[Any]) -> None:
-        """Processing of the batch is done: one ``process`` event per record. (Delivered is
-        not processed: a crash during the processing delay leaves reads without these.)"""
+    def _processed(self, reads: list[Read]) -> None:
+        """Processing of the batch is done: one ``process`` event per record, made from its
+        ``read`` event. (Delivered is not processed: a crash during the processing delay
+        leaves reads without these.)"""
         now = self.history.now()
-        for m in records:
-            self.history.write(
-                Process(self.reader, self.group, m.topic(), m.partition(), m.offset(), record_id(m), "ok", now)
-            )
+        for r in reads:
+            self.history.write(Process(self.reader, self.group, r.topic, r.partition, r.offset, r.id, "ok", now))
 
     def _commit_positions(self, consumer: Consumer, records: list[Any]) -> None:
         """Commit-before-processing: the offsets after this batch, before it is processed."""
