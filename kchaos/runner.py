@@ -25,14 +25,14 @@ from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions
 from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
-from kchaos.events import Meta, Phase
+from kchaos.events import Client, Meta, Phase
 from kchaos.expectations import evaluate
 from kchaos.experiment import Experiment, Variant
 from kchaos.faults.nemesis import Nemesis
 from kchaos.history import HistoryWriter, load
 from kchaos.results import Observer, RunResult, VariantResult
 from kchaos.workload.child import ClientProcess
-from kchaos.workload.consumer import GroupConsumer, drain
+from kchaos.workload.consumer import GroupConsumer, drain, wait_for_groups
 from kchaos.workload.java import JavaConsumer, JavaProducer
 from kchaos.workload.poller import LeaderPoller
 from kchaos.workload.producer import Keys, RecordingProducer
@@ -177,6 +177,7 @@ class Runner:
             poller.start()
             for c in consumers:
                 c.start()
+            self._wait_for_groups(consumers, history)
             phase("steady")
             for p in producers:
                 p.start()
@@ -215,6 +216,18 @@ class Runner:
         self._analyse(res, hist_path, variant, nemesis, phases)
         self._emit("variant_finished", res)
         return res
+
+    def _wait_for_groups(self, consumers: list[Any], history: HistoryWriter) -> None:
+        """The steady phase begins once every group has its members assigned; a group
+        that is not by then is recorded (a ``client`` event), and the run goes on."""
+        if not consumers:
+            return
+        parts = next(t.partitions for t in self.exp.topics if t.name == self.exp.workload.topic)
+        members: dict[str, int] = {}
+        for c in consumers:
+            members[c.group] = min(members.get(c.group, 0) + 1, parts)
+        for group in wait_for_groups(self.cluster.bootstrap, members, timeout=60):
+            history.write(Client(group, "group-not-ready", history.now(), detail="not stable after 60 s"))
 
     def _consumers(
         self, index: int, variant: Variant, topic: str, history: HistoryWriter, total: float

@@ -147,6 +147,14 @@ ACTIONS: dict[str, Action] = {
             "SIGKILL a workload client in its own process (consumers with process: true): no close, no commit.",
             target="client",
             process=True,
+            args=(
+                Arg(
+                    "mid_batch",
+                    bool,
+                    False,
+                    "wait (up to 10 s) until the client is processing a batch it has not committed",
+                ),
+            ),
         ),
         Action("pause-client", "run", "Freeze a workload client's process (SIGSTOP).", target="client", process=True),
         Action("resume-client", "run", "Unfreeze a paused client.", target="client", undoes=("pause-client",)),

@@ -122,7 +122,9 @@ class Nemesis:
         client = self.clients.get(ref)
         if client is None:
             raise BadInput(f"target {s.target}: no client process {ref!r} (consumers need process: true)")
-        pid, delivered = client.pid, client.delivered
+        args = act.bind(s.args)
+        held = client.wait_in_hand(10.0) if args.get("mid_batch") else None
+        pid, delivered, in_hand = client.pid, client.delivered, client.in_hand
         {"kill-client": client.kill, "pause-client": client.pause}.get(act.name, lambda: None)()
         if act.undoes:
             opened = any(f.get("client") == ref and f["name"] in act.undoes for f in self.open)
@@ -134,7 +136,10 @@ class Nemesis:
             else:
                 self.record(act.name, client.reader, "end")
             return
-        self.record(act.name, client.reader, "start", args={"client": ref, "pid": pid, "delivered": delivered})
+        recorded = {"client": ref, "pid": pid, "delivered": delivered, "in_hand": in_hand}
+        if held is not None:
+            recorded["mid_batch"] = held
+        self.record(act.name, client.reader, "start", args=recorded)
         self.open.append({"name": act.name, "node": None, "client": ref, "label": client.reader, "network": False})
 
     def _end(self, matches: Callable[[dict[str, Any]], bool]) -> None:

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from kchaos import procs
 _SPAWN = multiprocessing.get_context("spawn")
 
 
-def _consumer_main(kwargs: dict[str, Any], path: str, start: float, counter: Any, halt: Any) -> None:
+def _consumer_main(kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, halt: Any) -> None:
     """The child: one GroupConsumer on the shared history, until ``halt`` is set. Ctrl-C
     is the harness's to handle (it stops us); if the harness dies, so do we."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -34,7 +35,7 @@ def _consumer_main(kwargs: dict[str, Any], path: str, start: float, counter: Any
     from kchaos.history import HistoryWriter
     from kchaos.workload.consumer import GroupConsumer
 
-    consumer = GroupConsumer(history=HistoryWriter(Path(path), start), counter=counter, **kwargs)
+    consumer = GroupConsumer(history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, **kwargs)
     threading.Thread(target=lambda: (halt.wait(), consumer.stop()), daemon=True).start()
     consumer.run()
 
@@ -47,6 +48,7 @@ class ClientProcess:
         self.kwargs, self.path, self.start_t, self.cluster = kwargs, str(history_path), history_start, cluster
         self.reader, self.group = kwargs["name"], kwargs["group"]
         self._counter = _SPAWN.Value("q", 0, lock=False)
+        self._in_hand = _SPAWN.Value("q", 0, lock=False)
         self._proc: Any = None
         self._halt: Any = None
         self.earlier = 0  # deliveries of processes this one replaced
@@ -62,9 +64,10 @@ class ClientProcess:
     def start(self) -> None:
         self._halt = _SPAWN.Event()
         self._counter.value = 0
+        self._in_hand.value = 0
         self._proc = _SPAWN.Process(
             target=_consumer_main,
-            args=(self.kwargs, self.path, self.start_t, self._counter, self._halt),
+            args=(self.kwargs, self.path, self.start_t, self._counter, self._in_hand, self._halt),
             name=f"kchaos-{self.reader}",
             daemon=True,
         )
@@ -92,6 +95,20 @@ class ClientProcess:
         self._proc.join(timeout)
         if self._proc.is_alive():
             self.kill()
+
+    @property
+    def in_hand(self) -> int:
+        """Records the child has delivered and not finished processing."""
+        return int(self._in_hand.value) if self.alive else 0
+
+    def wait_in_hand(self, timeout: float) -> bool:
+        """Wait until the child holds records mid-batch; False if it did not in time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.in_hand > 0:
+                return True
+            time.sleep(0.005)
+        return False
 
     def kill(self) -> None:
         """SIGKILL: no close, no commit, no leave-group; heartbeats stop."""

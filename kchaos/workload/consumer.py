@@ -16,9 +16,10 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, ConsumerGroupState, KafkaError, TopicPartition
 
 from kchaos.clients import QUIET
+from kchaos.cluster.readiness import admin
 from kchaos.events import Assign, Commit, Drain, Lost, Process, Read, Revoke, Stall
 from kchaos.history import HistoryWriter
 
@@ -73,10 +74,15 @@ class GroupConsumer(threading.Thread):
         duration: float = 60.0,
         counter: Any = None,
         batch: int = 500,
+        in_hand: Any = None,
     ) -> None:
         super().__init__(name=f"consumer-{name}", daemon=True)
         self.batch = batch
         self.counter = counter  # a shared value the parent reads when this runs in a child process
+        # Records delivered whose processing is not done: a kill then is "mid-batch" (none
+        # of the batch is processed or, committing after processing, committed). Shared
+        # like ``counter``.
+        self.in_hand = in_hand
         self.reader, self.group, self.topics, self.history = name, group, topics, history
         self.commit_mode, self.processing_s, self.duration = commit, processing_ms / 1000, duration
         self.isolation = str(config.get("isolation.level", "read_committed"))
@@ -163,12 +169,18 @@ class GroupConsumer(threading.Thread):
             self.delivered += len(reads)
             if self.counter is not None:
                 self.counter.value = self.delivered
+            self._hold(len(reads))
             if self.processing_s:
                 time.sleep(self.processing_s * len(records))
             self._processed(reads)
+            self._hold(0)
             if self.commit_mode in ("sync", "async"):
                 self._commit(consumer, asynchronous=self.commit_mode == "async")
         consumer.close()
+
+    def _hold(self, n: int) -> None:
+        if self.in_hand is not None:
+            self.in_hand.value = n
 
     def _processed(self, reads: list[Read]) -> None:
         """Processing of the batch is done: one ``process`` event per record, made from its
@@ -184,6 +196,32 @@ class GroupConsumer(threading.Thread):
         for m in records:
             last[(m.topic(), m.partition())] = m.offset() + 1
         self._commit(consumer, [TopicPartition(t, p, o) for (t, p), o in last.items()])
+
+
+def wait_for_groups(bootstrap: str, members: dict[str, int], timeout: float = 60.0) -> list[str]:
+    """Block until every group is stable with all its members; returns the groups that
+    were not by ``timeout``.
+
+    The workload's steady phase starts only then: a member still starting (a child
+    process importing its client, a JVM) or a group still forming its first generation
+    would otherwise be what a fault at second 0 hits, and "kill a member mid-batch"
+    would kill one that never had a batch.
+    """
+    adm, pending = admin(bootstrap), dict(members)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        futures = adm.describe_consumer_groups(list(pending), request_timeout=5)
+        for group, fut in futures.items():
+            try:
+                desc = fut.result()
+            except Exception:  # noqa: BLE001 - coordinator not loaded yet: ask again
+                continue
+            assigned = [m for m in desc.members if m.assignment and m.assignment.topic_partitions]
+            if desc.state == ConsumerGroupState.STABLE and len(assigned) >= pending[group]:
+                del pending[group]
+        if pending:
+            time.sleep(0.25)
+    return sorted(pending)
 
 
 def drain(

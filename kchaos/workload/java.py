@@ -303,6 +303,12 @@ class JavaConsumer(_JavaRole):
         self.delivered = 0
         self._config_file = write_properties(self.config_path(), config)
 
+    #: VerifiableConsumer does not say where it is in a batch; ``mid_batch`` cannot wait for it.
+    in_hand = 0
+
+    def wait_in_hand(self, timeout: float) -> bool:
+        return False
+
     def args(self) -> list[str]:
         out = ["--topic", self.topic, "--group-id", self.group, "--bootstrap-server", self.bootstrap, "--verbose"]
         out += ["--reset-policy", "earliest", "--command-config", self._config_file]

@@ -66,6 +66,7 @@ def test_sigkilled_consumer_at_least_once(healthy, tmp_path):
     kill = next(e for e in events if e["op"] == "fault" and e["name"] == "kill-client" and e["phase"] == "start")
     reads_before = sum(1 for e in events if e["op"] == "read" and e["reader"] == kill["target"] and e["t"] <= kill["t"])
     assert kill["args"]["delivered"] > 0 and reads_before >= kill["args"]["delivered"]
+    assert kill["args"]["mid_batch"] is True and kill["args"]["in_hand"] > 0, kill["args"]
     assert any(e["op"] == "fault" and e["name"] == "kill-client" and e["phase"] == "end" for e in events)
     assert client_processes(healthy.name) == []
 
