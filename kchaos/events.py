@@ -189,13 +189,27 @@ class Leader(_Event, tag="leader"):
 
 
 class Lag(_Event, tag="lag"):
-    """kchaos' own: a consumer group's lag on one partition."""
+    """kchaos' own: a consumer group's lag on one partition (the log end minus the
+    group's committed offset, both from the Admin API; -1 committed: nothing yet)."""
 
     group: str
     topic: str
     partition: int
     lag: int
     t: float
+    committed: int | None = None
+    end: int | None = None
+
+
+class Group(_Event, tag="group"):
+    """kchaos' own: a consumer group as the Admin API describes it, at each change:
+    its state, and each member (client id) with the partitions it holds."""
+
+    group: str
+    state: str
+    members: list[tuple[str, int]]
+    t: float
+    protocol: str | None = None
 
 
 class Client(_Event, tag="client"):
@@ -253,6 +267,7 @@ EVENT_TYPES = (
     Phase,
     Leader,
     Lag,
+    Group,
     Client,
     Segments,
 )

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kchaos import steps
 from kchaos.checker.anomalies import KINDS, NEEDS
-from kchaos.checker.measurements import MEASURES
+from kchaos.checker.measurements import MEASURES, measure
 from kchaos.cluster import targets
 from kchaos.errors import BadInput
 from kchaos.faults import actions
@@ -58,9 +58,14 @@ class Durations(Strict):
 class ConsumerGroups(Strict):
     groups: int = 1
     members: int = 2
-    commit: Literal["auto", "sync", "async", "before"] = "sync"
+    commit: Literal["auto", "store", "sync", "async", "before"] = "sync"
+    commit_every: int = 1  # sync/async: commit after every N-th batch (uncommitted work in between)
+    commit_on_revoke: bool = False  # commit what was processed inside the revoke callback
     process: bool = False  # each member in a child process (needed by kill-client, pause-client)
+    standby: int = 0  # more members per group, started only by start-client (process: true)
+    static_members: list[int] = Field(default_factory=list)  # members with a group.instance.id (static membership)
     batch: int = 500  # records a poll hands over at most (small with slow processing: a rebalance waits for it)
+    poll_ms: int = 200  # how long a poll waits to fill its batch
     java_members: int = 0  # more members per group: Kafka's own VerifiableConsumer (consumer:G:M, M >= members)
     processing_ms: float = 0
     config: dict[str, str | int | bool] = Field(default_factory=dict)
@@ -88,6 +93,8 @@ class Variant(Strict):
     java_producer: dict[str, str | int | bool] = Field(default_factory=dict)  # Java-only names, for the Java roles
     java_consumer: dict[str, str | int | bool] = Field(default_factory=dict)
     topic_config: dict[str, str | int | bool] = Field(default_factory=dict)
+    # How this variant's group consumes, over workload.consumers (commit, commit_every, ...).
+    group: dict[str, str | int | bool] = Field(default_factory=dict)
     expect: list[str] = Field(default_factory=list)
 
     @field_validator("expect")
@@ -98,7 +105,7 @@ class Variant(Strict):
             if not m:
                 raise ValueError(f"expectation {item!r}: write NAME OP NUMBER, e.g. 'lost == 0'")
             name = m.group(1)
-            if name not in KINDS and name not in MEASURES:
+            if name not in KINDS and measure(name) is None:
                 close = difflib.get_close_matches(name, [*KINDS, *MEASURES], n=3)
                 raise ValueError(
                     f"expectation {item!r}: unknown name {name!r}"
@@ -111,6 +118,7 @@ class Experiment(Strict):
     id: str
     question: str
     answer_hint: str = ""
+    cite: list[str] = Field(default_factory=list)  # measurements the answer paragraph quotes per variant
     cluster: ClusterNeeds = Field(default_factory=ClusterNeeds)
     topics: list[Topic]
     workload: Workload
@@ -118,6 +126,17 @@ class Experiment(Strict):
     variants: list[Variant]
     quick: Durations = Field(default_factory=Durations)
     nightly: Durations = Field(default_factory=lambda: Durations(steady=20, fault=40, recovery=20))
+
+    @field_validator("cite")
+    @classmethod
+    def known_measurements(cls, items: list[str]) -> list[str]:
+        for name in items:
+            if name not in KINDS and measure(name) is None:
+                close = difflib.get_close_matches(name, [*KINDS, *MEASURES], n=3)
+                raise ValueError(
+                    f"unknown measurement {name!r}" + (f" (did you mean {', '.join(close)}?)" if close else "")
+                )
+        return items
 
     @model_validator(mode="after")
     def topic_exists(self) -> Experiment:
@@ -208,7 +227,7 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
                 wanted = "a consumer:G:M target" if wants_client else "a node target"
                 yield ("faults", i, field), f"{step.do} needs {wanted}, not {ref!r}"
                 continue
-            msg = _target_problem(exp, t, named, topics)
+            msg = _target_problem(exp, t, named, topics) or _java_member_problem(exp, step.do, t)
             if msg:
                 yield ("faults", i, field), msg
         if step.do == "crash-producer":
@@ -218,11 +237,12 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
                 yield ("faults", i, "target"), f"crash-producer target {ref!r}: a producer number, 0..{n - 1}"
         if step.name:
             named.add(step.name)
+    yield from _consumer_problems(exp)
     for v, variant in enumerate(exp.variants):
         can = capabilities(exp, variant)
         for e, text in enumerate(variant.expect):
             name = EXPECTATION.match(text).group(1)  # type: ignore[union-attr]
-            needs = NEEDS[name] if name in NEEDS else MEASURES[name].needs
+            needs = NEEDS[name] if name in NEEDS else measure(name).needs  # type: ignore[union-attr]
             if not needs <= can:
                 missing = ", ".join(sorted(needs - can))
                 yield (
@@ -231,6 +251,60 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
                         f"{text!r} could never fail: this variant's workload has no {missing} ({_HOW[sorted(needs - can)[0]]})"
                     ),
                 )
+
+
+#: Consumer settings the KIP-848 protocol (group.protocol=consumer) moves to the broker:
+#: librdkafka refuses to create a consumer that sets them.
+CLASSIC_ONLY = ("session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy")
+
+
+def group_spec(exp: Experiment, variant: Variant) -> ConsumerGroups | None:
+    """The variant's consumer groups: ``workload.consumers`` with its ``group`` fields over them."""
+    spec = exp.workload.consumers
+    if spec is None or not variant.group:
+        return spec
+    return ConsumerGroups.model_validate({**spec.model_dump(), **variant.group})
+
+
+def _consumer_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Consumer settings that would fail mid-run: a key the chosen group protocol
+    rejects, standby members outside processes, a variant's group fields."""
+    spec = exp.workload.consumers
+    for v, variant in enumerate(exp.variants):
+        if variant.group and spec is None:
+            yield ("variants", v, "group"), "a variant's group settings need workload.consumers"
+        elif shape := sorted(set(variant.group) & {"groups", "members", "java_members", "standby", "process"}):
+            yield (
+                ("variants", v, "group", shape[0]),
+                f"{shape[0]}: the group's shape is the workload's, not a variant's",
+            )
+        elif variant.group:
+            try:
+                group_spec(exp, variant)
+            except ValidationError as err:
+                e = err.errors()[0]
+                where = ".".join(str(p) for p in e["loc"])
+                yield ("variants", v, "group", *e["loc"]), f"{where}: {e['msg']}"
+    if spec is None:
+        return
+    if spec.standby and not spec.process:
+        yield ("workload", "consumers", "standby"), "standby members are started by start-client: set process: true"
+    for v, variant in enumerate(exp.variants):
+        conf = {**spec.config, **variant.consumer}
+        if str(conf.get("group.protocol", "classic")).lower() != "consumer":
+            continue
+        for key in CLASSIC_ONLY:
+            if key in variant.consumer:
+                yield ("variants", v, "consumer", key), _classic_only(variant.name, key)
+            elif key in spec.config:
+                yield ("workload", "consumers", "config", key), _classic_only(variant.name, key)
+
+
+def _classic_only(variant: str, key: str) -> str:
+    return (
+        f"variant {variant!r}: {key} is rejected with group.protocol=consumer (KIP-848 sets it on the broker:"
+        " group.consumer.* settings); move it to the classic variants' consumer config"
+    )
 
 
 _HOW = {
@@ -270,12 +344,24 @@ def _target_problem(exp: Experiment, t: targets.Target, named: set[str], topics:
         spec = exp.workload.consumers
         if spec is None or not (spec.process or (t.index or 0) >= spec.members):
             return f"{t.text()}: client faults need consumers in processes (workload.consumers.process: true)"
-        if (t.partition or 0) >= spec.groups or (t.index or 0) >= spec.members + spec.java_members:
-            return f"{t.text()}: this workload has {spec.groups} groups of {spec.members + spec.java_members} members"
+        size = spec.members + spec.java_members + spec.standby
+        if (t.partition or 0) >= spec.groups or (t.index or 0) >= size:
+            return f"{t.text()}: this workload has {spec.groups} groups of {size} members"
     if t.kind == "group-coordinator":
         groups = exp.workload.consumers.groups if exp.workload.consumers else 0
         if (t.index or 0) >= groups:
             return f"{t.text()}: this workload has {groups} consumer groups"
+    return None
+
+
+def _java_member_problem(exp: Experiment, do: str, t: targets.Target) -> str | None:
+    """Kafka's VerifiableConsumer can be killed, paused and restarted, not told to hang,
+    leave or join later."""
+    spec = exp.workload.consumers
+    if t.kind != "consumer" or spec is None or do not in ("hang-client", "stop-client", "start-client"):
+        return None
+    if spec.members <= (t.index or 0) < spec.members + spec.java_members:
+        return f"{do} {t.text()}: a Java member can be killed, paused or restarted, not {do}"
     return None
 
 

@@ -14,7 +14,8 @@ from kchaos.results import Observer, VariantResult
 
 
 class LiveView(Observer):
-    """Elapsed/remaining, phase, acks and errors per second, leader and ISR, active faults."""
+    """Elapsed/remaining, phase, acks and errors per second, deliveries and the group (state,
+    members, lag), leader and ISR, active faults."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
@@ -55,7 +56,7 @@ class LiveView(Observer):
     def _render(self) -> None:
         s = self.snapshot
         table = Table(title=self.variant, show_header=True)
-        for col in ("elapsed", "phase", "acks/s", "errors/s", "acked", "delivered", "leader", "ISR", "faults"):
+        for col in ("elapsed", "phase", "acks/s", "errors/s", "acked", "delivered", "group", "leader", "ISR", "faults"):
             table.add_column(col)
         if s.get("elapsed") is not None:
             table.add_row(
@@ -65,10 +66,11 @@ class LiveView(Observer):
                 f"{s['errors_per_s']:.0f}",
                 str(s["acks"]),
                 str(s["delivered"]),
+                str(s.get("group", "-")),
                 str(s.get("leader")),
                 str(s.get("isr")),
                 ", ".join(s.get("faults") or []) or "-",
             )
         else:
-            table.add_row("-", str(s.get("phase", "starting")), "", "", "", "", "", "", "")
+            table.add_row("-", str(s.get("phase", "starting")), "", "", "", "", "", "", "", "")
         self.live.update(Group(*[Text.from_markup(d) for d in self.done], table))

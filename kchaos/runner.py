@@ -27,12 +27,13 @@ from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
 from kchaos.events import Client, Meta, Phase
 from kchaos.expectations import evaluate
-from kchaos.experiment import Experiment, Variant
+from kchaos.experiment import Experiment, Variant, group_spec
 from kchaos.faults.nemesis import Nemesis
 from kchaos.history import HistoryWriter, load
 from kchaos.results import Observer, RunResult, VariantResult
 from kchaos.workload.child import ClientProcess
-from kchaos.workload.consumer import GroupConsumer, drain, wait_for_groups
+from kchaos.workload.consumer import GroupConsumer, drain, wait_for_members
+from kchaos.workload.groupwatch import GroupWatcher
 from kchaos.workload.java import JavaConsumer, JavaProducer
 from kchaos.workload.poller import LeaderPoller
 from kchaos.workload.producer import Keys, RecordingProducer
@@ -161,8 +162,10 @@ class Runner:
         producers += self._java_producers(index, variant, topic, pconf, history, total)
         members = self._consumers(index, variant, topic, history, total)
         consumers = list(members.values())
+        standby = self._standby(members)
         nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
         nemesis.groups = sorted({c.group for c in consumers})
+        groups = GroupWatcher(self.cluster.bootstrap, nemesis.groups, topic, history, total + 120, self.cluster.name)
         watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
         poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)
         phases: list[dict[str, Any]] = []
@@ -175,13 +178,16 @@ class Runner:
         finished = False
         try:
             poller.start()
+            if consumers:
+                groups.start()
             for c in consumers:
-                c.start()
-            self._wait_for_groups(consumers, history)
+                if c not in standby:
+                    c.start()
+            self._wait_for_groups([c for c in consumers if c not in standby], history)
             phase("steady")
             for p in producers:
                 p.start()
-            self._timeline(history, nemesis, producers, consumers, poller, phase, total)
+            self._timeline(history, nemesis, producers, consumers, poller, groups if consumers else None, phase, total)
             phase("drain")
             for p in producers:
                 p.join(60)
@@ -194,6 +200,7 @@ class Runner:
                 nemesis.heal_all,  # before the consumers stop: it restarts killed clients
                 *(c.stop for c in consumers),
                 *(lambda c=c: c.join(15) for c in consumers),
+                *([groups.stop] if consumers else []),
                 *([] if finished else [poller.stop]),
             )
         try:
@@ -203,7 +210,9 @@ class Runner:
             time.sleep(1.0)
         finally:
             poller.stop()
-        parts = next(t.partitions for t in self.exp.topics if t.name == wl.topic)
+        # The topic as it is now: an add-partitions step may have grown it.
+        declared = next(t.partitions for t in self.exp.topics if t.name == wl.topic)
+        parts = max(declared, len(partitions(self.cluster, topic).get(topic, [])))
         isolations = ["read_committed"] + (["read_uncommitted"] if "transactional.id" in pconf else [])
         # A read_committed drain waits out the transaction timeout: a hanging transaction
         # holds it below the end until the coordinator aborts it (else: stuck-lso).
@@ -218,39 +227,38 @@ class Runner:
         return res
 
     def _wait_for_groups(self, consumers: list[Any], history: HistoryWriter) -> None:
-        """The steady phase begins once every group has its members assigned; a group
-        that is not by then is recorded (a ``client`` event), and the run goes on."""
-        if not consumers:
-            return
-        parts = next(t.partitions for t in self.exp.topics if t.name == self.exp.workload.topic)
-        members: dict[str, int] = {}
-        for c in consumers:
-            members[c.group] = min(members.get(c.group, 0) + 1, parts)
-        for group in wait_for_groups(self.cluster.bootstrap, members, timeout=60):
-            history.write(Client(group, "group-not-ready", history.now(), detail="not stable after 60 s"))
+        """The steady phase begins once every member has its first assignment; one that
+        has not by then is recorded (a ``client`` event), and the run goes on."""
+        for c in wait_for_members(consumers, timeout=60):
+            history.write(Client(c.reader, "not-assigned", history.now(), detail="no assignment after 60 s"))
 
     def _consumers(
         self, index: int, variant: Variant, topic: str, history: HistoryWriter, total: float
     ) -> dict[str, Any]:
         """The group members by target name (``consumer:G:M``): threads, or child
         processes when the workload asks (``process: true``, for client faults)."""
-        spec = self.exp.workload.consumers
+        spec = group_spec(self.exp, variant)
         if spec is None:
             return {}
         conf = {**spec.config, **variant.consumer}
         members: dict[str, Any] = {}
         for g in range(spec.groups):
-            for m in range(spec.members):
+            group = f"kchaos-v{index}-g{g}-{topic}"
+            python = [*range(spec.members), *range(spec.members + spec.java_members, self._members_per_group())]
+            for m in python:
                 kwargs = {
                     "name": f"v{index}g{g}c{m}",
-                    "group": f"kchaos-v{index}-g{g}-{topic}",
+                    "group": group,
                     "bootstrap": self.cluster.bootstrap,
                     "topics": [topic],
-                    "config": conf,
+                    "config": {**conf, **({"group.instance.id": f"{group}-m{m}"} if m in spec.static_members else {})},
                     "commit": spec.commit,
                     "processing_ms": spec.processing_ms,
                     "duration": total + 60,
                     "batch": spec.batch,
+                    "commit_every": spec.commit_every,
+                    "commit_on_revoke": spec.commit_on_revoke,
+                    "poll_ms": spec.poll_ms,
                 }
                 if spec.process:
                     members[f"consumer:{g}:{m}"] = ClientProcess(kwargs, history.path, history.start, self.cluster.name)
@@ -259,7 +267,7 @@ class Runner:
             for j in range(spec.java_members):
                 members[f"consumer:{g}:{spec.members + j}"] = JavaConsumer(
                     f"v{index}g{g}j{j}",
-                    f"kchaos-v{index}-g{g}-{topic}",
+                    group,
                     self.cluster.bootstrap,
                     [topic],
                     {**conf, **variant.java_consumer},
@@ -268,6 +276,18 @@ class Runner:
                     self.cluster.spec.kafka_version,
                 )
         return members
+
+    def _members_per_group(self) -> int:
+        spec = self.exp.workload.consumers
+        return 0 if spec is None else spec.members + spec.java_members + spec.standby
+
+    def _standby(self, members: dict[str, Any]) -> list[Any]:
+        """The members started only by a ``start-client`` fault (the last ``standby`` of each group)."""
+        spec = self.exp.workload.consumers
+        if spec is None or not spec.standby:
+            return []
+        first = spec.members + spec.java_members
+        return [c for ref, c in members.items() if int(ref.rsplit(":", 1)[1]) >= first]
 
     def _java_producers(
         self, index: int, variant: Variant, topic: str, pconf: dict[str, Any], history: HistoryWriter, total: float
@@ -299,6 +319,7 @@ class Runner:
         producers: list[RecordingProducer],
         consumers: list[GroupConsumer],
         poller: LeaderPoller,
+        groups: GroupWatcher | None,
         phase: Callable[[str], None],
         total: float,
     ) -> None:
@@ -335,6 +356,7 @@ class Runner:
                     "acks": ok,
                     "errors": errors,
                     "delivered": sum(c.delivered for c in consumers),
+                    "group": groups.snapshot() if groups is not None else "-",
                     "leader": poller.leader,
                     "isr": poller.isr,
                     "faults": nemesis.active(),

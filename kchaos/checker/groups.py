@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from kchaos.checker.index import TP, Index
+from kchaos.checker.rebalances import episodes
 from kchaos.events import Assign, Lost, Read, Revoke
 
 
@@ -114,12 +115,16 @@ def _judge_redeliveries(
 
 
 class _Causes:
-    """What happened between two deliveries of one record: the last fault begun, else the
-    last rebalance callback of the group, else nothing known."""
+    """What happened between two deliveries of one record: the last fault begun in
+    between; else, when the group rebalanced in between, the trigger whose episode that
+    rebalance fell in (a member that joins is started at the trigger and rebalances the
+    group a second later: records first delivered in that second are re-delivered
+    because of it); else the last rebalance callback's kind; else nothing known."""
 
     def __init__(self, ix: Index) -> None:
-        starts = sorted((f.t, f.name) for f in ix.faults if f.phase == "start")
+        starts = sorted((f.t, (f.args or {}).get("as") or f.name) for f in ix.faults if f.phase == "start")
         self.fault_t, self.fault_name = [t for t, _ in starts], [n for _, n in starts]
+        self.episodes = sorted((e["t"], e["until"], e["trigger"]) for e in episodes(ix))
         self.rebalances: dict[str, list[tuple[float, str]]] = defaultdict(list)
         for ev in ix.rebalances:
             kind = "lost" if isinstance(ev, Lost) else "revoke" if isinstance(ev, Revoke) else "assign"
@@ -134,6 +139,10 @@ class _Causes:
         evs = self.rebalances.get(group, [])
         k = bisect_right(evs, (t1, "~"))
         if k and evs[k - 1][0] > t0:
+            t_reb = evs[k - 1][0]
+            for start, until, trigger in reversed(self.episodes):
+                if start <= t_reb <= until:
+                    return trigger
             return "rebalance" if evs[k - 1][1] != "lost" else "partitions-lost"
         return "no-rebalance"
 

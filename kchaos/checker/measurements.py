@@ -6,6 +6,7 @@ Pure functions over an ``Index``, like the anomaly checks; the report draws them
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from typing import Any
 import msgspec
 
 from kchaos.checker.index import Index
+from kchaos.checker.rebalances import METRICS, by_trigger, episodes
+from kchaos.checker.rebalances import steps as rebalance_steps
 from kchaos.events import Assign, Client, Lag, Leader, Lost, Revoke, Segments
 
 
@@ -32,6 +35,25 @@ class Measure:
 def _m(name: str, unit: str, help: str, *needs: str) -> Measure:
     return Measure(name, unit, help, frozenset(needs))
 
+
+_REBALANCE_UNITS = {
+    "detect_s": "s",
+    "others": "callbacks",
+    "revoked": "partitions",
+    "pause_max_s": "s",
+    "stop_the_world_s": "s",
+    "duration_s": "s",
+    "redelivered": "records",
+}
+_REBALANCE_HELP = {
+    "detect_s": "the trigger (a client fault or added partitions) to another member's first rebalance callback",
+    "others": "rebalance callbacks of the other members",
+    "revoked": "partitions revoked or lost",
+    "pause_max_s": "longest pause of a partition that moved",
+    "stop_the_world_s": "longest time the group delivered nothing",
+    "duration_s": "first to last rebalance callback",
+    "redelivered": "re-deliveries put down to it",
+}
 
 #: Every measurement an expectation may name; ``summary()`` computes them.
 MEASURES: dict[str, Measure] = {
@@ -61,6 +83,19 @@ MEASURES: dict[str, Measure] = {
         _m("unknown_seen", "sends", "unknown sends that readers found"),
         _m("redelivered", "records", "re-deliveries the group's commits allow (at-least-once)", "group"),
         _m("client_takeover_s", "s", "kill-client to another member's first assign of its partitions", "group"),
+        _m("rebalances", "triggers", "client faults and topic changes after which some member rebalanced", "group"),
+        _m("revoked_partitions", "partitions", "partitions revoked or lost over the run, summed over members", "group"),
+        _m("lag_max", "records", "largest lag the group watcher saw (log end minus committed offset)", "group"),
+        _m(
+            "committed_not_next",
+            "partitions",
+            "partitions whose final committed offset (Admin API) is not the one after the last record processed",
+            "group",
+        ),
+        *(
+            _m(f"rebalance.<trigger>.{metric}", _REBALANCE_UNITS[metric], _REBALANCE_HELP[metric], "group")
+            for metric in METRICS
+        ),
         _m("txn_committed", "transactions", "transactions the clients saw commit", "txn"),
         _m("txn_aborted", "transactions", "transactions the clients saw abort", "txn"),
         _m("txn_unknown", "transactions", "transactions whose outcome the client never learned", "txn"),
@@ -78,6 +113,18 @@ MEASURES: dict[str, Measure] = {
         _m("timeindex_entries", "entries", "time index entries decoded", "segments"),
     )
 }
+
+
+_PER_TRIGGER = re.compile(r"^rebalance\.([a-z0-9][a-z0-9_-]*)\.(" + "|".join(METRICS) + r")$")
+
+
+def measure(name: str) -> Measure | None:
+    """The measurement an expectation names: one of ``MEASURES``, or a rebalance trigger's
+    (``rebalance.<trigger>.<metric>``: an action of ``rebalances.TRIGGERS`` or a step's ``as:`` name)."""
+    found = MEASURES.get(name)
+    if found is None and (m := _PER_TRIGGER.match(name)):
+        found = MEASURES[f"rebalance.<trigger>.{m.group(2)}"]
+    return found
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -309,7 +356,43 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     m["redelivered"] = checked["info"]["redelivered"]
     takeovers = client_takeovers(ix)
     m["client_takeover_s"] = max(takeovers) if takeovers else None
+    m.update(group_measurements(ix, checked["info"]["redelivered_by_cause"]))
     return m
+
+
+def group_measurements(ix: Index, redelivered_by_cause: dict[str, int]) -> dict[str, Any]:
+    """Rebalances per trigger (``rebalances.py``), lag, and the final committed offsets
+    against what the group processed."""
+    eps = episodes(ix, redelivered_by_cause)
+    lags = [e for e in ix.other if isinstance(e, Lag)]
+    return {
+        "rebalances": sum(1 for e in eps if e["duration_s"] is not None),
+        "revoked_partitions": sum(len(ev.partitions) for ev in ix.rebalances if isinstance(ev, Revoke | Lost)),
+        "rebalance": by_trigger(eps),
+        "lag_max": max((e.lag for e in lags), default=None),
+        "committed_not_next": committed_not_next(ix, lags) if lags else None,
+    }
+
+
+def committed_not_next(ix: Index, lags: list[Lag]) -> int:
+    """Partitions where the group's last committed offset, as the broker reports it after
+    the members stopped, is not the offset after the last record the group processed
+    there: the committed offset names the next record to read, not the last one read."""
+    final: dict[tuple[str, str, int], int] = {}
+    for e in sorted(lags, key=lambda e: e.t):
+        if e.committed is not None:
+            final[(e.group, e.topic, e.partition)] = e.committed
+    done: dict[tuple[str, str, int], int] = {}
+    for p in ix.processes:
+        if p.group is not None:
+            key = (p.group, p.topic, p.partition)
+            done[key] = max(done.get(key, -1), p.offset)
+    processing = {p.reader for p in ix.processes}
+    for r in ix.reads:  # members that write no process events (Java): delivered is processed
+        if r.group is not None and r.reader not in processing:
+            key = (r.group, r.topic, r.partition)
+            done[key] = max(done.get(key, -1), r.offset)
+    return sum(1 for key, last in done.items() if final.get(key, -1) != last + 1)
 
 
 def client_takeovers(ix: Index) -> list[float]:
@@ -350,5 +433,6 @@ def timelines(ix: Index) -> dict[str, Any]:
         "unavailability": unavailability(ix),
         "leaders": leader_timeline(ix),
         "rebalance_pauses": rebalance_pauses(ix),
+        "rebalance_steps": rebalance_steps(ix),
         "disk": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Segments)],
     }

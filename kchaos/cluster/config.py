@@ -63,6 +63,11 @@ def defaults(spec: ClusterSpec) -> dict[str, str]:
         "share.coordinator.state.topic.replication.factor": str(rf),
         "share.coordinator.state.topic.min.isr": str(min(2, rf)),
         "group.initial.rebalance.delay.ms": "0",
+        # Minimums only (the defaults stay 45 s and 5 s): an experiment may set the KIP-848
+        # consumer protocol's session timeout low enough to see a crash within seconds.
+        "group.consumer.min.session.timeout.ms": "3000",
+        "group.consumer.min.heartbeat.interval.ms": "500",
+        "group.min.session.timeout.ms": "2000",  # the classic protocol's minimum (default 6 s)
         "auto.create.topics.enable": "false",
         "replica.lag.time.max.ms": "10000",
         "num.network.threads": "2",

@@ -77,6 +77,10 @@ class Action:
         return out
 
 
+MID_BATCH = Arg(
+    "mid_batch", bool, False, "wait (up to 10 s) until the client begins processing a new batch (not yet committed)"
+)
+HOLD = Arg("hold_ms", int, 0, "with mid_batch: act this long after the batch was delivered (deeper into it)")
 DIRECTION = Arg("direction", str, "both", "in, out or both (relative to the node)", ("in", "out", "both"))
 LINKS = Arg(
     "links", list, ("repl", "ctrl"), "link kinds: repl, ctrl, client", ("repl", "ctrl", "client"), "kinds", ("kinds",)
@@ -147,23 +151,38 @@ ACTIONS: dict[str, Action] = {
             "SIGKILL a workload client in its own process (consumers with process: true): no close, no commit.",
             target="client",
             process=True,
-            args=(
-                Arg(
-                    "mid_batch",
-                    bool,
-                    False,
-                    "wait (up to 10 s) until the client is processing a batch it has not committed",
-                ),
-            ),
+            args=(MID_BATCH, HOLD),
         ),
         Action("pause-client", "run", "Freeze a workload client's process (SIGSTOP).", target="client", process=True),
         Action("resume-client", "run", "Unfreeze a paused client.", target="client", undoes=("pause-client",)),
         Action(
+            "hang-client",
+            "run",
+            "A client stops polling for good; its heartbeats go on, so it leaves at max.poll.interval.ms.",
+            target="client",
+            process=True,
+            args=(MID_BATCH, HOLD),
+        ),
+        Action(
+            "stop-client",
+            "run",
+            "Close a client gracefully: a dynamic member sends LeaveGroup (a static one does not).",
+            target="client",
+            process=True,
+        ),
+        Action(
+            "start-client",
+            "run",
+            "Start a standby or stopped client: a member joins its group.",
+            target="client",
+            undoes=("stop-client",),
+        ),
+        Action(
             "restart-client",
             "run",
-            "Start a killed client again: a new process, the same member name.",
+            "Start a killed or hung client again: a new process, the same member name.",
             target="client",
-            undoes=("kill-client",),
+            undoes=("kill-client", "hang-client"),
         ),
         Action("step", "run", "Run a named step (see docs/faults.md, steps).", target="none"),
     )

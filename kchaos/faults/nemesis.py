@@ -11,6 +11,7 @@ every open fault whatever happened: it runs on the way out, also on Ctrl-C and o
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,19 @@ from kchaos.faults import actions
 from kchaos.faults.step import FaultStep
 from kchaos.history import HistoryWriter
 from kchaos.steps import STEPS
+
+#: What each client action does to a workload client (``ClientProcess``, ``JavaConsumer``).
+DO: dict[str, Callable[[Any], None]] = {
+    "kill-client": lambda c: c.kill(),
+    "pause-client": lambda c: c.pause(),
+    "hang-client": lambda c: c.hang(),
+    "stop-client": lambda c: c.leave(),
+}
+UNDO: dict[str, Callable[[Any], None]] = {
+    "resume-client": lambda c: c.resume(),
+    "restart-client": lambda c: c.restart(),
+    "start-client": lambda c: c.restart(),
+}
 
 
 class Nemesis:
@@ -117,35 +131,45 @@ class Nemesis:
         self.open.append({"name": act.name, "node": node, "label": label, "network": not act.process})
 
     def _client_fault(self, act: actions.Action, s: FaultStep) -> None:
-        """kill-client, pause-client, resume-client, restart-client on one workload client."""
+        """The client actions (kill, pause, hang, stop; resume, start, restart) on one
+        workload client. An undoing action with nothing open to undo (starting a standby
+        member, restarting a live one) is a fault of its own, begun and ended at once."""
         ref = targets.parse(s.target).text() if s.target is not None else ""
         client = self.clients.get(ref)
         if client is None:
             raise BadInput(f"target {s.target}: no client process {ref!r} (consumers need process: true)")
         args = act.bind(s.args)
         held = client.wait_in_hand(10.0) if args.get("mid_batch") else None
-        pid, delivered, in_hand = client.pid, client.delivered, client.in_hand
-        {"kill-client": client.kill, "pause-client": client.pause}.get(act.name, lambda: None)()
+        if held and args.get("hold_ms"):
+            time.sleep(args["hold_ms"] / 1000)
+        recorded = {"client": ref, "pid": client.pid, "delivered": client.delivered, "in_hand": client.in_hand}
+        if held is not None:
+            recorded["mid_batch"] = held
+        if s.name:  # the step's own name: the checker measures each rebalance trigger under it
+            recorded["as"] = s.name
         if act.undoes:
             opened = any(f.get("client") == ref and f["name"] in act.undoes for f in self.open)
-            if not opened:  # restarting a live client kills it first: a fault of its own
-                self.record(act.name, client.reader, "start", args={"client": ref, "pid": pid, "delivered": delivered})
-            {"resume-client": client.resume, "restart-client": client.restart}[act.name]()
+            if not opened:
+                self.record(act.name, client.reader, "start", args=recorded)
+            UNDO[act.name](client)
             if opened:
-                self._end(lambda f: f.get("client") == ref and f["name"] in act.undoes)
+                by = {"by": act.name, **({"as": s.name} if s.name else {})}
+                self._end(lambda f: f.get("client") == ref and f["name"] in act.undoes, by)
             else:
                 self.record(act.name, client.reader, "end")
             return
-        recorded = {"client": ref, "pid": pid, "delivered": delivered, "in_hand": in_hand}
-        if held is not None:
-            recorded["mid_batch"] = held
+        # Recorded first: a graceful stop takes its time (the member's revoke callback runs
+        # in it), and all it causes must come after the trigger in the history.
         self.record(act.name, client.reader, "start", args=recorded)
+        DO[act.name](client)
         self.open.append({"name": act.name, "node": None, "client": ref, "label": client.reader, "network": False})
 
-    def _end(self, matches: Callable[[dict[str, Any]], bool]) -> None:
+    def _end(self, matches: Callable[[dict[str, Any]], bool], by: dict[str, Any] | None = None) -> None:
+        """End the open faults that match; ``by``: the step that ended them (its action
+        and ``as`` name), recorded with the end so a restart can be measured as a trigger."""
         for f in [f for f in self.open if matches(f)]:
             self.open.remove(f)
-            self.record(f["name"], f["label"], "end")
+            self.record(f["name"], f["label"], "end", **({"args": by} if by else {}))
 
     def heal_all(self) -> list[str]:
         """Everything back (clients first, then network, paused and stopped nodes); every
@@ -153,10 +177,14 @@ class Nemesis:
         done: list[str] = []
         try:
             for f in self.open:
-                if f.get("client"):  # a killed client starts again, a paused one goes on
+                if f.get("client"):  # a killed, hung or stopped client starts again, a paused one goes on
                     client = self.clients[f["client"]]
-                    client.restart() if f["name"] == "kill-client" else client.resume()
-                    done.append(f"{'restarted' if f['name'] == 'kill-client' else 'resumed'} {f['client']}")
+                    if f["name"] == "pause-client":
+                        client.resume()
+                        done.append(f"resumed {f['client']}")
+                    else:
+                        client.restart()
+                        done.append(f"restarted {f['client']}")
             done += self.cluster.heal()
         finally:
             self._end(lambda f: True)

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from kchaos.checker.anomalies import KINDS
-from kchaos.checker.measurements import MEASURES
+from kchaos.checker.measurements import measure
+from kchaos.expectations import lookup
+from kchaos.report.sequence import mermaid
 from kchaos.report.svg import fault_windows, line_chart
 from kchaos.results import RunResult, VariantResult
 
@@ -69,6 +71,9 @@ def answer(run: RunResult) -> str:
         )
         # One cause, one sentence: the diagnosis behind the per-kind counts.
         parts += [f["text"] for f in v.findings[:3]]
+        cited = [f"{k} = {_fmt(lookup(k, a, m))}" for k in run.experiment.cite]
+        if cited:
+            parts.append(f"Measured with **{v.name}**: " + "; ".join(cited) + ".")
     if run.experiment.answer_hint:
         parts.append(run.experiment.answer_hint.strip())
     return " ".join(parts)
@@ -98,7 +103,7 @@ def _variant_table(run: RunResult) -> list[str]:
         "undrained",
     ]
     asked = [e["what"].split()[0] for v in run.variants for e in v.expectations]
-    keys += [k for k in dict.fromkeys(asked) if k not in keys and k not in KINDS and k in MEASURES]
+    keys += [k for k in dict.fromkeys(asked) if k not in keys and k not in KINDS and measure(k) is not None]
     for k in keys:
         rows.append(f"| {k} | " + " | ".join(_fmt(v.measurements.get(k)) for v in run.variants) + " |")
     for p in ("p50", "p99", "max"):
@@ -117,6 +122,29 @@ def _variant_table(run: RunResult) -> list[str]:
         + " |"
     )
     return rows
+
+
+def _rebalances(v: VariantResult) -> list[str]:
+    """Per rebalance trigger, what it cost the group; the first one as a sequence diagram."""
+    per = v.measurements.get("rebalance") or {}
+    if not per:
+        return []
+    names = {
+        "detect_s": "detect (s)",
+        "others": "others' callbacks",
+        "revoked": "revoked",
+        "pause_max_s": "longest pause (s)",
+        "stop_the_world_s": "group idle (s)",
+        "duration_s": "rebalance (s)",
+        "redelivered": "re-delivered",
+    }
+    md = ["Rebalances per trigger:", "", "| trigger | " + " | ".join(names.values()) + " |"]
+    md.append("|---|" + "---|" * len(names))
+    md += [f"| {t} | " + " | ".join(_fmt(m.get(k)) for k in names) + " |" for t, m in per.items()]
+    diagram = mermaid(v.timelines.get("rebalance_steps", []))
+    if diagram:
+        md += ["", "The first rebalance, step by step (seconds after the trigger):", "", "```mermaid", *diagram, "```"]
+    return md + [""]
 
 
 def _plots(run_dir: Path, index: int, v: VariantResult) -> list[str]:
@@ -253,6 +281,7 @@ def write_report(run: RunResult) -> Path:
             ]
             md += [""]
         md += _on_disk(v)
+        md += _rebalances(v)
         if v.measurements.get("leader_epochs"):
             md += [f"Leader epochs seen in the drained records: {v.measurements['leader_epochs']}.", ""]
         if v.undrained:

@@ -1,5 +1,5 @@
 """Named steps: what data alone cannot say (inspect segment files, change a topic's
-configs mid-run). An experiment runs one with ``do: step, args: {name: NAME, ...}``.
+configs or partitions mid-run). An experiment runs one with ``do: step, args: {name: NAME, ...}``.
 
 Each step is a function ``(cluster, nemesis, **args)``; its other parameters are its
 arguments, bound and checked when the experiment file loads. Steps are registered here,
@@ -12,11 +12,12 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from kchaos.steps import log
+from kchaos.steps import log, topic
 
 STEPS: dict[str, Callable[..., None]] = {
     "inspect-log": log.inspect_log_step,
     "set-topic-config": log.set_topic_config_step,
+    "add-partitions": topic.add_partitions_step,
 }
 
 

@@ -27,30 +27,56 @@ from kchaos import procs
 _SPAWN = multiprocessing.get_context("spawn")
 
 
-def _consumer_main(kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, halt: Any) -> None:
+def _consumer_main(
+    kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, hang: Any
+) -> None:
     """The child: one GroupConsumer on the shared history, until ``halt`` is set. Ctrl-C
-    is the harness's to handle (it stops us); if the harness dies, so do we."""
+    is the harness's to handle (it stops us); if the harness dies, so do we. A hung
+    consumer stays alive (and in its group, heartbeating) until halted."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     procs.die_with_parent()
     from kchaos.history import HistoryWriter
     from kchaos.workload.consumer import GroupConsumer
 
-    consumer = GroupConsumer(history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, **kwargs)
+    consumer = GroupConsumer(
+        history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, assigned=assigned, **kwargs
+    )
     threading.Thread(target=lambda: (halt.wait(), consumer.stop()), daemon=True).start()
+    threading.Thread(target=lambda: (hang.wait(), consumer.hang()), daemon=True).start()
     consumer.run()
+    if hang.is_set():
+        halt.wait()
+
+
+def start_marked(proc: Any, cluster: str) -> None:
+    """Start a spawned process with ``KCHAOS_CLUSTER`` in its environment (``kchaos down``
+    finds it by that)."""
+    with procs.ENV_LOCK:  # a spawned child inherits os.environ as it is when it starts
+        before = os.environ.get(procs.MARK)
+        os.environ[procs.MARK] = cluster
+        try:
+            proc.start()
+        finally:
+            if before is None:
+                os.environ.pop(procs.MARK, None)
+            else:
+                os.environ[procs.MARK] = before
 
 
 class ClientProcess:
     """A group consumer in a child process: start, stop, and the faults kill (SIGKILL),
-    pause (SIGSTOP), resume (SIGCONT) and restart (a new process, same member name)."""
+    pause (SIGSTOP), resume (SIGCONT), hang (stop polling, keep heartbeating), leave
+    (a graceful close) and restart (a new process, same member name)."""
 
     def __init__(self, kwargs: dict[str, Any], history_path: Path, history_start: float, cluster: str) -> None:
         self.kwargs, self.path, self.start_t, self.cluster = kwargs, str(history_path), history_start, cluster
         self.reader, self.group = kwargs["name"], kwargs["group"]
         self._counter = _SPAWN.Value("q", 0, lock=False)
         self._in_hand = _SPAWN.Value("q", 0, lock=False)
+        self._assigned = _SPAWN.Value("q", 0, lock=False)
         self._proc: Any = None
         self._halt: Any = None
+        self._hang: Any = None
         self.earlier = 0  # deliveries of processes this one replaced
 
     @property
@@ -62,25 +88,26 @@ class ClientProcess:
         return self._proc.pid if self._proc is not None else None
 
     def start(self) -> None:
-        self._halt = _SPAWN.Event()
+        self._halt, self._hang = _SPAWN.Event(), _SPAWN.Event()
         self._counter.value = 0
         self._in_hand.value = 0
+        self._assigned.value = 0
         self._proc = _SPAWN.Process(
             target=_consumer_main,
-            args=(self.kwargs, self.path, self.start_t, self._counter, self._in_hand, self._halt),
+            args=(
+                self.kwargs,
+                self.path,
+                self.start_t,
+                self._counter,
+                self._in_hand,
+                self._assigned,
+                self._halt,
+                self._hang,
+            ),
             name=f"kchaos-{self.reader}",
             daemon=True,
         )
-        with procs.ENV_LOCK:  # a spawned child inherits os.environ as it is when it starts
-            before = os.environ.get(procs.MARK)
-            os.environ[procs.MARK] = self.cluster
-            try:
-                self._proc.start()
-            finally:
-                if before is None:
-                    os.environ.pop(procs.MARK, None)
-                else:
-                    os.environ[procs.MARK] = before
+        start_marked(self._proc, self.cluster)
 
     def stop(self) -> None:
         if self._halt is not None:
@@ -97,17 +124,27 @@ class ClientProcess:
             self.kill()
 
     @property
+    def assigned(self) -> bool:
+        """The member's assign callback has run (it is in its group)."""
+        return bool(self._assigned.value)
+
+    @property
     def in_hand(self) -> int:
         """Records the child has delivered and not finished processing."""
         return int(self._in_hand.value) if self.alive else 0
 
     def wait_in_hand(self, timeout: float) -> bool:
-        """Wait until the child holds records mid-batch; False if it did not in time."""
+        """Wait until the child starts processing a new batch (its records in hand go
+        from none to some), so that what follows lands a known time into the batch;
+        False if none began in time."""
         deadline = time.monotonic() + timeout
+        idle = False
         while time.monotonic() < deadline:
-            if self.in_hand > 0:
+            if self.in_hand == 0:
+                idle = True
+            elif idle:
                 return True
-            time.sleep(0.005)
+            time.sleep(0.002)
         return False
 
     def kill(self) -> None:
@@ -115,6 +152,16 @@ class ClientProcess:
         if self._proc is not None and self._proc.is_alive():
             os.kill(self._proc.pid, signal.SIGKILL)
             self._proc.join(10)
+
+    def hang(self) -> None:
+        """Stop polling for good; librdkafka's threads go on heartbeating."""
+        if self._hang is not None:
+            self._hang.set()
+
+    def leave(self, timeout: float = 10.0) -> None:
+        """A graceful stop: the consumer closes (a dynamic member sends LeaveGroup)."""
+        self.stop()
+        self.join(timeout)
 
     def pause(self) -> None:
         if self._proc is not None and self._proc.is_alive():
@@ -125,7 +172,8 @@ class ClientProcess:
             os.kill(self._proc.pid, signal.SIGCONT)
 
     def restart(self) -> None:
-        """A new process for the same member (after a kill, or a kill now)."""
+        """A new process for the same member (after a kill or a leave, or a kill now);
+        a standby member's first start too."""
         self.kill()
         self.earlier += int(self._counter.value)
         self.start()

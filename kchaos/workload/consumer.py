@@ -1,8 +1,11 @@
 """Recording consumers in groups, and the drain readers that end every experiment.
 
 A group consumer records every record delivered (``read``), every commit and every
-rebalance callback. Commit modes: ``auto`` (the client's timer), ``sync`` (after
-processing each batch), ``async``, ``before`` (commit, then process: at-most-once).
+rebalance callback. Commit modes: ``auto`` (the client's timer, offsets stored when a
+poll hands a record over: librdkafka's default), ``store`` (the client's timer, offsets
+stored only after processing), ``sync`` (after processing every ``commit_every``
+batches), ``async``, ``before`` (commit, then process: at-most-once). With
+``commit_on_revoke`` a member commits what it processed inside its revoke callback.
 A consumer writes a ``process`` event per record once its processing is done (delivered
 is not processed). A consumer can ``hang``: stop polling without commit or close, as a
 stuck processing loop does; librdkafka keeps heartbeating from its own thread, so its
@@ -16,14 +19,13 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, ConsumerGroupState, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from kchaos.clients import QUIET
-from kchaos.cluster.readiness import admin
 from kchaos.events import Assign, Commit, Drain, Lost, Process, Read, Revoke, Stall
 from kchaos.history import HistoryWriter
 
-COMMIT_MODES = ("auto", "sync", "async", "before")
+COMMIT_MODES = ("auto", "store", "sync", "async", "before")
 
 
 def record_id(msg: Any, headers: dict[str, bytes] | None = None) -> str:
@@ -75,26 +77,35 @@ class GroupConsumer(threading.Thread):
         counter: Any = None,
         batch: int = 500,
         in_hand: Any = None,
+        commit_every: int = 1,
+        commit_on_revoke: bool = False,
+        assigned: Any = None,
+        poll_ms: int = 200,
     ) -> None:
         super().__init__(name=f"consumer-{name}", daemon=True)
-        self.batch = batch
+        self.batch, self.poll_s = batch, poll_ms / 1000
         self.counter = counter  # a shared value the parent reads when this runs in a child process
         # Records delivered whose processing is not done: a kill then is "mid-batch" (none
         # of the batch is processed or, committing after processing, committed). Shared
         # like ``counter``.
         self.in_hand = in_hand
+        self._assigned = assigned  # set at the first assign callback; shared like ``counter``
+        self.assigned = False
         self.reader, self.group, self.topics, self.history = name, group, topics, history
         self.commit_mode, self.processing_s, self.duration = commit, processing_ms / 1000, duration
         self.isolation = str(config.get("isolation.level", "read_committed"))
         self.config = {
             "bootstrap.servers": bootstrap,
             "group.id": group,
+            "client.id": name,  # the broker's view of the group (describe) names members by it
             "auto.offset.reset": "earliest",
             **QUIET,
-            "enable.auto.commit": commit == "auto",
+            "enable.auto.commit": commit in ("auto", "store"),
+            **({"enable.auto.offset.store": False} if commit == "store" else {}),
             **config,
         }
-        if commit in ("async", "auto"):
+        self.commit_every, self.commit_on_revoke = max(1, commit_every), commit_on_revoke
+        if commit in ("async", "auto", "store"):
             self.config["on_commit"] = self._committed
         self.delivered = 0
         self._halt = threading.Event()
@@ -113,6 +124,14 @@ class GroupConsumer(threading.Thread):
         def callback(consumer: Consumer, partitions: list[TopicPartition]) -> None:
             tps = [(p.topic, p.partition) for p in partitions]
             self.history.write(kind(self.reader, self.group, tps, self.history.now()))
+            if op == "assign":
+                self.assigned = True
+                if self._assigned is not None:
+                    self._assigned.value = 1
+            if op == "revoke" and self.commit_on_revoke and partitions:
+                # Everything delivered so far is processed (the callback runs inside a
+                # poll, between batches): commit it before the partitions go.
+                self._commit(consumer)
 
         return callback
 
@@ -153,11 +172,12 @@ class GroupConsumer(threading.Thread):
             on_lost=self._rebalance("lost"),
         )
         end = time.monotonic() + self.duration
+        batches = 0
         while not self._halt.is_set() and time.monotonic() < end:
             if self._hang_requested.is_set():
                 self._hung = consumer  # kept referenced: destroying it would close it and leave the group
                 return
-            batch = consumer.consume(num_messages=self.batch, timeout=0.2)
+            batch = consumer.consume(num_messages=self.batch, timeout=self.poll_s)
             records = [m for m in batch if m.error() is None]
             if not records:
                 continue
@@ -174,8 +194,16 @@ class GroupConsumer(threading.Thread):
                 time.sleep(self.processing_s * len(records))
             self._processed(reads)
             self._hold(0)
-            if self.commit_mode in ("sync", "async"):
+            if self._hang_requested.is_set():  # stuck before its commit, as a slow batch is
+                self._hung = consumer
+                return
+            batches += 1
+            if self.commit_mode == "store":
+                consumer.store_offsets(offsets=_next_offsets(records))
+            elif self.commit_mode in ("sync", "async") and batches % self.commit_every == 0:
                 self._commit(consumer, asynchronous=self.commit_mode == "async")
+        if self.commit_mode in ("sync", "async") and batches % self.commit_every:
+            self._commit(consumer)  # a graceful stop commits what it processed, as a service does
         consumer.close()
 
     def _hold(self, n: int) -> None:
@@ -192,36 +220,34 @@ class GroupConsumer(threading.Thread):
 
     def _commit_positions(self, consumer: Consumer, records: list[Any]) -> None:
         """Commit-before-processing: the offsets after this batch, before it is processed."""
-        last: dict[tuple[str, int], int] = {}
-        for m in records:
-            last[(m.topic(), m.partition())] = m.offset() + 1
-        self._commit(consumer, [TopicPartition(t, p, o) for (t, p), o in last.items()])
+        self._commit(consumer, _next_offsets(records))
 
 
-def wait_for_groups(bootstrap: str, members: dict[str, int], timeout: float = 60.0) -> list[str]:
-    """Block until every group is stable with all its members; returns the groups that
-    were not by ``timeout``.
+def _next_offsets(records: list[Any]) -> list[TopicPartition]:
+    """Per partition of a batch, the offset after its last record: what a commit names."""
+    last: dict[tuple[str, int], int] = {}
+    for m in records:
+        last[(m.topic(), m.partition())] = m.offset() + 1
+    return [TopicPartition(t, p, o) for (t, p), o in last.items()]
+
+
+def wait_for_members(members: list[Any], timeout: float = 60.0) -> list[Any]:
+    """Block until every member has been assigned its partitions once (its assign
+    callback ran); returns the members that were not by ``timeout``.
 
     The workload's steady phase starts only then: a member still starting (a child
     process importing its client, a JVM) or a group still forming its first generation
     would otherwise be what a fault at second 0 hits, and "kill a member mid-batch"
-    would kill one that never had a batch.
+    would kill one that never had a batch. (Asked of the members, not the Admin API: no
+    admin request races the group's own start.)
     """
-    adm, pending = admin(bootstrap), dict(members)
     deadline = time.monotonic() + timeout
+    pending = list(members)
     while pending and time.monotonic() < deadline:
-        futures = adm.describe_consumer_groups(list(pending), request_timeout=5)
-        for group, fut in futures.items():
-            try:
-                desc = fut.result()
-            except Exception:  # noqa: BLE001 - coordinator not loaded yet: ask again
-                continue
-            assigned = [m for m in desc.members if m.assignment and m.assignment.topic_partitions]
-            if desc.state == ConsumerGroupState.STABLE and len(assigned) >= pending[group]:
-                del pending[group]
+        pending = [m for m in pending if not m.assigned]
         if pending:
-            time.sleep(0.25)
-    return sorted(pending)
+            time.sleep(0.1)
+    return pending
 
 
 def drain(

@@ -301,6 +301,7 @@ class JavaConsumer(_JavaRole):
         self.isolation = str(config.get("isolation.level", "read_uncommitted"))  # the Java client's default
         self.config = config
         self.delivered = 0
+        self.assigned = False
         self._config_file = write_properties(self.config_path(), config)
 
     #: VerifiableConsumer does not say where it is in a batch; ``mid_batch`` cannot wait for it.
@@ -336,6 +337,7 @@ class JavaConsumer(_JavaRole):
             self.delivered += 1
         elif name in ("partitions_assigned", "partitions_revoked"):
             kind = Assign if name == "partitions_assigned" else Revoke
+            self.assigned = self.assigned or kind is Assign
             tps = [(p["topic"], p["partition"]) for p in event.get("partitions", [])]
             self.history.write(kind(self.reader, self.group, tps, t))
         elif name == "offsets_committed":

@@ -30,6 +30,8 @@ FAST_FAILURE = {
     "broker.session.timeout.ms": "6000",
     "broker.heartbeat.interval.ms": "1000",
     "log.retention.check.interval.ms": "1000",
+    "group.consumer.session.timeout.ms": "6000",
+    "group.consumer.heartbeat.interval.ms": "1000",
 }
 
 

@@ -96,3 +96,51 @@ def test_run_unknown_experiment_is_one_line_exit_2():
     out = subprocess.run([sys.executable, "-m", "kchaos", "run", "durabilty"], capture_output=True, text=True)
     assert out.returncode == 2 and "did you mean durability" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+GROUP = """\
+id: mine
+question: "Does it hold?"
+topics:
+  - name: t
+workload:
+  topic: t
+  consumers: {members: 2, standby: 1, process: true, java_members: 1}
+faults:
+  - {at: 0, do: start-client, target: "consumer:0:3"}
+variants:
+  - name: a
+    expect: [lost == 0]
+"""
+
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (
+            ("  - name: a\n", "  - name: a\n    consumer: {group.protocol: consumer, session.timeout.ms: 6000}\n"),
+            "mine.yaml:12: variants.0.consumer.session.timeout.ms: variant 'a': session.timeout.ms is rejected"
+            " with group.protocol=consumer",
+        ),
+        (
+            ("  - name: a\n", "  - name: a\n    group: {commit: sometimes}\n"),
+            "variants.0.group.commit: commit: Input should be",
+        ),
+        (("  - name: a\n", "  - name: a\n    group: {members: 5}\n"), "members: the group's shape is the workload's"),
+        (("consumer:0:3", "consumer:0:2"), "start-client consumer:0:2: a Java member can be killed, paused or"),
+        (("consumer:0:3", "consumer:0:4"), "consumer:0:4: this workload has 1 groups of 4 members"),
+        ((", process: true", ""), "workload.consumers.standby: standby members are started by start-client"),
+        (("expect: [lost == 0]", "expect: [rebalance.join.revokd >= 1]"), "unknown name 'rebalance.join.revokd'"),
+    ],
+)
+def test_bad_consumer_settings_are_one_line_at_load(tmp_path, edit, words):
+    with pytest.raises(BadInput) as err:
+        experiments.load(write(tmp_path, GROUP.replace(*edit)))
+    assert words in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_variants_group_settings_override_the_workloads(tmp_path):
+    exp = experiments.load(write(tmp_path, GROUP.replace("  - name: a\n", "  - name: a\n    group: {commit: store}\n")))
+    assert experiments.group_spec(exp, exp.variants[0]).commit == "store"
+    assert exp.workload.consumers.commit == "sync"

@@ -109,7 +109,8 @@ def test_kchaos_fault_offers_exactly_the_cluster_wide_actions_with_their_argumen
     wide = {a.name: a for a in actions.cluster_wide()}
     assert set(commands) == set(wide)
     run_only = {a.name for a in actions.ACTIONS.values() if a.scope == "run"}
-    assert run_only == {"crash-producer", "step", "kill-client", "pause-client", "resume-client", "restart-client"}
+    clients = {"kill-client", "pause-client", "resume-client", "restart-client", "hang-client", "stop-client"}
+    assert run_only == {"crash-producer", "step", "start-client", *clients}
     for name, cmd in commands.items():
         options = {p.name for p in cmd.params if p.param_type_name == "option"} - {"cluster"}
         assert options == {a.name for a in wide[name].args}, name

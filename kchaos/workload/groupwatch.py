@@ -1,0 +1,191 @@
+"""The group watcher: consumer groups as the broker sees them, beside what the members say.
+
+Members record their own rebalance callbacks and commits; the broker's view is another
+witness. Twice a second the watcher asks the Admin API for each group's state and
+members (a ``group`` event when it changes) and for its committed offsets against the
+log end (a ``lag`` event per partition when either moves). Its last look, taken after
+the members have stopped, is what the group committed in the end: the checker sets that
+against the records the members processed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import OffsetSpec
+
+from kchaos import procs
+from kchaos.cluster.readiness import admin
+from kchaos.events import Client, Group, Lag
+from kchaos.history import HistoryWriter
+from kchaos.workload.child import start_marked
+
+_SPAWN = multiprocessing.get_context("spawn")
+MAX_RESTARTS = 10
+#: Group states as the Admin API names them (lower case); ``unknown`` covers KIP-848's others.
+STATES = ("unknown", "preparing_rebalancing", "completing_rebalancing", "stable", "dead", "empty", "assigning",
+          "reconciling")  # fmt: skip
+
+
+class GroupWatcher:
+    """The watcher in a process of its own (spawned; it writes the shared history like a
+    child consumer does). Its Admin API requests run while coordinators are killed, and
+    librdkafka 2.16 has been seen here to abort on such a request's timeout
+    (``rd_kafka_enq_once_del_source_return``): that takes the watcher down, never the
+    run, and the watcher is started again. The final look is a process of its own too."""
+
+    def __init__(
+        self, bootstrap: str, groups: list[str], topic: str, history: HistoryWriter, duration: float, cluster: str
+    ) -> None:
+        self.args = (bootstrap, groups, topic, str(history.path), history.start)
+        self.history = history
+        self.duration, self.cluster = duration, cluster
+        self.restarts = 0
+        # What the live view shows of the first group: state, members, total lag (-1: unknown yet).
+        self._live = _SPAWN.Array("q", [-1, -1, -1], lock=False)
+        self._halt = _SPAWN.Event()
+        self._proc: Any = None
+        self._monitor = threading.Thread(target=self._keep_running, name="group-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._spawn(self.duration)
+        self._monitor.start()
+
+    def _spawn(self, duration: float) -> None:
+        self._proc = _SPAWN.Process(
+            target=_watch_main, args=(*self.args, duration, self._halt, self._live), name="kchaos-groups", daemon=True
+        )
+        start_marked(self._proc, self.cluster)
+
+    def snapshot(self) -> str:
+        """The first group as the live view shows it: ``stable, 3 members, lag 120``."""
+        state, members, lag = list(self._live)
+        if state < 0:
+            return "-"
+        return f"{STATES[state]}, {members} members, lag {lag if lag >= 0 else '?'}"
+
+    def _keep_running(self) -> None:
+        while not self._halt.wait(1.0):
+            dead = self._proc is not None and not self._proc.is_alive() and self._proc.exitcode != 0
+            if dead and self.restarts < MAX_RESTARTS:
+                self.restarts += 1
+                code = self._proc.exitcode
+                self.history.write(Client("group-watcher", "restarted", self.history.now(), detail=f"exit code {code}"))
+                self._spawn(self.duration)
+
+    def stop(self) -> None:
+        """Stop sampling; then one last look (the final committed offsets), tried up to
+        three times."""
+        if self._proc is None:
+            return
+        self._halt.set()
+        self._monitor.join(5)
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+        for _ in range(3):
+            self._spawn(0.0)  # halted already: samples once
+            self._proc.join(30)
+            if self._proc.exitcode == 0:
+                return
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(5)
+
+
+def _watch_main(
+    bootstrap: str, groups: list[str], topic: str, path: str, start: float, duration: float, halt: Any, live: Any
+) -> None:
+    """Sample twice a second until halted (or ``duration`` runs out), then once more."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    procs.die_with_parent()
+    history = HistoryWriter(Path(path), start)
+    sampler = Sampler(bootstrap, groups, topic, history, live)
+    deadline = history.now() + duration
+    while not halt.is_set() and history.now() < deadline:
+        sampler.sample()
+        halt.wait(0.5)
+    sampler.sample()
+
+
+class Sampler:
+    """One look at the groups: their description and their committed offsets vs the log end."""
+
+    def __init__(self, bootstrap: str, groups: list[str], topic: str, history: HistoryWriter, live: Any = None) -> None:
+        self.groups, self.topic, self.history, self.live = groups, topic, history, live
+        self.admin = admin(bootstrap)
+        self.state: dict[str, Group] = {}
+        self._lag: dict[tuple[str, int], tuple[int, int]] = {}
+
+    def sample(self) -> None:
+        try:
+            self._describe()
+            self._lags()
+        except Exception:  # noqa: BLE001 - the coordinator may be down during a fault
+            pass
+
+    def _describe(self) -> None:
+        for group, fut in self.admin.describe_consumer_groups(self.groups, request_timeout=10).items():
+            try:
+                d = fut.result()
+            except Exception:  # noqa: BLE001 - coordinator moving: next time
+                continue
+            members = sorted(
+                (m.client_id, len(m.assignment.topic_partitions) if m.assignment else 0) for m in d.members
+            )
+            ev = Group(group, _name(d.state), members, self.history.now(), _name(getattr(d, "type", None)))
+            last = self.state.get(group)
+            if last is None or (last.state, last.members) != (ev.state, ev.members):
+                self.history.write(ev)
+                self.state[group] = ev
+            if self.live is not None and group == self.groups[0]:
+                self.live[0] = STATES.index(ev.state) if ev.state in STATES else STATES.index("unknown")
+                self.live[1] = len(members)
+
+    def _lags(self) -> None:
+        ends = self._ends()
+        if not ends:
+            return
+        for group in self.groups:
+            request = [ConsumerGroupTopicPartitions(group, [TopicPartition(self.topic, p) for p in ends])]
+            result = self.admin.list_consumer_group_offsets(request, request_timeout=10)[group].result()
+            total = 0
+            for tp in result.topic_partitions:
+                end = ends.get(tp.partition)
+                if end is None or tp.error is not None:
+                    continue
+                committed = tp.offset if tp.offset >= 0 else -1
+                total += end - max(committed, 0)
+                if self._lag.get((group, tp.partition)) != (committed, end):
+                    self._lag[(group, tp.partition)] = (committed, end)
+                    lag = end - max(committed, 0)
+                    t = self.history.now()
+                    self.history.write(Lag(group, self.topic, tp.partition, lag, t, committed, end))
+            if self.live is not None and group == self.groups[0]:
+                self.live[2] = total
+
+    def _ends(self) -> dict[int, int]:
+        md = self.admin.list_topics(self.topic, timeout=10).topics.get(self.topic)
+        if md is None or md.error is not None:
+            return {}
+        request = {TopicPartition(self.topic, p): OffsetSpec.latest() for p in md.partitions}
+        out = {}
+        for tp, fut in self.admin.list_offsets(request, request_timeout=10).items():
+            try:
+                out[tp.partition] = fut.result().offset
+            except Exception:  # noqa: BLE001 - no leader right now
+                continue
+        return out
+
+
+def _name(value: Any) -> str | None:
+    """An Admin API enum (ConsumerGroupState.STABLE) as a word ("stable")."""
+    if value is None:
+        return None
+    return str(getattr(value, "name", value)).lower()
