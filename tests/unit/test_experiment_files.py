@@ -61,8 +61,13 @@ def test_good_file_loads_with_defaults(tmp_path):
     ],
 )
 def test_bad_file_names_file_line_and_field(tmp_path, edit, words):
+    one_line_error(tmp_path, GOOD.replace(*edit), words)
+
+
+def one_line_error(tmp_path: Path, text: str, words: str) -> None:
+    """Loading ``text`` fails with one line that contains ``words``."""
     with pytest.raises(BadInput) as err:
-        experiments.load(write(tmp_path, GOOD.replace(*edit)))
+        experiments.load(write(tmp_path, text))
     assert words in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -134,10 +139,7 @@ variants:
     ],
 )
 def test_bad_consumer_settings_are_one_line_at_load(tmp_path, edit, words):
-    with pytest.raises(BadInput) as err:
-        experiments.load(write(tmp_path, GROUP.replace(*edit)))
-    assert words in str(err.value)
-    assert "\n" not in str(err.value)
+    one_line_error(tmp_path, GROUP.replace(*edit), words)
 
 
 def test_a_variants_group_settings_override_the_workloads(tmp_path):
