@@ -38,6 +38,8 @@ from kchaos.workload.java import JavaConsumer, JavaProducer
 from kchaos.workload.poller import LeaderPoller
 from kchaos.workload.producer import Keys, RecordingProducer
 
+#: Longest wait for a workload's consumer groups to form before the steady phase.
+GROUP_WAIT_S = 60
 PRODUCER_DEFAULTS = {"acks": "all", "message.timeout.ms": 20000, "linger.ms": 5}
 
 
@@ -165,7 +167,9 @@ class Runner:
         standby = self._standby(members)
         nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
         nemesis.groups = sorted({c.group for c in consumers})
-        groups = GroupWatcher(self.cluster.bootstrap, nemesis.groups, topic, history, total + 120, self.cluster.name)
+        groups = GroupWatcher(
+            self.cluster.bootstrap, nemesis.groups, topic, history, total + 120 + GROUP_WAIT_S, self.cluster.name
+        )
         watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
         poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)
         phases: list[dict[str, Any]] = []
@@ -212,7 +216,10 @@ class Runner:
             poller.stop()
         # The topic as it is now: an add-partitions step may have grown it.
         declared = next(t.partitions for t in self.exp.topics if t.name == wl.topic)
-        parts = max(declared, len(partitions(self.cluster, topic).get(topic, [])))
+        try:
+            parts = max(declared, len(partitions(self.cluster, topic).get(topic, [])))
+        except ClusterError:  # no broker answers: the drain records what it cannot read
+            parts = declared
         isolations = ["read_committed"] + (["read_uncommitted"] if "transactional.id" in pconf else [])
         # A read_committed drain waits out the transaction timeout: a hanging transaction
         # holds it below the end until the coordinator aborts it (else: stuck-lso).
@@ -229,8 +236,10 @@ class Runner:
     def _wait_for_groups(self, consumers: list[Any], history: HistoryWriter) -> None:
         """The steady phase begins once every member has its first assignment; one that
         has not by then is recorded (a ``client`` event), and the run goes on."""
-        for c in wait_for_members(consumers, timeout=60):
-            history.write(Client(c.reader, "not-assigned", history.now(), detail="no assignment after 60 s"))
+        for c in wait_for_members(consumers, timeout=GROUP_WAIT_S):
+            history.write(
+                Client(c.reader, "not-assigned", history.now(), detail=f"no assignment after {GROUP_WAIT_S} s")
+            )
 
     def _consumers(
         self, index: int, variant: Variant, topic: str, history: HistoryWriter, total: float
@@ -254,7 +263,7 @@ class Runner:
                     "config": {**conf, **({"group.instance.id": f"{group}-m{m}"} if m in spec.static_members else {})},
                     "commit": spec.commit,
                     "processing_ms": spec.processing_ms,
-                    "duration": total + 60,
+                    "duration": total + 60 + GROUP_WAIT_S,
                     "batch": spec.batch,
                     "commit_every": spec.commit_every,
                     "commit_on_revoke": spec.commit_on_revoke,

@@ -38,7 +38,7 @@ _SUMMED = ("others", "revoked")  # redelivered is counted per trigger name alrea
 def episodes(ix: Index, redelivered_by_cause: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """One dict per trigger in the history, in time order."""
     starts = sorted(_triggers(ix))
-    end_of_history = max((r.t for r in ix.reads), default=0.0)
+    end_of_history = max([r.t for r in ix.reads] + [ev.t for ev in ix.rebalances], default=0.0)
     reads = _read_times(ix)
     out = []
     for t, name, target, label in starts:
@@ -59,7 +59,7 @@ def episodes(ix: Index, redelivered_by_cause: dict[str, int] | None = None) -> l
                 "others": len(others),
                 "revoked": sum(len(ev.partitions) for ev in evs if isinstance(ev, Revoke | Lost)),
                 "pause_max_s": _pause(reads, moved, t, until),
-                "stop_the_world_s": _longest_gap(sorted(x for (g, _), ts in reads.items() for x in ts), t, until),
+                "stop_the_world_s": _group_idle(reads, t, until),
                 "duration_s": round(evs[-1].t - evs[0].t, 3) if evs else None,
                 "redelivered": (redelivered_by_cause or {}).get(label or name, 0),
             }
@@ -82,11 +82,16 @@ def _triggers(ix: Index) -> list[tuple[float, str, str, str | None]]:
 
 def _episode_end(ix: Index, t: float, name: str, target: str, end_of_history: float) -> float:
     """The next thing that changes the group after a trigger: another fault beginning or
-    ending (not the trigger's own instant end: starting a member is done at once), the
-    heal, or the drain; else the end of the history."""
-    bounds = [f.t for f in ix.faults if f.t > t and not (f.phase == "end" and f.target == target and f.t - t < 0.5)]
+    ending (not the trigger's own plain end: starting a member ends at once; an end made
+    by a later step, ``by``, counts), the heal, or the drain; else the end of the history."""
+    bounds = [f.t for f in ix.faults if f.t > t and not _own_plain_end(f, name, target)]
     bounds += [p.t for p in ix.phases if p.name in ("heal", "drain") and p.t > t]
     return min(bounds, default=max(end_of_history, t))
+
+
+def _own_plain_end(f: Any, name: str, target: str) -> bool:
+    """The trigger's own end, not made by a later step (starting a member ends at once)."""
+    return f.phase == "end" and f.name == name and f.target == target and not (f.args or {}).get("by")
 
 
 def by_trigger(eps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -112,6 +117,16 @@ def _read_times(ix: Index) -> dict[tuple[str, tuple[str, int]], list[float]]:
     for ts in out.values():
         ts.sort()
     return out
+
+
+def _group_idle(reads: dict[tuple[str, tuple[str, int]], list[float]], t: float, until: float) -> float | None:
+    """The longest stretch in which one group was handed nothing at all (the worst group)."""
+    per_group: dict[str, list[float]] = defaultdict(list)
+    for (group, _), ts in reads.items():
+        per_group[group] += ts
+    gaps = [_longest_gap(sorted(ts), t, until) for ts in per_group.values()]
+    gaps = [g for g in gaps if g is not None]
+    return max(gaps) if gaps else None
 
 
 def _pause(reads: dict[tuple[str, tuple[str, int]], list[float]], moved: set, t: float, until: float) -> float | None:

@@ -175,14 +175,14 @@ ACTIONS: dict[str, Action] = {
             "run",
             "Start a standby or stopped client: a member joins its group.",
             target="client",
-            undoes=("stop-client",),
+            undoes=("stop-client", "kill-client", "hang-client"),
         ),
         Action(
             "restart-client",
             "run",
             "Start a killed or hung client again: a new process, the same member name.",
             target="client",
-            undoes=("kill-client", "hang-client"),
+            undoes=("kill-client", "hang-client", "stop-client"),
         ),
         Action("step", "run", "Run a named step (see docs/faults.md, steps).", target="none"),
     )

@@ -105,7 +105,7 @@ def _variant_table(run: RunResult) -> list[str]:
     asked = [e["what"].split()[0] for v in run.variants for e in v.expectations]
     keys += [k for k in dict.fromkeys(asked) if k not in keys and k not in KINDS and measure(k) is not None]
     for k in keys:
-        rows.append(f"| {k} | " + " | ".join(_fmt(v.measurements.get(k)) for v in run.variants) + " |")
+        rows.append(f"| {k} | " + " | ".join(_fmt(lookup(k, v.anomalies, v.measurements)) for v in run.variants) + " |")
     for p in ("p50", "p99", "max"):
         rows.append(
             f"| produce latency {p} (ms) | "

@@ -158,7 +158,7 @@ class ClientProcess:
         if self._hang is not None:
             self._hang.set()
 
-    def leave(self, timeout: float = 10.0) -> None:
+    def leave(self, timeout: float = 30.0) -> None:
         """A graceful stop: the consumer closes (a dynamic member sends LeaveGroup)."""
         self.stop()
         self.join(timeout)

@@ -107,11 +107,13 @@ def _watch_main(
     procs.die_with_parent()
     history = HistoryWriter(Path(path), start)
     sampler = Sampler(bootstrap, groups, topic, history, live)
+    if duration == 0:  # the final look: it counts only if complete (else exit 1: tried again)
+        sampler.sample(strict=True)
+        return
     deadline = history.now() + duration
     while not halt.is_set() and history.now() < deadline:
         sampler.sample()
         halt.wait(0.5)
-    sampler.sample()
 
 
 class Sampler:
@@ -122,13 +124,20 @@ class Sampler:
         self.admin = admin(bootstrap)
         self.state: dict[str, Group] = {}
         self._lag: dict[tuple[str, int], tuple[int, int]] = {}
+        self._ends_complete = False
 
-    def sample(self) -> None:
+    def sample(self, strict: bool = False) -> None:
+        """One look. ``strict``: raise unless every group's committed offset was read
+        for every partition (the final look must be whole)."""
         try:
             self._describe()
-            self._lags()
+            complete = self._lags()
         except Exception:  # noqa: BLE001 - the coordinator may be down during a fault
-            pass
+            if strict:
+                raise
+            return
+        if strict and not complete:
+            raise RuntimeError("group watcher: committed offsets incomplete")
 
     def _describe(self) -> None:
         for group, fut in self.admin.describe_consumer_groups(self.groups, request_timeout=10).items():
@@ -148,10 +157,13 @@ class Sampler:
                 self.live[0] = STATES.index(ev.state) if ev.state in STATES else STATES.index("unknown")
                 self.live[1] = len(members)
 
-    def _lags(self) -> None:
+    def _lags(self) -> bool:
+        """Write the lag of each group on each partition that moved; True when every
+        group's committed offset was read for every partition."""
         ends = self._ends()
         if not ends:
-            return
+            return False
+        complete = True
         for group in self.groups:
             request = [ConsumerGroupTopicPartitions(group, [TopicPartition(self.topic, p) for p in ends])]
             result = self.admin.list_consumer_group_offsets(request, request_timeout=10)[group].result()
@@ -159,6 +171,7 @@ class Sampler:
             for tp in result.topic_partitions:
                 end = ends.get(tp.partition)
                 if end is None or tp.error is not None:
+                    complete = False
                     continue
                 committed = tp.offset if tp.offset >= 0 else -1
                 total += end - max(committed, 0)
@@ -169,6 +182,7 @@ class Sampler:
                     self.history.write(Lag(group, self.topic, tp.partition, lag, t, committed, end))
             if self.live is not None and group == self.groups[0]:
                 self.live[2] = total
+        return complete and self._ends_complete
 
     def _ends(self) -> dict[int, int]:
         md = self.admin.list_topics(self.topic, timeout=10).topics.get(self.topic)
@@ -181,6 +195,7 @@ class Sampler:
                 out[tp.partition] = fut.result().offset
             except Exception:  # noqa: BLE001 - no leader right now
                 continue
+        self._ends_complete = len(out) == len(request)
         return out
 
 

@@ -135,3 +135,26 @@ def test_the_live_view_shows_the_first_groups_state_members_and_lag(tmp_path):
     assert watcher.snapshot() == "stable, 3 members, lag 120"
     watcher._live[:] = [STATES.index("preparing_rebalancing"), 2, -1]
     assert watcher.snapshot() == "preparing_rebalancing, 2 members, lag ?"
+
+
+def test_a_committed_offset_past_a_transaction_marker_is_still_the_next():
+    procs = [
+        {"op": "process", "reader": "c0", "group": G, "topic": T, "partition": 0, "offset": o, "id": f"p0-{o}",
+         "outcome": "ok", "t": 1.0 + o}
+        for o in range(3)
+    ]  # fmt: skip
+    drained = [{**rd("drain", 0, o, 9.0), "group": None} for o in (0, 1, 2, 4)]  # offset 3: a commit marker
+    ix = build(procs + drained)
+    assert committed_not_next(ix, [Lag(G, T, 0, 0, 9.0, committed=4, end=5)]) == 0
+    assert committed_not_next(ix, [Lag(G, T, 0, 0, 9.0, committed=5, end=5)]) == 1, "record 4 was skipped over"
+
+
+def test_a_quick_stop_and_start_are_two_episodes():
+    evs = [reb("assign", "c0", [0, 1], 0.0), reb("assign", "c1", [2, 3], 0.0)]
+    evs += [fault("stop-client", "c1", 5.0, **{"as": "leave"})]
+    evs += [fault("stop-client", "c1", 5.2, "end", by="start-client", **{"as": "back"})]
+    evs += [reb("revoke", "c0", [0, 1], 5.1), reb("assign", "c0", [0, 1, 2, 3], 5.15)]
+    evs += [reb("revoke", "c0", [0, 1, 2, 3], 6.0), reb("assign", "c0", [0, 1], 6.1), reb("assign", "c1", [2, 3], 6.1)]
+    per = by_trigger(episodes(build(evs)))
+    assert per["leave"]["others"] == 2 and per["leave"]["revoked"] == 2
+    assert per["back"]["others"] == 2 and per["back"]["revoked"] == 4
