@@ -28,7 +28,7 @@ from collections import defaultdict
 from typing import Any
 
 from kchaos.checker.index import Index
-from kchaos.events import Assign, Lost, Revoke
+from kchaos.events import Assign, Group, Lost, Revoke
 
 TRIGGERS = ("start-client", "stop-client", "kill-client", "hang-client", "restart-client", "add-partitions")
 METRICS = ("detect_s", "others", "revoked", "pause_max_s", "stop_the_world_s", "duration_s", "redelivered")
@@ -171,7 +171,7 @@ def steps(ix: Index, limit: int = 40) -> list[dict[str, Any]]:
     t0 = ep["t"]
     until = _episode_end(ix, t0, ep["action"], ep["target"], float("inf"))
     out: list[dict[str, Any]] = [{"t": 0.0, "who": "kchaos", "to": ep["target"], "what": ep["trigger"]}]
-    groups = [e for e in ix.other if type(e).__name__ == "Group" and t0 <= e.t <= until]
+    groups = [e for e in ix.other if isinstance(e, Group) and t0 <= e.t <= until]
     out += [{"t": e.t - t0, "who": "coordinator", "to": "coordinator", "what": f"group {e.state}"} for e in groups]
     given: dict[tuple[str, str, int], float] = {}  # (member, topic, partition) -> assigned at
     gave_back: dict[str, float] = {}  # member -> its first revoke or lost

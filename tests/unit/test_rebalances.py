@@ -28,6 +28,15 @@ def rd(reader: str, partition: int, offset: int, t: float) -> dict[str, Any]:
             "id": f"p0-{partition * 100 + offset}", "key": None, "t": t}  # fmt: skip
 
 
+def processed(n: int) -> list[dict[str, Any]]:
+    """``process`` events of c0 for offsets 0..n-1 of partition 0."""
+    return [
+        {"op": "process", "reader": "c0", "group": G, "topic": T, "partition": 0, "offset": o, "id": f"p0-{o}",
+         "outcome": "ok", "t": 1.0 + o}
+        for o in range(n)
+    ]  # fmt: skip
+
+
 def eager_join() -> list[dict[str, Any]]:
     """c0 and c1 hold p0..p3; c2 joins at 10: both revoke everything, then all are assigned."""
     evs = [reb("assign", "c0", [0, 1], 0.0), reb("assign", "c1", [2, 3], 0.0)]
@@ -86,11 +95,7 @@ def test_rebalance_measurements_are_in_the_summary_and_named_by_expectations():
 
 
 def test_committed_offset_must_be_the_next_one_to_read():
-    evs = [
-        {"op": "process", "reader": "c0", "group": G, "topic": T, "partition": 0, "offset": o, "id": f"p0-{o}",
-         "outcome": "ok", "t": 1.0 + o}
-        for o in range(5)
-    ]  # fmt: skip
+    evs = processed(5)
     ix = build(evs)
     assert committed_not_next(ix, [Lag(G, T, 0, 0, 9.0, committed=5, end=5)]) == 0
     assert committed_not_next(ix, [Lag(G, T, 0, 1, 9.0, committed=4, end=5)]) == 1, "the last processed, not the next"
@@ -138,11 +143,7 @@ def test_the_live_view_shows_the_first_groups_state_members_and_lag(tmp_path):
 
 
 def test_a_committed_offset_past_a_transaction_marker_is_still_the_next():
-    procs = [
-        {"op": "process", "reader": "c0", "group": G, "topic": T, "partition": 0, "offset": o, "id": f"p0-{o}",
-         "outcome": "ok", "t": 1.0 + o}
-        for o in range(3)
-    ]  # fmt: skip
+    procs = processed(3)
     drained = [{**rd("drain", 0, o, 9.0), "group": None} for o in (0, 1, 2, 4)]  # offset 3: a commit marker
     ix = build(procs + drained)
     assert committed_not_next(ix, [Lag(G, T, 0, 0, 9.0, committed=4, end=5)]) == 0
