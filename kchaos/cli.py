@@ -229,7 +229,8 @@ def status(
 TargetArg = Annotated[
     str,
     typer.Argument(
-        help="A node id, leader-of:TOPIC:P, follower-of:TOPIC:P[:N], controller, random or coordinator:TRANSACTIONAL_ID."
+        help="A node id, leader-of:TOPIC:P, follower-of:TOPIC:P[:N], controller, random, "
+        "coordinator:TRANSACTIONAL_ID or group-coordinator-of:GROUP."
     ),
 ]
 

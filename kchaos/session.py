@@ -20,7 +20,8 @@ from kchaos import experiment as experiments
 from kchaos.cluster import attach, choose_backend, make, teardown
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
-from kchaos.cluster.spec import ClusterSpec
+from kchaos.cluster.spec import ClusterSpec, config_text
+from kchaos.cluster.spec import fits as spec_fits
 from kchaos.errors import BadInput, KchaosError
 from kchaos.experiment import Experiment
 from kchaos.report import write_report
@@ -32,14 +33,8 @@ RUN_CLUSTER, RUN_BASE_PORT = "kchaos-run", 29500
 
 def fits(exp: Experiment, cluster: Cluster) -> bool:
     """A running cluster fits when its shape matches and it has every broker config asked."""
-    spec, need = cluster.spec, exp.cluster
-    if spec.brokers != need.brokers or spec.controllers != need.controllers or spec.features != need.features:
-        return False
-    have = {k: str(v) for k, v in spec.broker_config.items()}
-    return all(
-        have.get(k) == str(v).lower() if isinstance(v, bool) else have.get(k) == str(v)
-        for k, v in need.broker_config.items()
-    )
+    need = exp.cluster
+    return spec_fits(cluster.spec, need.brokers, need.controllers, need.broker_config, need.features)
 
 
 def running_cluster(exp: Experiment, backend: str) -> Cluster | None:
@@ -89,9 +84,7 @@ def execute(
             controllers=exp.cluster.controllers,
             name=RUN_CLUSTER,
             base_port=RUN_BASE_PORT,
-            broker_config={
-                k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in exp.cluster.broker_config.items()
-            },
+            broker_config={k: config_text(v) for k, v in exp.cluster.broker_config.items()},
         )
         teardown(RUN_CLUSTER)
         owned = cluster = make(spec, backend, kafka_image, toxiproxy_image)

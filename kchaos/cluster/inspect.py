@@ -84,7 +84,7 @@ def partition_info(cluster: Cluster, topic: str, partition: int) -> dict[str, An
 def resolve_target(cluster: Cluster, target: str | int | targets.Target, rng: _random.Random | None = None) -> int:
     """The node a cluster-wide target names now (grammar: ``kchaos.cluster.targets``):
     a node id, ``leader-of:T:P``, ``follower-of:T:P[:N]``, ``controller``, ``random`` or
-    ``coordinator:TRANSACTIONAL_ID``. Run-only targets are resolved by the nemesis."""
+    ``coordinator:TRANSACTIONAL_ID`` or ``group-coordinator-of:GROUP``. Run-only targets are resolved by the nemesis."""
     try:
         t = target if isinstance(target, targets.Target) else targets.parse(target)
     except ValueError as err:
@@ -99,6 +99,8 @@ def resolve_target(cluster: Cluster, target: str | int | targets.Target, rng: _r
         return leader
     if t.kind == "coordinator":
         return transaction_coordinator(cluster, t.name or "")
+    if t.kind == "group-coordinator-of":
+        return coordinator_of(cluster, "__consumer_offsets", t.name or "")
     if t.kind == "random":
         return rng.choice([n.id for n in cluster.spec.nodes if n.broker])
     if t.kind in ("leader-of", "follower-of"):

@@ -79,3 +79,23 @@ class ClusterSpec:
                 return n
         valid = ", ".join(str(n.id) for n in self.nodes)
         raise BadInput(f"unknown node id {node_id}: this cluster has nodes {valid}")
+
+
+def config_text(value: object) -> str:
+    """A broker config value as the properties file has it (booleans lower-case)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def fits(
+    have: ClusterSpec,
+    brokers: int,
+    controllers: str = "combined",
+    broker_config: dict[str, object] | None = None,
+    features: dict[str, int] | None = None,
+) -> bool:
+    """Whether a cluster of spec ``have`` serves a need: the same shape and features, and
+    every broker config asked set to the value asked (other settings may differ)."""
+    if have.brokers != brokers or have.controllers != controllers or have.features != (features or {}):
+        return False
+    set_now = {k: str(v) for k, v in have.broker_config.items()}
+    return all(set_now.get(k) == config_text(v) for k, v in (broker_config or {}).items())

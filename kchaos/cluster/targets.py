@@ -8,6 +8,7 @@
 | ``controller`` | the active KRaft controller |
 | ``random`` | a broker chosen with the run's seeded random source |
 | ``coordinator:TRANSACTIONAL_ID`` | the broker leading that id's ``__transaction_state`` partition |
+| ``group-coordinator-of:GROUP`` | the broker leading that group's ``__consumer_offsets`` partition |
 | ``txn-coordinator[:N]`` | the same for the workload's producer N (run-only) |
 | ``group-coordinator[:N]`` | the broker leading the ``__consumer_offsets`` partition of the workload's group N (run-only) |
 | ``consumer:G:M`` | member M of the workload's consumer group G, for client faults (run-only) |
@@ -43,8 +44,8 @@ class Target:
         if self.kind in ("leader-of", "follower-of"):
             n = f":{self.index}" if self.index is not None else ""
             return f"{self.kind}:{topic or self.topic}:{self.partition}{n}"
-        if self.kind == "coordinator":
-            return f"coordinator:{self.name}"
+        if self.kind in ("coordinator", "group-coordinator-of"):
+            return f"{self.kind}:{self.name}"
         if self.kind in ("txn-coordinator", "group-coordinator"):
             return f"{self.kind}:{self.index or 0}"
         if self.kind == "consumer":
@@ -65,7 +66,7 @@ def parse(ref: str | int) -> Target:
     kind = ALIASES.get(kind, kind)
     if kind in ("controller", "random") and not rest:
         return Target(kind)
-    if kind == "coordinator" and rest:
+    if kind in ("coordinator", "group-coordinator-of") and rest:
         return Target(kind, name=rest)
     if kind in ("txn-coordinator", "group-coordinator"):
         if rest and not rest.isdigit():
@@ -85,5 +86,43 @@ def parse(ref: str | int) -> Target:
         raise ValueError(f"target {text!r}: write {kind}:TOPIC:PARTITION, e.g. {kind}:orders:0")
     raise ValueError(
         f"target {text!r}: unknown kind {kind!r}; use a node id, leader-of:T:P, follower-of:T:P[:N], controller, "
-        "random, coordinator:TRANSACTIONAL_ID, txn-coordinator[:N], group-coordinator[:N], consumer:G:M or $name"
+        "random, coordinator:TRANSACTIONAL_ID, group-coordinator-of:GROUP, txn-coordinator[:N], group-coordinator[:N], consumer:G:M or $name"
     )
+
+
+# The grammar as functions, for Python code (the public API): each returns the target's text.
+
+
+def node(node_id: int) -> str:
+    """Node ``node_id``."""
+    return str(int(node_id))
+
+
+def leader_of(topic: str, partition: int) -> str:
+    """Whoever leads ``topic``-``partition`` when the fault starts."""
+    return f"leader-of:{topic}:{int(partition)}"
+
+
+def follower_of(topic: str, partition: int, index: int | None = None) -> str:
+    """A follower of ``topic``-``partition`` (with ``index``: the index-th by id, 0-based)."""
+    return f"follower-of:{topic}:{int(partition)}" + (f":{int(index)}" if index is not None else "")
+
+
+def controller() -> str:
+    """The active KRaft controller."""
+    return "controller"
+
+
+def random_broker() -> str:
+    """A broker chosen at random."""
+    return "random"
+
+
+def txn_coordinator(transactional_id: str) -> str:
+    """The transaction coordinator of ``transactional_id``."""
+    return f"coordinator:{transactional_id}"
+
+
+def group_coordinator(group_id: str) -> str:
+    """The group coordinator of consumer group ``group_id``."""
+    return f"group-coordinator-of:{group_id}"

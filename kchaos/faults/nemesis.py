@@ -128,7 +128,9 @@ class Nemesis:
         to = self.target(s.to) if act.target == "pair" else None
         label = actions.apply(self.cluster, act, node, to, args)
         self.record(act.name, label, "start", **({"args": s.args} if s.args else {}))
-        self.open.append({"name": act.name, "node": node, "label": label, "network": not act.process})
+        self.open.append(
+            {"name": act.name, "node": node, "label": label, "network": not act.process, "to": to, "args": args}
+        )
 
     def _client_fault(self, act: actions.Action, s: FaultStep) -> None:
         """The client actions (kill, pause, hang, stop; resume, start, restart) on one
@@ -170,6 +172,25 @@ class Nemesis:
         for f in [f for f in self.open if matches(f)]:
             self.open.remove(f)
             self.record(f["name"], f["label"], "end", **({"args": by} if by else {}))
+
+    def undo(self, fault: dict[str, Any]) -> None:
+        """End one open cluster fault (an entry of ``open``) and leave the others on: a
+        killed or stopped node starts, a paused one resumes; a network fault goes by
+        healing the network and applying the other open network faults again (Toxiproxy
+        state is per link, and two faults can share a link)."""
+        if fault not in self.open or fault.get("client"):
+            return
+        if fault["network"]:
+            self.cluster.heal_network()
+            for other in self.open:
+                if other["network"] and other is not fault:
+                    actions.apply(
+                        self.cluster, actions.action(other["name"]), other["node"], other["to"], other["args"]
+                    )
+        else:
+            undo = actions.action("resume" if fault["name"] == "pause" else "start")
+            actions.apply(self.cluster, undo, fault["node"], None, {})
+        self._end(lambda f: f is fault)
 
     def heal_all(self) -> list[str]:
         """Everything back (clients first, then network, paused and stopped nodes); every

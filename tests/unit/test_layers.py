@@ -1,5 +1,5 @@
 """The pipeline runs one way: cluster -> faults -> workload -> checker (and measurements)
--> experiment spec and results -> report -> runner -> CLI. A module may import its own
+-> experiment spec and results -> report -> runner -> public API and pytest plugin -> CLI. A module may import its own
 layer and the layers below it, never a later one (the history format sits at the bottom:
 every stage writes it). Imports inside functions count too; only ``if TYPE_CHECKING``
 blocks are left out (they never run)."""
@@ -31,6 +31,7 @@ LAYERS = [
     ("spec", ("kchaos.experiment", "kchaos.expectations", "kchaos.results")),
     ("report", ("kchaos.report", "kchaos.live")),
     ("runner", ("kchaos.runner", "kchaos.session")),
+    ("api", ("kchaos.api", "kchaos.pytest_plugin")),
     ("cli", ("kchaos.cli", "kchaos.__main__")),
 ]
 

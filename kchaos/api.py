@@ -1,0 +1,170 @@
+"""kchaos' public Python API: what ``import kchaos`` offers (``kchaos.__all__``,
+``docs/api.md``). Everything else in the package is internal and may change.
+
+The pieces, in the pipeline's order:
+
+- a cluster: ``up`` (start one), ``attach`` (one that runs), ``down``; ``create_topic``
+  and ``wait_healthy`` for a test's setup and teardown;
+- faults: ``Faults`` (context managers that heal on exit) and the target functions
+  ``node``, ``leader_of``, ``follower_of``, ``controller``, ``random_broker``,
+  ``txn_coordinator``, ``group_coordinator``;
+- recording: ``History`` with ``RecordedProducer`` / ``RecordedConsumer``, ``Worker``
+  for code in a process of its own, ``crash_point`` to mark where a crash matters,
+  ``drain`` to read what the log holds at the end;
+- the verdict: ``check`` and ``assert_no_anomalies`` (``AnomaliesFound``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka.admin import NewTopic
+
+from kchaos.checker.verdict import AnomaliesFound, assert_no_anomalies
+from kchaos.checker.verdict import check_history as check
+from kchaos.cluster import attach, choose_backend, make, teardown
+from kchaos.cluster.base import Cluster
+from kchaos.cluster.inspect import partitions
+from kchaos.cluster.readiness import admin
+from kchaos.cluster.spec import ClusterSpec, config_text
+from kchaos.cluster.targets import (
+    controller,
+    follower_of,
+    group_coordinator,
+    leader_of,
+    node,
+    random_broker,
+    txn_coordinator,
+)
+from kchaos.errors import BadInput, ClusterError, KchaosError
+from kchaos.faults.handle import ActiveFault, Faults
+from kchaos.history import HistoryWriter
+from kchaos.workload.consumer import drain as drain_partitions
+from kchaos.workload.recorded import History, RecordedConsumer, RecordedProducer, crash_point
+from kchaos.workload.worker import Worker
+
+__all__ = [
+    "ActiveFault",
+    "AnomaliesFound",
+    "BadInput",
+    "Cluster",
+    "ClusterError",
+    "Faults",
+    "History",
+    "KchaosError",
+    "RecordedConsumer",
+    "RecordedProducer",
+    "Worker",
+    "assert_no_anomalies",
+    "attach",
+    "check",
+    "controller",
+    "crash_point",
+    "create_topic",
+    "down",
+    "drain",
+    "follower_of",
+    "group_coordinator",
+    "leader_of",
+    "node",
+    "random_broker",
+    "txn_coordinator",
+    "up",
+    "wait_healthy",
+]
+
+
+def up(
+    brokers: int = 3,
+    broker_config: dict[str, Any] | None = None,
+    *,
+    name: str = "kchaos-api",
+    base_port: int = 31000,
+    backend: str = "auto",
+    kafka_version: str | None = None,
+    controllers: str = "combined",
+) -> Cluster:
+    """Start a cluster (leftovers of the same name are removed first) and return it once
+    an RF=3 topic takes acks=all writes. ``down(cluster.name)`` takes it away."""
+    version = kafka_version or ClusterSpec.kafka_version
+    chosen, _ = choose_backend(backend, version)
+    spec = ClusterSpec(
+        brokers=brokers,
+        controllers=controllers,  # type: ignore[arg-type]
+        broker_config={k: config_text(v) for k, v in (broker_config or {}).items()},
+        kafka_version=version,
+        base_port=base_port,
+        name=name,
+    )
+    teardown(name)
+    cluster = make(spec, chosen)
+    try:
+        cluster.up()
+    except BaseException:
+        teardown(name)
+        raise
+    return cluster
+
+
+def down(name: str) -> list[str]:
+    """Everything of cluster ``name`` gone (processes, containers, its folder)."""
+    return teardown(name)
+
+
+def create_topic(
+    cluster: Cluster,
+    name: str,
+    partitions: int = 1,
+    replication_factor: int | None = None,
+    config: dict[str, Any] | None = None,
+    timeout: float = 30.0,
+) -> str:
+    """Create ``name`` and wait until every partition has a leader and a full ISR."""
+    rf = replication_factor or cluster.spec.replication_factor
+    topic = NewTopic(name, partitions, rf, config={k: config_text(v) for k, v in (config or {}).items()})
+    client = admin(cluster.bootstrap)  # held: a collected client ends its futures with _DESTROY
+    client.create_topics([topic])[name].result(timeout=timeout)
+    _wait(lambda: _replicated(cluster, name, partitions), timeout, f"topic {name} fully replicated")
+    return name
+
+
+def wait_healthy(cluster: Cluster, timeout: float = 90.0) -> None:
+    """Wait until every node runs and every partition has a leader and its full ISR
+    (after a heal, before the next test). ClusterError when that does not happen."""
+    _wait(lambda: _healthy(cluster), timeout, "every node up and every partition fully replicated")
+
+
+def drain(cluster: Cluster, history: HistoryWriter, topic: str, timeout: float = 60.0) -> None:
+    """Read every partition of ``topic`` from the start to its end (read_committed),
+    recording it: the checker judges acknowledged writes against what this finds."""
+    count = len(partitions(cluster, topic).get(topic) or [])
+    if not count:
+        raise BadInput(f"topic {topic!r} does not exist")
+    drain_partitions(cluster.bootstrap, topic, list(range(count)), history, "read_committed", "drain", timeout)
+
+
+def _replicated(cluster: Cluster, topic: str, count: int) -> bool:
+    parts = partitions(cluster, topic).get(topic) or []
+    return len(parts) == count and all(p["leader"] >= 0 and len(p["isr"]) == len(p["replicas"]) for p in parts)
+
+
+def _healthy(cluster: Cluster) -> bool:
+    if any(cluster.process_state(n.id) != "up" for n in cluster.spec.nodes):
+        return False
+    parts = [p for ps in partitions(cluster).values() for p in ps]
+    return all(p["leader"] >= 0 and len(p["isr"]) == len(p["replicas"]) for p in parts)
+
+
+def _wait(predicate: Any, seconds: float, what: str) -> None:
+    deadline, last = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except KchaosError as err:  # metadata can fail while a broker is down
+            last = err
+        except Exception as err:  # noqa: BLE001 - the same, from the client library
+            last = err
+        time.sleep(0.25)
+    raise ClusterError(f"timed out after {seconds:.0f} s waiting for {what}" + (f" (last: {last})" if last else ""))
