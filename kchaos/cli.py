@@ -129,7 +129,9 @@ def _spec(
 def up(
     brokers: Annotated[int, typer.Option(help="Number of brokers.")] = 3,
     controllers: Annotated[str, typer.Option(help="combined or dedicated (3 extra controller nodes).")] = "combined",
-    backend: Annotated[str, typer.Option(help="local (JVMs on loopback), docker (containers) or auto.")] = "local",
+    backend: Annotated[
+        str, typer.Option(help="auto (docker when a daemon and the images are here, else local), local or docker.")
+    ] = "auto",
     kafka_version: Annotated[str, typer.Option()] = installer.DEFAULT_KAFKA_VERSION,
     kafka_image: Annotated[
         Optional[str], typer.Option(help="docker: Kafka image (default apache/kafka:VERSION).")
@@ -394,7 +396,9 @@ def run_command(
     quick: Annotated[bool, typer.Option("--quick", help="Short phases (tests, demos).")] = False,
     nightly: Annotated[bool, typer.Option("--nightly", help="Long phases, more load.")] = False,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the run's random choices.")] = None,
-    backend: Annotated[str, typer.Option(help="local, docker or auto.")] = "local",
+    backend: Annotated[
+        str, typer.Option(help="auto (docker when a daemon and the images are here, else local), local or docker.")
+    ] = "auto",
     kafka_image: Annotated[
         Optional[str], typer.Option(help="docker: Kafka image (default apache/kafka:VERSION).")
     ] = None,
@@ -414,8 +418,8 @@ def run_command(
     mode = "nightly" if nightly else "quick"
     from kchaos.cluster import choose_backend
 
-    chosen, why = choose_backend(backend, installer.DEFAULT_KAFKA_VERSION)
-    if backend == "auto":
+    chosen, why = (backend, "") if cluster else choose_backend(backend, installer.DEFAULT_KAFKA_VERSION)
+    if backend == "auto" and not cluster:
         console.print(why)
     images = {"kafka_image": kafka_image, "toxiproxy_image": toxiproxy_image}
     view = LiveView(console) if live and console.is_terminal else None

@@ -25,7 +25,10 @@ from kchaos.errors import BadInput
 from kchaos.faults import actions
 from kchaos.faults.step import FaultStep
 
-EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
+# Installed from a wheel, the experiment files are package data (kchaos/experiments);
+# in a checkout (or an editable install) they are the repository's experiments/.
+_PACKAGED = Path(__file__).resolve().parent / "experiments"
+EXPERIMENTS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "experiments"
 EXPECTATION = re.compile(r"^\s*([a-z_\-.0-9]+)\s*(==|!=|<=|>=|<|>)\s*(-?[0-9.]+)\s*$")
 
 

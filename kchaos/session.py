@@ -61,13 +61,11 @@ def execute(
     toxiproxy_image: str | None = None,
 ) -> RunResult:
     """Run one experiment end to end and write its report; returns the result."""
-    backend, _ = choose_backend(backend, ClusterSpec().kafka_version)
     path = experiments.find(ref)
     exp = experiments.load(path)
     seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
     now = dt.datetime.now(dt.UTC)
     run_dir = Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-{exp.id}"
-    command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend {backend}"
     owned = None
     if cluster is None and cluster_name:
         cluster = attach(cluster_name)
@@ -77,6 +75,7 @@ def execute(
                 f"{exp.cluster.controllers} controllers, broker config {exp.cluster.broker_config})"
             )
     if cluster is None:
+        backend, _ = choose_backend(backend, ClusterSpec().kafka_version)
         cluster = running_cluster(exp, backend)
     if cluster is None:
         spec = ClusterSpec(
@@ -89,6 +88,7 @@ def execute(
         teardown(RUN_CLUSTER)
         owned = cluster = make(spec, backend, kafka_image, toxiproxy_image)
     st = statefile.load(cluster.name) or {}
+    command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend {cluster.backend}"
     result = RunResult(
         exp,
         mode,

@@ -30,7 +30,8 @@ def attach(name: str = "default") -> Cluster:
 def choose_backend(backend: str, kafka_version: str) -> tuple[str, str]:
     """``local`` or ``docker`` for a ``--backend`` value, and a line saying why.
 
-    ``auto`` picks docker when a daemon answers and both images are present, else local.
+    ``auto`` picks docker when a daemon answers and both images are present (official or
+    built offline) or can be pulled, else local.
     """
     from kchaos.cluster.docker import images
     from kchaos.errors import BadInput
@@ -41,9 +42,14 @@ def choose_backend(backend: str, kafka_version: str) -> tuple[str, str]:
         return backend, f"backend {backend}"
     if not images.daemon_answers():
         return "local", "backend auto → local (no Docker daemon answers)"
-    if not images.offline_available(kafka_version):
-        return "local", "backend auto → local (Docker answers but the images are absent: kchaos images build --offline)"
-    return "docker", "backend auto → docker (a daemon answers and the images are present)"
+    if images.offline_available(kafka_version):
+        return "docker", "backend auto → docker (a daemon answers and the images are present)"
+    if images.pull_official(kafka_version):
+        return "docker", "backend auto → docker (a daemon answers; the official images were pulled)"
+    return "local", (
+        "backend auto → local (Docker answers but the images are absent and cannot be pulled: "
+        "kchaos images build --offline)"
+    )
 
 
 def make(

@@ -12,16 +12,18 @@ from tests.integration.test_experiments import check_log_on_disk, check_transact
 
 
 def test_leader_failover_on_docker(dhealthy, tmp_path):
-    """Exactly ``kchaos run leader-failover --quick --backend docker``: it reuses the running
+    """Exactly ``kchaos run leader-failover --quick`` with the default backend (auto): a
+    daemon answers and the images are here, so it says docker and reuses the running
     docker cluster, which fits the experiment."""
     cli = subprocess.run(
-        [sys.executable, "-m", "kchaos", "run", "leader-failover", "--quick", "--backend", "docker"]
+        [sys.executable, "-m", "kchaos", "run", "leader-failover", "--quick", "--no-live"]
         + ["--report-dir", str(tmp_path), "--seed", "7"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "backend auto → docker (a daemon answers and the images are present)" in cli.stdout
     run_dir = next(tmp_path.glob("*-leader-failover"))
     s = json.loads((run_dir / "summary.json").read_text())
     assert s["verdict"] == "PASS", s

@@ -21,8 +21,11 @@ KCHAOS = [sys.executable, "-m", "kchaos"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``kchaos ARGS``; ``up`` and ``run`` on the local backend (auto would pick docker
+    where a daemon runs, as in CI)."""
+    local = ["--backend", "local"] if args and args[0] in ("up", "run") else []
     return subprocess.run(
-        [*KCHAOS, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        [*KCHAOS, *args, *local], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
     )
 
 
@@ -35,7 +38,9 @@ def test_sigkill_mid_up_is_cleaned_by_down():
     name = "crashtest"
     run("down", "--cluster", name)
     harness = subprocess.Popen(
-        [*KCHAOS, "up", "--cluster", name, "--base-port", "31000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*KCHAOS, "up", "--cluster", name, "--base-port", "31000", "--backend", "local"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ a partial report marked interrupted, a non-zero exit."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -31,10 +32,21 @@ variants: [{name: only, producer: {acks: all}}]
 quick: {steady: 2, fault: 60, recovery: 2}
 """)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kchaos", "run", str(exp), "--quick", "--report-dir", str(tmp_path / "reports")],
+        [
+            sys.executable,
+            "-m",
+            "kchaos",
+            "run",
+            str(exp),
+            "--quick",
+            "--no-live",
+            "--report-dir",
+            str(tmp_path / "reports"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},  # the default backend: no daemon
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -48,6 +60,7 @@ quick: {steady: 2, fault: 60, recovery: 2}
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode not in (0, None), out
     assert "interrupted" in out
+    assert "backend auto → local (no Docker daemon answers)" in out
     assert procs.find_marked(RUN_CLUSTER) == [], "no Kafka or Toxiproxy process of the run is left"
     assert not statefile.cluster_dir(RUN_CLUSTER).exists()
     summary = json.loads(next((tmp_path / "reports").glob("*-interrupt-me/summary.json")).read_text())

@@ -149,6 +149,17 @@ def offline_available(kafka_version: str) -> bool:
     return any(exists(client, r) for r in kafka) and any(exists(client, r) for r in toxi)
 
 
+def pull_official(kafka_version: str) -> bool:
+    """Pull the official images that are absent; True when both are here afterwards
+    (False at once with no daemon, or when a registry does not answer)."""
+    try:
+        client = docker_client()
+    except NotInstalled:
+        return False
+    refs = [OFFICIAL_KAFKA.format(version=kafka_version), OFFICIAL_TOXIPROXY.format(version=TOXIPROXY_VERSION)]
+    return all(exists(client, r) or _pull(client, r) for r in refs)
+
+
 # --- building offline ------------------------------------------------------------------
 
 
