@@ -16,7 +16,6 @@ The pieces, in the pipeline's order:
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from confluent_kafka.admin import NewTopic
@@ -25,7 +24,7 @@ from kchaos.checker.verdict import AnomaliesFound, assert_no_anomalies
 from kchaos.checker.verdict import check_history as check
 from kchaos.cluster import attach, choose_backend, make, teardown
 from kchaos.cluster.base import Cluster
-from kchaos.cluster.inspect import partitions
+from kchaos.cluster.inspect import partitions, wait_healthy, wait_until
 from kchaos.cluster.readiness import admin
 from kchaos.cluster.spec import ClusterSpec, config_text
 from kchaos.cluster.targets import (
@@ -125,14 +124,8 @@ def create_topic(
     topic = NewTopic(name, partitions, rf, config={k: config_text(v) for k, v in (config or {}).items()})
     client = admin(cluster.bootstrap)  # held: a collected client ends its futures with _DESTROY
     client.create_topics([topic])[name].result(timeout=timeout)
-    _wait(lambda: _replicated(cluster, name, partitions), timeout, f"topic {name} fully replicated")
+    wait_until(lambda: _replicated(cluster, name, partitions), timeout, f"topic {name} fully replicated")
     return name
-
-
-def wait_healthy(cluster: Cluster, timeout: float = 90.0) -> None:
-    """Wait until every node runs and every partition has a leader and its full ISR
-    (after a heal, before the next test). ClusterError when that does not happen."""
-    _wait(lambda: _healthy(cluster), timeout, "every node up and every partition fully replicated")
 
 
 def drain(cluster: Cluster, history: HistoryWriter, topic: str, timeout: float = 60.0) -> None:
@@ -147,24 +140,3 @@ def drain(cluster: Cluster, history: HistoryWriter, topic: str, timeout: float =
 def _replicated(cluster: Cluster, topic: str, count: int) -> bool:
     parts = partitions(cluster, topic).get(topic) or []
     return len(parts) == count and all(p["leader"] >= 0 and len(p["isr"]) == len(p["replicas"]) for p in parts)
-
-
-def _healthy(cluster: Cluster) -> bool:
-    if any(cluster.process_state(n.id) != "up" for n in cluster.spec.nodes):
-        return False
-    parts = [p for ps in partitions(cluster).values() for p in ps]
-    return all(p["leader"] >= 0 and len(p["isr"]) == len(p["replicas"]) for p in parts)
-
-
-def _wait(predicate: Any, seconds: float, what: str) -> None:
-    deadline, last = time.monotonic() + seconds, None
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except KchaosError as err:  # metadata can fail while a broker is down
-            last = err
-        except Exception as err:  # noqa: BLE001 - the same, from the client library
-            last = err
-        time.sleep(0.25)
-    raise ClusterError(f"timed out after {seconds:.0f} s waiting for {what}" + (f" (last: {last})" if last else ""))

@@ -406,22 +406,27 @@ def run_command(
     report_dir: Annotated[Path, typer.Option(help="Where run directories go.")] = Path("reports"),
     live: Annotated[bool, typer.Option(help="Live terminal view.")] = True,
     cluster: Annotated[Optional[str], typer.Option("--cluster", help="Run on this running cluster.")] = None,
+    profile: Annotated[
+        Optional[Path], typer.Option(help="Your own settings (YAML): Kafka version, broker and client config.")
+    ] = None,
 ) -> None:
     """Run one experiment against a real cluster and write its report; exit 0 on PASS, 1 on FAIL."""
     from kchaos import experiment as experiments
+    from kchaos import profile as profiles
     from kchaos.live import LiveView
     from kchaos.session import execute
 
     if quick and nightly:
         raise BadInput("choose one of --quick and --nightly")
     experiments.load(experiments.find(experiment))  # bad input: one line, exit 2, no cluster touched
+    prof = profiles.load(profile) if profile else None
     mode = "nightly" if nightly else "quick"
     from kchaos.cluster import choose_backend
 
     chosen, why = (backend, "") if cluster else choose_backend(backend, installer.DEFAULT_KAFKA_VERSION)
     if backend == "auto" and not cluster:
         console.print(why)
-    images = {"kafka_image": kafka_image, "toxiproxy_image": toxiproxy_image}
+    images = {"kafka_image": kafka_image, "toxiproxy_image": toxiproxy_image, "profile": prof}
     view = LiveView(console) if live and console.is_terminal else None
     if view:
         with view:
@@ -443,6 +448,95 @@ def run_command(
     if result.error and not result.variants:
         raise typer.Exit(2)
     raise typer.Exit(0 if result.verdict == "PASS" else (130 if result.interrupted else 1))
+
+
+@app.command("report")
+@friendly
+def report_command(
+    compare: Annotated[
+        Optional[tuple[Path, Path]], typer.Option(help="Two run or suite folders to put side by side.")
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Where the comparison goes (default: next to A).")] = None,
+    report_dir: Annotated[Path, typer.Option(help="The reports folder whose index.md is rebuilt.")] = Path("reports"),
+) -> None:
+    """Rebuild reports/index.md, or with --compare A B write a side-by-side comparison."""
+    from kchaos.report.compare import compare as side_by_side
+    from kchaos.report.writer import update_index
+
+    if compare is None:
+        update_index(report_dir)
+        console.print(f"rebuilt {report_dir / 'index.md'}")
+        return
+    a, b = compare
+    target = out or a.parent / f"compare-{a.name}-vs-{b.name}.md"
+    target.write_text(side_by_side(a, b))
+    console.print(f"wrote {target}")
+
+
+def _ids(text: str | None) -> list[str] | None:
+    return [i.strip() for i in text.split(",") if i.strip()] if text else None
+
+
+@app.command("suite")
+@friendly
+def suite_command(
+    quick: Annotated[bool, typer.Option("--quick", help="Short phases (the default).")] = False,
+    nightly: Annotated[bool, typer.Option("--nightly", help="Long phases, nightly-only variants too.")] = False,
+    only: Annotated[Optional[str], typer.Option(help="Comma-separated experiment ids to run.")] = None,
+    skip: Annotated[Optional[str], typer.Option(help="Comma-separated experiment ids to leave out.")] = None,
+    budget: Annotated[
+        Optional[float], typer.Option(help="Minutes; stop before an experiment that would not fit.")
+    ] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="Also write the JUnit XML here.")] = None,
+    profile: Annotated[
+        Optional[Path], typer.Option(help="Your own settings (YAML): Kafka version, broker and client config.")
+    ] = None,
+    backend: Annotated[
+        str, typer.Option(help="auto (docker when a daemon and the images are here, else local), local or docker.")
+    ] = "auto",
+    report_dir: Annotated[Path, typer.Option(help="Where the suite's folder goes.")] = Path("reports"),
+    live: Annotated[bool, typer.Option(help="Live terminal view.")] = True,
+) -> None:
+    """Every experiment, one cluster per shape: reports, a summary and JUnit XML; exit 0 only when all pass."""
+    import shutil
+
+    from kchaos import profile as profiles
+    from kchaos.cluster import choose_backend
+    from kchaos.live import SuiteView
+    from kchaos.suite import run_suite, select
+
+    if quick and nightly:
+        raise BadInput("choose one of --quick and --nightly")
+    ids = select(_ids(only), _ids(skip))  # unknown ids: one line, exit 2, before any cluster
+    prof = profiles.load(profile) if profile else None
+    chosen, why = choose_backend(backend, (prof.kafka_version if prof else None) or installer.DEFAULT_KAFKA_VERSION)
+    console.print(f"{why}; {len(ids)} experiments")
+    mode = "nightly" if nightly else "quick"
+    args = {"only": ids, "budget_minutes": budget, "profile": prof, "backend": chosen, "report_dir": report_dir}
+    if live and console.is_terminal:
+        with SuiteView(console) as view:
+            result = run_suite(mode, progress=view, observers=[view], **args)
+    else:
+        result = run_suite(mode, progress=_SuiteLines(), **args)
+    if junit:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(result.suite_dir / "junit.xml", junit)
+    for e in result.entries:
+        color = "green" if e.verdict == "PASS" else "red"
+        console.print(f"  [{color}]{e.verdict}[/{color}] {e.experiment} {e.seconds:.0f} s {e.why_not_run}")
+    verdict = "PASS" if result.passed else "FAIL"
+    console.print(f"{verdict} in {result.seconds / 60:.1f} min — summary: {result.suite_dir / 'summary.md'}")
+    raise typer.Exit(0 if result.passed else (130 if result.interrupted else 1))
+
+
+class _SuiteLines:
+    """Progress as plain lines (no terminal, CI logs)."""
+
+    def experiment_started(self, index: int, total: int, exp_id: str) -> None:
+        console.print(f"[{index}/{total}] {exp_id}…")
+
+    def experiment_finished(self, index: int, total: int, entry: Any) -> None:
+        console.print(f"[{index}/{total}] {entry.experiment}: {entry.verdict} ({entry.seconds:.0f} s)")
 
 
 def run() -> None:

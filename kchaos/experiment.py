@@ -196,11 +196,11 @@ def check(path: Path) -> tuple[Experiment | None, list[str]]:
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as err:
-        return None, [_explain(path, node, e) for e in err.errors()]
+        return None, [explain_error(path, node, e) for e in err.errors()]
     return exp, [f"{path}:{_line_of(node, loc)}: {'.'.join(map(str, loc))}: {msg}" for loc, msg in problems(exp)]
 
 
-def _explain(path: Path, node: yaml.Node | None, error: Any) -> str:
+def explain_error(path: Path, node: yaml.Node | None, error: Any) -> str:
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-after")))
     field = ".".join(str(p) for p in loc) or "(top level)"
     msg = error["msg"].removeprefix("Value error, ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console, Group
@@ -10,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kchaos.experiment import Durations, Variant
-from kchaos.results import Observer, VariantResult
+from kchaos.results import Observer, SuiteEntry, SuiteObserver, VariantResult
 
 
 class LiveView(Observer):
@@ -73,4 +74,37 @@ class LiveView(Observer):
             )
         else:
             table.add_row("-", str(s.get("phase", "starting")), "", "", "", "", "", "", "", "")
-        self.live.update(Group(*[Text.from_markup(d) for d in self.done], table))
+        self.live.update(
+            Group(*[Text.from_markup(d) for d in self.header()], *[Text.from_markup(d) for d in self.done], table)
+        )
+
+    def header(self) -> list[str]:
+        """Lines above the run's view (a suite's progress)."""
+        return []
+
+
+class SuiteView(LiveView, SuiteObserver):
+    """The run's live view under a suite line: experiment n of N, elapsed, verdicts so far."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        super().__init__(console)
+        self.started = time.monotonic()
+        self.position = ""
+        self.verdicts: dict[str, int] = {}
+        self.finished: list[str] = []
+
+    def experiment_started(self, index: int, total: int, exp_id: str) -> None:
+        self.position = f"experiment {index} of {total}: [bold]{exp_id}[/bold]"
+        self.done = []
+        self._render()
+
+    def experiment_finished(self, index: int, total: int, entry: SuiteEntry) -> None:
+        self.verdicts[entry.verdict] = self.verdicts.get(entry.verdict, 0) + 1
+        color = "green" if entry.verdict == "PASS" else "red"
+        self.finished.append(f"[{color}]{entry.verdict}[/{color}] {entry.experiment} ({entry.seconds:.0f} s)")
+        self._render()
+
+    def header(self) -> list[str]:
+        elapsed = time.monotonic() - self.started
+        tally = ", ".join(f"{n} {v}" for v, n in sorted(self.verdicts.items())) or "none yet"
+        return [*self.finished, f"suite: {self.position} · {elapsed / 60:.1f} min · verdicts: {tally}"]

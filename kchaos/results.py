@@ -60,8 +60,44 @@ class RunResult:
     interrupted: bool = False
     error: str | None = None
     started_utc: str = ""
+    profile: dict[str, Any] | None = None  # what a profile set and what the experiment kept (kchaos.profile)
 
     @property
     def verdict(self) -> str:
         ok = not self.interrupted and self.error is None and self.variants and all(v.passed for v in self.variants)
         return "PASS" if ok else "FAIL"
+
+
+@dataclass
+class SuiteEntry:
+    """One experiment of a suite: its run's result, or why it did not run."""
+
+    experiment: str
+    question: str
+    verdict: str  # PASS, FAIL, or NOT RUN
+    seconds: float = 0.0
+    run: RunResult | None = None
+    why_not_run: str = ""
+
+
+class SuiteObserver:
+    """Told when each experiment of a suite starts and ends (the CLI's progress view)."""
+
+    def experiment_started(self, index: int, total: int, exp_id: str) -> None: ...
+    def experiment_finished(self, index: int, total: int, entry: SuiteEntry) -> None: ...
+
+
+@dataclass
+class SuiteResult:
+    mode: Mode
+    suite_dir: Path
+    started_utc: str
+    entries: list[SuiteEntry] = field(default_factory=list)
+    interrupted: bool = False
+    profile: str | None = None
+    seconds: float = 0.0
+    cluster_starts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.interrupted and bool(self.entries) and all(e.verdict == "PASS" for e in self.entries)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kchaos import experiment as experiments
+from kchaos import profile as profiles
 from kchaos.cluster import attach, choose_backend, make, teardown
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
@@ -24,6 +25,7 @@ from kchaos.cluster.spec import ClusterSpec, config_text
 from kchaos.cluster.spec import fits as spec_fits
 from kchaos.errors import BadInput, KchaosError
 from kchaos.experiment import Experiment
+from kchaos.profile import Profile
 from kchaos.report import write_report
 from kchaos.results import Mode, Observer, RunResult
 from kchaos.runner import Runner
@@ -31,19 +33,22 @@ from kchaos.runner import Runner
 RUN_CLUSTER, RUN_BASE_PORT = "kchaos-run", 29500
 
 
-def fits(exp: Experiment, cluster: Cluster) -> bool:
-    """A running cluster fits when its shape matches and it has every broker config asked."""
+def fits(exp: Experiment, cluster: Cluster, kafka_version: str | None = None) -> bool:
+    """A running cluster fits when its shape matches, it has every broker config asked,
+    and (when one is asked, by a profile) it runs that Kafka version."""
     need = exp.cluster
+    if kafka_version and (statefile.load(cluster.name) or {}).get("kafka_version", kafka_version) != kafka_version:
+        return False
     return spec_fits(cluster.spec, need.brokers, need.controllers, need.broker_config, need.features)
 
 
-def running_cluster(exp: Experiment, backend: str) -> Cluster | None:
+def running_cluster(exp: Experiment, backend: str, kafka_version: str | None = None) -> Cluster | None:
     """A running cluster of ``backend`` that fits ``exp``, to reuse instead of starting one."""
     for name in statefile.known_clusters():
         st = statefile.load(name) or {}
         if st.get("status") == "up" and st.get("backend") == backend:
             c = attach(name)
-            if fits(exp, c) and c.process_state(c.spec.nodes[0].id) != "down":
+            if fits(exp, c, kafka_version) and c.process_state(c.spec.nodes[0].id) != "down":
                 return c
     return None
 
@@ -59,30 +64,36 @@ def execute(
     cluster_name: str | None = None,
     kafka_image: str | None = None,
     toxiproxy_image: str | None = None,
+    profile: Profile | None = None,
 ) -> RunResult:
-    """Run one experiment end to end and write its report; returns the result."""
+    """Run one experiment end to end and write its report; returns the result. A
+    ``profile`` is laid under the experiment (``kchaos.profile``)."""
     path = experiments.find(ref)
-    exp = experiments.load(path)
+    exp, provenance = profiles.apply(experiments.load(path), profile)
+    version = (profile.kafka_version if profile else None) or ClusterSpec().kafka_version
+    kafka_image = kafka_image or (profile.kafka_image if profile else None)
+    toxiproxy_image = toxiproxy_image or (profile.toxiproxy_image if profile else None)
     seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
     now = dt.datetime.now(dt.UTC)
     run_dir = Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-{exp.id}"
     owned = None
     if cluster is None and cluster_name:
         cluster = attach(cluster_name)
-        if not fits(exp, cluster):
+        if not fits(exp, cluster, profile.kafka_version if profile else None):
             raise BadInput(
                 f"--cluster={cluster_name} does not fit {exp.id} (needs {exp.cluster.brokers} brokers, "
                 f"{exp.cluster.controllers} controllers, broker config {exp.cluster.broker_config})"
             )
     if cluster is None:
-        backend, _ = choose_backend(backend, ClusterSpec().kafka_version)
-        cluster = running_cluster(exp, backend)
+        backend, _ = choose_backend(backend, version)
+        cluster = running_cluster(exp, backend, profile.kafka_version if profile else None)
     if cluster is None:
         spec = ClusterSpec(
             brokers=exp.cluster.brokers,
             controllers=exp.cluster.controllers,
             name=RUN_CLUSTER,
             base_port=RUN_BASE_PORT,
+            kafka_version=version,
             broker_config={k: config_text(v) for k, v in exp.cluster.broker_config.items()},
         )
         teardown(RUN_CLUSTER)
@@ -98,6 +109,7 @@ def execute(
         run_dir,
         command,
         started_utc=f"{now:%Y-%m-%d %H:%M:%SZ}",
+        profile=provenance,
     )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     if owned is not None:

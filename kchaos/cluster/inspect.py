@@ -7,6 +7,7 @@ Also resolves cluster-wide fault targets (``leader-of:TOPIC:P``, ``follower-of:T
 from __future__ import annotations
 
 import random as _random
+import time
 from typing import Any
 
 from kchaos.cluster import metadata, targets
@@ -160,3 +161,30 @@ def coordinator_of(cluster: Cluster, internal_topic: str, key: str) -> int:
 def transaction_coordinator(cluster: Cluster, transactional_id: str) -> int:
     """The broker coordinating ``transactional_id``: the leader of its state partition."""
     return coordinator_of(cluster, "__transaction_state", transactional_id)
+
+
+def wait_until(predicate: Any, seconds: float, what: str) -> None:
+    """Poll ``predicate`` until true; ClusterError naming ``what`` (and the last error
+    asking raised: metadata fails while a broker is down) when time runs out."""
+    deadline, last = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception as err:  # noqa: BLE001 - a broker down, a leader moving: ask again
+            last = err
+        time.sleep(0.25)
+    raise ClusterError(f"timed out after {seconds:.0f} s waiting for {what}" + (f" (last: {last})" if last else ""))
+
+
+def healthy(cluster: Cluster) -> bool:
+    """Every node runs, and every partition has a leader and its full ISR."""
+    if any(cluster.process_state(n.id) != "up" for n in cluster.spec.nodes):
+        return False
+    parts = [p for ps in partitions(cluster).values() for p in ps]
+    return all(p["leader"] >= 0 and len(p["isr"]) == len(p["replicas"]) for p in parts)
+
+
+def wait_healthy(cluster: Cluster, timeout: float = 90.0) -> None:
+    """Wait until ``healthy`` (after a heal, before the next test or experiment)."""
+    wait_until(lambda: healthy(cluster), timeout, "every node up and every partition fully replicated")

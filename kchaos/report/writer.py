@@ -30,6 +30,7 @@ def summary(run: RunResult) -> dict[str, Any]:
         "seed": run.seed,
         "started_utc": run.started_utc,
         "command": run.command,
+        "profile": run.profile,
         "variants": [
             {
                 "name": v.name,
@@ -216,6 +217,25 @@ def _timeline(v: VariantResult) -> list[str]:
     return [f"- {t:7.2f} s — {what}" for t, what in events]
 
 
+def _profile(provenance: dict[str, Any] | None) -> list[str]:
+    """What a profile set, and which of its keys the experiment or a variant kept its own
+    value for (the contrast depends on them). The verdict does not depend on this."""
+    if not provenance:
+        return []
+    md = [f"## Profile `{provenance['name']}`", ""]
+    used, kept = provenance["from_profile"], provenance["overridden"]
+    if used:
+        md += ["Values from the profile:", "", "| key | value | applied to |", "|---|---|---|"]
+        md += [f"| `{u['key']}` | `{u['value']}` | {u['where']} |" for u in used] + [""]
+    if kept:
+        md += ["Profile keys overridden (the experiment's own value was kept):", ""]
+        md += ["| key | profile | kept | by |", "|---|---|---|---|"]
+        md += [f"| `{k['key']}` | `{k['profile']}` | `{k['kept']}` | {k['where']} |" for k in kept] + [""]
+    if not used and not kept:
+        md += ["The profile set nothing this experiment uses.", ""]
+    return md
+
+
 def write_report(run: RunResult) -> Path:
     """Write report.md, summary.json and the plots; update reports/index.md. Returns report.md."""
     d = run.run_dir
@@ -261,6 +281,7 @@ def write_report(run: RunResult) -> Path:
         "→ heal → recovery → drain",
         "",
     ]
+    md += _profile(run.profile)
     for i, v in enumerate(run.variants):
         md += [
             f"## {v.name}",
@@ -318,6 +339,13 @@ def update_index(reports: Path) -> None:
         try:
             data = json.loads(s.read_text())
         except (OSError, json.JSONDecodeError):
+            continue
+        if data.get("suite"):  # a suite folder: its summary, its runs listed in it
+            verdict = "PASS" if data.get("passed") else "FAIL"
+            rows.append(
+                f"| [{s.parent.name}]({s.parent.name}/summary.md) | suite of {len(data.get('experiments', []))} | "
+                f"{verdict} | | |"
+            )
             continue
         rows.append(
             f"| [{s.parent.name}]({s.parent.name}/report.md) | {data.get('experiment')} | "

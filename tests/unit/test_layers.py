@@ -28,9 +28,9 @@ LAYERS = [
     ("faults", ("kchaos.faults", "kchaos.steps")),
     ("workload", ("kchaos.workload",)),
     ("checker", ("kchaos.checker",)),
-    ("spec", ("kchaos.experiment", "kchaos.expectations", "kchaos.results")),
+    ("spec", ("kchaos.experiment", "kchaos.expectations", "kchaos.results", "kchaos.profile")),
     ("report", ("kchaos.report", "kchaos.live")),
-    ("runner", ("kchaos.runner", "kchaos.session")),
+    ("runner", ("kchaos.runner", "kchaos.session", "kchaos.suite")),
     ("api", ("kchaos.api", "kchaos.pytest_plugin")),
     ("cli", ("kchaos.cli", "kchaos.__main__")),
 ]

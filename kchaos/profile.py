@@ -1,0 +1,98 @@
+"""A profile: a company's own Kafka settings, laid under every experiment.
+
+    kafka_version: 3.9.1
+    broker_config: {num.replica.fetchers: 4}
+    producer: {linger.ms: 20, compression.type: zstd}
+    consumer: {fetch.min.bytes: 1024}
+
+``kchaos run|suite --profile ours.yaml`` answers "do the guarantees we rely on hold with
+our settings and our version?". The profile fills in what an experiment leaves open;
+a key the experiment or a variant sets keeps its value, because the contrast the
+experiment exists to show depends on it (durability's variants *are* acks settings).
+Both are recorded: every value taken from the profile, and every profile key a variant
+kept its own value for, so the report says exactly what was tested. The verdict does not
+depend on that list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kchaos.errors import BadInput
+from kchaos.experiment import Experiment, explain_error
+
+Config = dict[str, str | int | bool]
+
+
+class Profile(BaseModel):
+    """What a profile file may say (all optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    kafka_version: str | None = None
+    kafka_image: str | None = None
+    toxiproxy_image: str | None = None
+    broker_config: Config = Field(default_factory=dict)
+    producer: Config = Field(default_factory=dict)
+    consumer: Config = Field(default_factory=dict)
+
+
+def load(path: Path) -> Profile:
+    """Read a profile; one line naming file, line and field for a mistake."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise BadInput(f"{path}: cannot read the profile ({err.strerror})") from None
+    try:
+        node, data = yaml.compose(text), yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise BadInput(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: a profile is a mapping (kafka_version, broker_config, producer, consumer)")
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as err:
+        raise BadInput(explain_error(Path(path), node, err.errors()[0])) from None
+    return profile if profile.name else profile.model_copy(update={"name": Path(path).stem})
+
+
+def _same(a: Any, b: Any) -> bool:
+    return str(a).lower() == str(b).lower()
+
+
+def apply(exp: Experiment, profile: Profile | None) -> tuple[Experiment, dict[str, Any] | None]:
+    """``exp`` with the profile laid under it, and what came from where (None: no profile)."""
+    if profile is None:
+        return exp, None
+    used: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    if profile.kafka_version:
+        used.append({"key": "kafka_version", "value": profile.kafka_version, "where": "cluster"})
+    for key, value in profile.broker_config.items():
+        mine = exp.cluster.broker_config.get(key)
+        if mine is None:
+            used.append({"key": f"broker.{key}", "value": value, "where": "cluster"})
+        elif not _same(mine, value):
+            kept.append({"key": f"broker.{key}", "profile": value, "kept": mine, "where": "experiment"})
+    cluster = exp.cluster.model_copy(update={"broker_config": {**profile.broker_config, **exp.cluster.broker_config}})
+    variants = []
+    for v in exp.variants:
+        update = {}
+        for scope in ("producer", "consumer"):
+            theirs: Config = getattr(profile, scope)
+            mine_all: Config = getattr(v, scope)
+            for key, value in theirs.items():
+                if key not in mine_all:
+                    used.append({"key": f"{scope}.{key}", "value": value, "where": v.name})
+                elif not _same(mine_all[key], value):
+                    kept.append({"key": f"{scope}.{key}", "profile": value, "kept": mine_all[key], "where": v.name})
+            update[scope] = {**theirs, **mine_all}
+        variants.append(v.model_copy(update=update))
+    applied = exp.model_copy(update={"cluster": cluster, "variants": variants})
+    return applied, {"name": profile.name, "from_profile": used, "overridden": kept}

@@ -1,0 +1,177 @@
+"""The suite: every experiment (or the chosen ones) in one go, for nightly CI.
+
+Experiments are grouped by the cluster they need (shape, broker config, features), and
+each group runs on one cluster: a running one that fits is reused, else the suite starts
+its own (``kchaos-suite``) and takes it down after the group. Between experiments the
+cluster is healed and waited for until every partition has its full ISR again. Every run
+writes its own report into the suite's folder; the suite adds ``summary.md``,
+``summary.json`` and, when asked, JUnit XML. ``--budget`` stops before an experiment
+that would not finish in time and says what did not run. Ctrl-C stops after healing,
+and the summary says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import time
+from pathlib import Path
+from typing import Any
+
+from kchaos import experiment as experiments
+from kchaos import profile as profiles
+from kchaos.cluster import choose_backend, make, teardown
+from kchaos.cluster.base import Cluster
+from kchaos.cluster.inspect import wait_healthy
+from kchaos.cluster.spec import ClusterSpec, config_text
+from kchaos.errors import BadInput, KchaosError
+from kchaos.experiment import Experiment
+from kchaos.profile import Profile
+from kchaos.report.suite import write_suite
+from kchaos.results import Mode, Observer, SuiteEntry, SuiteObserver, SuiteResult
+from kchaos.session import execute as execute_one
+from kchaos.session import running_cluster
+
+SUITE_CLUSTER, SUITE_BASE_PORT = "kchaos-suite", 29700
+#: Seconds an experiment takes beyond its phases (topic setup, drain, check, report),
+#: per variant, for ``--budget``'s estimate.
+OVERHEAD_S = 15.0
+
+
+def select(only: list[str] | None, skip: list[str] | None) -> list[str]:
+    """The experiment ids to run: all shipped ones, or ``only``, minus ``skip``; an
+    unknown id is a one-line error with the closest names."""
+    known = list(experiments.catalog())
+    for ref in [*(only or []), *(skip or [])]:
+        if ref not in known:
+            close = difflib.get_close_matches(ref, known, n=3, cutoff=0.4)
+            raise BadInput(f"unknown experiment {ref!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
+    chosen = [i for i in known if not only or i in only]
+    return [i for i in chosen if i not in (skip or [])]
+
+
+def need(exp: Experiment) -> tuple[Any, ...]:
+    """What cluster an experiment needs, as a key: experiments with equal keys share one."""
+    c = exp.cluster
+    return (c.brokers, c.controllers, tuple(sorted(c.features.items())), tuple(sorted(c.broker_config.items())))
+
+
+def plan(ids: list[str], profile: Profile | None) -> list[list[Experiment]]:
+    """The experiments grouped by the cluster they need, groups in catalog order: one
+    cluster start per group instead of one per experiment."""
+    groups: dict[tuple[Any, ...], list[Experiment]] = {}
+    for exp_id in ids:
+        exp, _ = profiles.apply(experiments.load(experiments.find(exp_id)), profile)
+        groups.setdefault(need(exp), []).append(exp)
+    return list(groups.values())
+
+
+def estimate(exp: Experiment, mode: Mode) -> float:
+    """Seconds an experiment should take: its phases per variant run, plus overhead."""
+    d = getattr(exp, mode)
+    variants = [v for v in exp.variants if mode == "nightly" or not v.nightly_only]
+    return len(variants) * (d.steady + d.fault + d.recovery + OVERHEAD_S)
+
+
+def run_suite(
+    mode: Mode = "quick",
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    budget_minutes: float | None = None,
+    profile: Profile | None = None,
+    backend: str = "auto",
+    report_dir: Path = Path("reports"),
+    progress: SuiteObserver | None = None,
+    observers: list[Observer] | None = None,
+) -> SuiteResult:
+    """Run the suite; returns its result after writing the summary (and every report)."""
+    ids = select(only, skip)
+    groups = plan(ids, profile)
+    now = dt.datetime.now(dt.UTC)
+    result = SuiteResult(mode, Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-suite", f"{now:%Y-%m-%d %H:%M:%SZ}")
+    result.profile = profile.name if profile else None
+    result.suite_dir.mkdir(parents=True, exist_ok=True)
+    progress = progress or SuiteObserver()
+    started, total, index = time.monotonic(), len(ids), 0
+    version = (profile.kafka_version if profile else None) or ClusterSpec().kafka_version
+    chosen, _ = choose_backend(backend, version)
+    try:
+        for group in groups:
+            cluster, owned = None, False
+            try:
+                for exp in group:
+                    index += 1
+                    left = budget_minutes * 60 - (time.monotonic() - started) if budget_minutes else None
+                    if left is not None and estimate(exp, mode) > left:
+                        why = f"budget: about {estimate(exp, mode):.0f} s needed, {max(left, 0):.0f} s left"
+                        result.entries.append(SuiteEntry(exp.id, exp.question, "NOT RUN", why_not_run=why))
+                        continue
+                    if cluster is None:
+                        cluster, owned = _cluster_for(exp, chosen, profile, result)
+                    progress.experiment_started(index, total, exp.id)
+                    entry = _run_one(exp, mode, cluster, profile, result.suite_dir, observers)
+                    result.entries.append(entry)
+                    progress.experiment_finished(index, total, entry)
+                    if entry.run is not None and entry.run.interrupted:
+                        raise KeyboardInterrupt
+                    wait_healthy(cluster)
+            finally:
+                if owned and cluster is not None:
+                    teardown(cluster.name)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    done = {e.experiment for e in result.entries}
+    result.entries += [
+        SuiteEntry(i, experiments.load(experiments.find(i)).question, "NOT RUN", why_not_run="interrupted")
+        for i in ids
+        if i not in done
+    ]
+    result.seconds = round(time.monotonic() - started, 1)
+    write_suite(result)
+    return result
+
+
+def _cluster_for(exp: Experiment, backend: str, profile: Profile | None, result: SuiteResult) -> tuple[Cluster, bool]:
+    """A running cluster that fits (reused, not owned), else one the suite starts."""
+    reuse = running_cluster(exp, backend, profile.kafka_version if profile else None)
+    if reuse is not None:
+        result.cluster_starts.append({"cluster": reuse.name, "reused": True, "seconds": 0.0, "for": exp.id})
+        return reuse, False
+    spec = ClusterSpec(
+        brokers=exp.cluster.brokers,
+        controllers=exp.cluster.controllers,
+        features=dict(exp.cluster.features),
+        broker_config={k: config_text(v) for k, v in exp.cluster.broker_config.items()},
+        kafka_version=(profile.kafka_version if profile else None) or ClusterSpec().kafka_version,
+        name=SUITE_CLUSTER,
+        base_port=SUITE_BASE_PORT,
+    )
+    teardown(SUITE_CLUSTER)
+    cluster = make(
+        spec, backend, profile.kafka_image if profile else None, profile.toxiproxy_image if profile else None
+    )
+    try:
+        seconds = cluster.up()
+    except BaseException:
+        teardown(SUITE_CLUSTER)
+        raise
+    result.cluster_starts.append(
+        {"cluster": SUITE_CLUSTER, "reused": False, "seconds": round(seconds, 1), "for": exp.id}
+    )
+    return cluster, True
+
+
+def _run_one(
+    exp: Experiment,
+    mode: Mode,
+    cluster: Cluster,
+    profile: Profile | None,
+    suite_dir: Path,
+    observers: list[Observer] | None,
+) -> SuiteEntry:
+    t0 = time.monotonic()
+    try:
+        run = execute_one(exp.id, mode, report_dir=suite_dir, cluster=cluster, profile=profile, observers=observers)
+    except KchaosError as err:
+        return SuiteEntry(exp.id, exp.question, "FAIL", round(time.monotonic() - t0, 1), why_not_run=str(err))
+    return SuiteEntry(exp.id, exp.question, run.verdict, round(time.monotonic() - t0, 1), run)
