@@ -409,17 +409,24 @@ def run_command(
     profile: Annotated[
         Optional[Path], typer.Option(help="Your own settings (YAML): Kafka version, broker and client config.")
     ] = None,
+    present: Annotated[bool, typer.Option("--present", help="Full-screen view for a projector (workshops).")] = False,
+    step: Annotated[bool, typer.Option("--step", help="With --present: wait for Enter before each phase.")] = False,
 ) -> None:
     """Run one experiment against a real cluster and write its report; exit 0 on PASS, 1 on FAIL."""
     from kchaos import experiment as experiments
     from kchaos import profile as profiles
     from kchaos.live import LiveView
+    from kchaos.present import PresentView
     from kchaos.session import execute
 
     if quick and nightly:
         raise BadInput("choose one of --quick and --nightly")
-    experiments.load(experiments.find(experiment))  # bad input: one line, exit 2, no cluster touched
+    exp = experiments.load(experiments.find(experiment))  # bad input: one line, exit 2, no cluster touched
     prof = profiles.load(profile) if profile else None
+    if step and not present:
+        raise BadInput("--step goes with --present")
+    if present and not (console.is_terminal and sys.stdin.isatty()):
+        raise BadInput("--present needs a terminal (stdin and stdout)")
     mode = "nightly" if nightly else "quick"
     from kchaos.cluster import choose_backend
 
@@ -427,7 +434,7 @@ def run_command(
     if backend == "auto" and not cluster:
         console.print(why)
     images = {"kafka_image": kafka_image, "toxiproxy_image": toxiproxy_image, "profile": prof}
-    view = LiveView(console) if live and console.is_terminal else None
+    view = PresentView(exp, console, step) if present else (LiveView(console) if live and console.is_terminal else None)
     if view:
         with view:
             result = execute(experiment, mode, seed, chosen, report_dir, [view], cluster_name=cluster, **images)
@@ -448,6 +455,39 @@ def run_command(
     if result.error and not result.variants:
         raise typer.Exit(2)
     raise typer.Exit(0 if result.verdict == "PASS" else (130 if result.interrupted else 1))
+
+
+@app.command("book")
+@friendly
+def book_command(
+    report_dir: Annotated[Path, typer.Option(help="The reports folder to gather runs from.")] = Path("reports"),
+    out: Annotated[Optional[Path], typer.Option(help="Where the book goes (default: REPORT_DIR/book).")] = None,
+) -> None:
+    """Gather the newest report of every experiment into the book of thirty answers."""
+    from kchaos.report.book import write_book
+
+    readme = write_book(report_dir, out)
+    console.print(f"wrote {readme}")
+
+
+@app.command("demo")
+@friendly
+def demo_command(
+    minutes: Annotated[float, typer.Option(help="Length of the talk.")] = 20.0,
+) -> None:
+    """A running order of experiments for a talk: what to run, how long it takes, what it shows."""
+    from rich.table import Table
+
+    from kchaos.demo import running_order
+
+    order = running_order(minutes)
+    table = Table(title=f"a {minutes:g}-minute running order")
+    for col in ("#", "minutes", "run", "what it shows"):
+        table.add_column(col)
+    for i, slot in enumerate(order, 1):
+        table.add_row(str(i), f"{slot.minutes:g}", slot.command, slot.say)
+    console.print(table)
+    console.print(f"total: {sum(s.minutes for s in order):.1f} min (runs and talking); Enter advances each phase")
 
 
 @app.command("report")

@@ -122,6 +122,9 @@ class Experiment(Strict):
     question: str
     answer_hint: str = ""
     cite: list[str] = Field(default_factory=list)  # measurements the answer paragraph quotes per variant
+    # One sentence per phase for workshop mode (--present); a phase left out is narrated
+    # from the workload and the fault schedule.
+    narration: dict[Literal["steady", "fault", "heal", "recovery", "drain"], str] = Field(default_factory=dict)
     cluster: ClusterNeeds = Field(default_factory=ClusterNeeds)
     topics: list[Topic]
     workload: Workload

@@ -96,3 +96,15 @@ def apply(exp: Experiment, profile: Profile | None) -> tuple[Experiment, dict[st
         variants.append(v.model_copy(update=update))
     applied = exp.model_copy(update={"cluster": cluster, "variants": variants})
     return applied, {"name": profile.name, "from_profile": used, "overridden": kept}
+
+
+def for_variants(provenance: dict[str, Any] | None, names: set[str]) -> dict[str, Any] | None:
+    """``provenance`` kept to the variants that run (a quick run leaves nightly-only ones out)."""
+    if provenance is None:
+        return None
+    keep = names | {"cluster", "experiment"}
+    return {
+        "name": provenance["name"],
+        "from_profile": [u for u in provenance["from_profile"] if u["where"] in keep],
+        "overridden": [k for k in provenance["overridden"] if k["where"] in keep],
+    }

@@ -17,7 +17,12 @@ Mode = Literal["quick", "nightly"]
 
 
 class Observer:
-    """Subscriber of run events; every method is a no-op unless overridden."""
+    """Subscriber of run events; every method is a no-op unless overridden. An observer
+    with ``steps`` true holds the run in ``gate`` before each phase (workshop mode)."""
+
+    steps: bool = False
+
+    def gate(self, phase: str) -> None: ...
 
     def variant_started(self, index: int, variant: Variant, durations: Durations) -> None: ...
     def tick(self, snapshot: dict[str, Any]) -> None: ...

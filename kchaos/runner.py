@@ -38,6 +38,8 @@ from kchaos.workload.java import JavaConsumer, JavaProducer
 from kchaos.workload.poller import LeaderPoller
 from kchaos.workload.producer import Keys, RecordingProducer
 
+#: Extra lifetime of a run's clients when a presenter steps through the phases (--step).
+STEP_ALLOWANCE_S = 3600.0
 #: Longest wait for a workload's consumer groups to form before the steady phase.
 GROUP_WAIT_S = 60
 PRODUCER_DEFAULTS = {"acks": "all", "message.timeout.ms": 20000, "linger.ms": 5}
@@ -61,6 +63,18 @@ class Runner:
     def _emit(self, method: str, *args: Any) -> None:
         for o in self.observers:
             getattr(o, method)(*args)
+
+    @property
+    def stepping(self) -> bool:
+        """Whether an observer gates the phases (``--step``)."""
+        return any(getattr(o, "steps", False) for o in self.observers)
+
+    def _gate(self, phase: str) -> float:
+        """Let observers hold the run before ``phase``; returns the seconds they held it."""
+        t0 = time.monotonic()
+        for o in self.observers:
+            o.gate(phase)
+        return time.monotonic() - t0
 
     def run(self) -> RunResult:
         for i, variant in enumerate(self.exp.variants):
@@ -142,6 +156,9 @@ class Runner:
         )
         self._emit("variant_started", index, variant, d)
         total = d.steady + d.fault + d.recovery
+        # Clients run for the phases; when a presenter steps through them the phases are
+        # paused at each gate, so the clients get room and are stopped at the drain.
+        lifetime = total + (STEP_ALLOWANCE_S if self.stepping else 0)
         nemesis = Nemesis(self.cluster, history, self.rng, names)
         producers = [
             RecordingProducer(
@@ -151,7 +168,7 @@ class Runner:
                 pconf,
                 history,
                 wl.rate,
-                total,
+                lifetime,
                 Keys(wl.keys, wl.key_count),
                 self.rng.getrandbits(32),
                 wl.value_bytes,
@@ -161,14 +178,14 @@ class Runner:
             for i in range(wl.producers)
         ]
         nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
-        producers += self._java_producers(index, variant, topic, pconf, history, total)
-        members = self._consumers(index, variant, topic, history, total)
+        producers += self._java_producers(index, variant, topic, pconf, history, lifetime)
+        members = self._consumers(index, variant, topic, history, lifetime)
         consumers = list(members.values())
         standby = self._standby(members)
         nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
         nemesis.groups = sorted({c.group for c in consumers})
         groups = GroupWatcher(
-            self.cluster.bootstrap, nemesis.groups, topic, history, total + 120 + GROUP_WAIT_S, self.cluster.name
+            self.cluster.bootstrap, nemesis.groups, topic, history, lifetime + 120 + GROUP_WAIT_S, self.cluster.name
         )
         watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
         poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)
@@ -188,11 +205,14 @@ class Runner:
                 if c not in standby:
                     c.start()
             self._wait_for_groups([c for c in consumers if c not in standby], history)
+            self._gate("steady")
             phase("steady")
             for p in producers:
                 p.start()
             self._timeline(history, nemesis, producers, consumers, poller, groups if consumers else None, phase, total)
             phase("drain")
+            for p in producers:
+                p.stop()
             for p in producers:
                 p.join(60)
             self._settle(consumers)
@@ -342,11 +362,13 @@ class Runner:
             if elapsed >= total:
                 return
             if current == "steady" and elapsed >= d.steady:
+                start += self._gate("fault")  # the phase clock stops while a presenter talks
                 current = "fault"
                 phase("fault")
             while current == "fault" and steps and elapsed >= d.steady + steps[0].at:
                 nemesis.run(steps.pop(0))
             if current == "fault" and elapsed >= d.steady + d.fault:
+                start += self._gate("heal")
                 phase("heal")
                 nemesis.heal_all()
                 current = "recovery"

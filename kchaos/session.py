@@ -70,6 +70,9 @@ def execute(
     ``profile`` is laid under the experiment (``kchaos.profile``)."""
     path = experiments.find(ref)
     exp, provenance = profiles.apply(experiments.load(path), profile)
+    provenance = profiles.for_variants(
+        provenance, {v.name for v in exp.variants if mode == "nightly" or not v.nightly_only}
+    )
     version = (profile.kafka_version if profile else None) or ClusterSpec().kafka_version
     kafka_image = kafka_image or (profile.kafka_image if profile else None)
     toxiproxy_image = toxiproxy_image or (profile.toxiproxy_image if profile else None)

@@ -109,12 +109,22 @@ def run_suite(
                     if cluster is None:
                         cluster, owned = _cluster_for(exp, chosen, profile, result)
                     progress.experiment_started(index, total, exp.id)
+                    t0 = time.monotonic()
                     entry = _run_one(exp, mode, cluster, profile, result.suite_dir, observers)
+                    interrupted = entry.run is not None and entry.run.interrupted
+                    if not interrupted:
+                        wait_healthy(cluster)  # the reset belongs to the experiment's time
+                    entry.seconds = round(time.monotonic() - t0, 1)
                     result.entries.append(entry)
                     progress.experiment_finished(index, total, entry)
-                    if entry.run is not None and entry.run.interrupted:
+                    if interrupted:
                         raise KeyboardInterrupt
-                    wait_healthy(cluster)
+            except KchaosError as err:  # the group's cluster failed: its other experiments cannot run
+                missing = f"the cluster failed: {err}"
+                done = {e.experiment for e in result.entries}
+                result.entries += [
+                    SuiteEntry(e.id, e.question, "NOT RUN", why_not_run=missing) for e in group if e.id not in done
+                ]
             finally:
                 if owned and cluster is not None:
                     teardown(cluster.name)
@@ -169,9 +179,8 @@ def _run_one(
     suite_dir: Path,
     observers: list[Observer] | None,
 ) -> SuiteEntry:
-    t0 = time.monotonic()
     try:
         run = execute_one(exp.id, mode, report_dir=suite_dir, cluster=cluster, profile=profile, observers=observers)
     except KchaosError as err:
-        return SuiteEntry(exp.id, exp.question, "FAIL", round(time.monotonic() - t0, 1), why_not_run=str(err))
-    return SuiteEntry(exp.id, exp.question, run.verdict, round(time.monotonic() - t0, 1), run)
+        return SuiteEntry(exp.id, exp.question, "FAIL", why_not_run=str(err))
+    return SuiteEntry(exp.id, exp.question, run.verdict, run=run)

@@ -54,13 +54,25 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _flat(measurements: dict[str, Any]) -> dict[str, float]:
+    """The numeric measurements, one level of nesting spelled with a dot (``produce_latency_ms.p50``)."""
+    out: dict[str, float] = {}
+    for name, value in measurements.items():
+        inner = value.items() if isinstance(value, dict) else [("", value)]
+        for key, v in inner:
+            number = _number(v)
+            if number is not None:
+                out[f"{name}.{key}" if key else name] = number
+    return out
+
+
 def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _variant_rows(va: dict[str, Any], vb: dict[str, Any]) -> tuple[list[str], int]:
     """Rows (what, A, B, mark) for one variant both runs have, and how many are marked."""
-    rows, marked = [], 0
+    rows = []
     pa = all(e["held"] for e in va["expectations"])
     pb = all(e["held"] for e in vb["expectations"])
     rows.append(("expectations", "held" if pa else "failed", "held" if pb else "failed", "**≠**" if pa != pb else ""))
@@ -68,13 +80,9 @@ def _variant_rows(va: dict[str, Any], vb: dict[str, Any]) -> tuple[list[str], in
         a, b = va["anomalies"].get(kind, 0), vb["anomalies"].get(kind, 0)
         if a or b:
             rows.append((f"anomaly {kind}", a, b, "**≠**" if a != b else ""))
-    for name in sorted(set(va["measurements"]) & set(vb["measurements"])):
-        a, b = _number(va["measurements"][name]), _number(vb["measurements"][name])
-        if a is None or b is None:
-            continue
-        rows.append(
-            (name, _fmt(va["measurements"][name]), _fmt(vb["measurements"][name]), "**Δ**" if _moved(a, b) else "")
-        )
+    ma, mb = _flat(va["measurements"]), _flat(vb["measurements"])
+    for name in sorted(set(ma) & set(mb)):
+        rows.append((name, _fmt(ma[name]), _fmt(mb[name]), "**Δ**" if _moved(ma[name], mb[name]) else ""))
     marked = sum(1 for r in rows if r[3])
     return [f"| {w} | {a} | {b} | {m} |" for w, a, b, m in rows], marked
 

@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 from kchaos.checker.anomalies import KINDS
+from kchaos.profile import Profile
 from kchaos.session import execute
 
 SAFE_KINDS = [k for k in KINDS if k not in ("reprocessed",)]
 
 
-def run(cluster, exp_id: str, tmp_path: Path) -> dict:
-    result = execute(exp_id, "quick", seed=7, report_dir=tmp_path, cluster=cluster)
+def run(cluster, exp_id: str, tmp_path: Path, profile: Profile | None = None) -> dict:
+    result = execute(exp_id, "quick", seed=7, report_dir=tmp_path, cluster=cluster, profile=profile)
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert (result.run_dir / "report.md").exists()
     for v in summary["variants"]:
@@ -57,8 +58,20 @@ def test_broker_failure(healthy, tmp_path):
 
 
 def test_durability_acks1_loses_acks_all_does_not(healthy, tmp_path):
-    s = run(healthy, "durability", tmp_path)
+    """Run with a company profile that sets acks=1: every variant keeps its own acks (the
+    contrast is acks), and the report says so; the profile's other key is applied."""
+    ours = Profile(name="ours", producer={"acks": "1", "client.id": "ours-app"})
+    s = run(healthy, "durability", tmp_path, ours)
     assert s["verdict"] == "PASS", s
+    kept = {(o["key"], o["where"]) for o in s["profile"]["overridden"]}
+    assert ("producer.acks", "acks=all, min.insync=2") in kept
+    assert all(o["where"] in {v["name"] for v in s["variants"]} for o in s["profile"]["overridden"])
+    assert variant(s, "acks=all, min.insync=2")["config"]["producer"]["acks"] == "all"
+    assert variant(s, "acks=1")["config"]["producer"]["client.id"] == "ours-app"
+    report = next(tmp_path.glob("*-durability/report.md")).read_text()
+    assert (
+        "Profile keys overridden" in report and "| `producer.acks` | `1` | `all` | acks=all, min.insync=2 |" in report
+    )
     assert variant(s, "acks=1")["anomalies"]["lost"] >= 1
     safe = variant(s, "acks=all, min.insync=2")
     zero(safe)

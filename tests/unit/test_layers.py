@@ -29,8 +29,8 @@ LAYERS = [
     ("workload", ("kchaos.workload",)),
     ("checker", ("kchaos.checker",)),
     ("spec", ("kchaos.experiment", "kchaos.expectations", "kchaos.results", "kchaos.profile")),
-    ("report", ("kchaos.report", "kchaos.live")),
-    ("runner", ("kchaos.runner", "kchaos.session", "kchaos.suite")),
+    ("report", ("kchaos.report", "kchaos.live", "kchaos.present")),
+    ("runner", ("kchaos.runner", "kchaos.session", "kchaos.suite", "kchaos.demo")),
     ("api", ("kchaos.api", "kchaos.pytest_plugin")),
     ("cli", ("kchaos.cli", "kchaos.__main__")),
 ]

@@ -1,0 +1,81 @@
+"""The suite and the comparison on the real test cluster: ``kchaos suite`` over a few
+experiments (the experiments' own tests run each once), its JUnit XML parsed; a budget
+too small runs nothing and says so; two runs with two profiles compared, the
+difference marked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+from kchaos.profile import Profile
+from kchaos.report.compare import compare
+from kchaos.session import execute
+
+KCHAOS = [sys.executable, "-m", "kchaos"]
+
+
+def test_suite_over_two_experiments_writes_junit_a_summary_and_reports(healthy, tmp_path):
+    junit = tmp_path / "out" / "kchaos.xml"
+    argv = [*KCHAOS, "suite", "--quick", "--only", "leader-failover,broker-failure", "--backend", "local"]
+    done = subprocess.run(
+        [*argv, "--junit", str(junit), "--report-dir", str(tmp_path), "--no-live"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    suite = ET.parse(junit).getroot()
+    cases = suite.findall("testcase")
+    assert suite.tag == "testsuite" and int(suite.get("tests")) == len(cases) >= 2
+    assert int(suite.get("failures")) == 0
+    assert {c.get("classname") for c in cases} == {"kchaos.leader-failover", "kchaos.broker-failure"}
+    assert all(float(c.get("time")) > 0 for c in cases if c.find("skipped") is None)
+    (folder,) = tmp_path.glob("*-suite")
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["passed"] and [e["verdict"] for e in summary["experiments"]] == ["PASS", "PASS"]
+    assert summary["cluster_starts"][0]["reused"], "the running test cluster fits: no cluster of its own"
+    for e in summary["experiments"]:
+        assert (folder / e["report"]).exists() and e["headline"]
+    assert "[1/2]" in done.stdout and "[2/2]" in done.stdout
+
+
+def test_a_budget_too_small_runs_nothing_and_says_what_did_not_run(healthy, tmp_path):
+    done = subprocess.run(
+        [*KCHAOS, "suite", "--only", "durability", "--budget", "0.1", "--backend", "local"]
+        + ["--report-dir", str(tmp_path), "--no-live"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "NOT RUN durability" in done.stdout and "budget" in done.stdout
+    (folder,) = tmp_path.glob("*-suite")
+    skipped = ET.parse(folder / "junit.xml").getroot().find("testcase/skipped")
+    assert skipped is not None and skipped.get("message").startswith("budget")
+
+
+def test_two_profiles_compared_with_the_difference_marked(healthy, tmp_path):
+    runs = []
+    for name, linger in (("eager", 0), ("batching", 500)):
+        profile = Profile(name=name, producer={"linger.ms": linger})
+        runs.append(
+            execute("leader-failover", "quick", seed=5, report_dir=tmp_path / name, cluster=healthy, profile=profile)
+        )
+    a, b = (r.run_dir for r in runs)
+    text = compare(a, b)
+    assert "profile `eager`" in text and "profile `batching`" in text
+    row = next(line for line in text.splitlines() if line.startswith("| produce_latency_ms.p50 |"))
+    assert row.endswith("**Δ** |"), row
+    pa, pb = (float(x) for x in row.split("|")[2:4])
+    # A batch waits up to linger.ms from its first record, so the median record waits about half of it.
+    assert pb > pa + 100, "linger.ms=500 holds records in the client: the p50 latency shows it"
+    out = subprocess.run(
+        [*KCHAOS, "report", "--compare", str(a), str(b), "--out", str(tmp_path / "cmp.md")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and (tmp_path / "cmp.md").read_text() == text
