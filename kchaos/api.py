@@ -22,7 +22,7 @@ from confluent_kafka.admin import NewTopic
 
 from kchaos.checker.verdict import AnomaliesFound, assert_no_anomalies
 from kchaos.checker.verdict import check_history as check
-from kchaos.cluster import attach, choose_backend, make, teardown
+from kchaos.cluster import attach, choose_backend, start_fresh, teardown
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions, wait_healthy, wait_until
 from kchaos.cluster.readiness import admin
@@ -96,14 +96,7 @@ def up(
         base_port=base_port,
         name=name,
     )
-    teardown(name)
-    cluster = make(spec, chosen)
-    try:
-        cluster.up()
-    except BaseException:
-        teardown(name)
-        raise
-    return cluster
+    return start_fresh(spec, chosen)[0]
 
 
 def down(name: str) -> list[str]:

@@ -64,13 +64,28 @@ def install(
         Optional[Path], typer.Option(help="An official kafka_2.13-X.tgz to use instead of Maven.")
     ] = None,
     sha512: Annotated[Optional[str], typer.Option(help="The archive's SHA-512 (else read from X.tgz.sha512).")] = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="auto (Maven and Go when both are here, else the release files), build (Maven and Go) "
+            "or release (official archives, checksums verified).",
+        ),
+    ] = "auto",
 ) -> None:
     """Put a pinned Kafka and a pinned Toxiproxy server into ~/.cache/kchaos."""
+    from kchaos import release
+
+    if source not in ("auto", "build", "release"):
+        raise BadInput(f"--from={source}: choose auto, build or release")
+    use_release = source == "release" or (source == "auto" and not release.toolchain_present())
     if archive:
         console.print(installer.install_kafka_from_archive(archive, sha512))
+    elif use_release:
+        console.print(release.install_kafka(kafka_version))
     else:
         console.print(installer.install_kafka_from_maven(kafka_version))
-    console.print(installer.install_toxiproxy())
+    console.print(release.install_toxiproxy() if use_release else installer.install_toxiproxy())
 
 
 @images_app.command("build")
@@ -430,7 +445,8 @@ def run_command(
     mode = "nightly" if nightly else "quick"
     from kchaos.cluster import choose_backend
 
-    chosen, why = (backend, "") if cluster else choose_backend(backend, installer.DEFAULT_KAFKA_VERSION)
+    version = (prof.kafka_version if prof else None) or installer.DEFAULT_KAFKA_VERSION
+    chosen, why = (backend, "") if cluster else choose_backend(backend, version)
     if backend == "auto" and not cluster:
         console.print(why)
     images = {"kafka_image": kafka_image, "toxiproxy_image": toxiproxy_image, "profile": prof}

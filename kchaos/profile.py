@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kchaos.errors import BadInput
 from kchaos.experiment import Experiment, explain_error
@@ -40,6 +40,11 @@ class Profile(BaseModel):
     broker_config: Config = Field(default_factory=dict)
     producer: Config = Field(default_factory=dict)
     consumer: Config = Field(default_factory=dict)
+    _source: str = PrivateAttr(default="")  # the file it was read from (for "how to reproduce")
+
+    @property
+    def source(self) -> str:
+        return self._source
 
 
 def load(path: Path) -> Profile:
@@ -59,7 +64,9 @@ def load(path: Path) -> Profile:
         profile = Profile.model_validate(data)
     except ValidationError as err:
         raise BadInput(explain_error(Path(path), node, err.errors()[0])) from None
-    return profile if profile.name else profile.model_copy(update={"name": Path(path).stem})
+    profile = profile if profile.name else profile.model_copy(update={"name": Path(path).stem})
+    profile._source = str(path)
+    return profile
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -3,7 +3,8 @@
 Fixtures:
 
 - ``kafka_cluster``: a real cluster that lives for the whole session. A running kchaos
-  cluster that fits is reused (and left running); otherwise one is started (backend
+  cluster that fits is reused (and left running; not one a run or a suite is using);
+  otherwise one is started (backend
   ``--kchaos-backend``, default auto) and taken down when the session ends. A test's
   ``@pytest.mark.kchaos(brokers=3, broker_config={...})`` says what it needs; the
   cluster changes only when a test needs another one. ``--kchaos-cluster NAME`` attaches
@@ -14,7 +15,7 @@ Fixtures:
   everything is healed (also after a failed or interrupted test) and the cluster is
   waited for until every partition has its full ISR again.
 - ``workers``: starts ``kchaos.Worker`` processes that record into ``history``; every
-  one still running is killed at teardown.
+  one still running is stopped at teardown (SIGTERM, then SIGKILL after 5 s).
 
 ``kchaos.assert_no_anomalies(history)`` is the assertion: its message is the checker's
 findings.
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # kchaos itself is imported when a fixture is first used: pyt
     from kchaos import api
 
 PYTEST_CLUSTER, PYTEST_BASE_PORT = "kchaos-pytest", 31500
+#: Clusters a run or a suite owns while it runs experiments on them: never borrowed.
+NOT_SHARED = ("kchaos-pytest", "kchaos-run", "kchaos-suite")
 HISTORY_TAIL = 15
 
 
@@ -72,10 +75,15 @@ class Clusters:
             return self.owned
         for name in statefile.known_clusters():
             st = statefile.load(name) or {}
-            if st.get("status") == "up" and name != PYTEST_CLUSTER:
-                cluster = api.attach(name)
-                if fits(cluster.spec, *need) and cluster.process_state(cluster.spec.nodes[0].id) == "up":
-                    return cluster
+            if st.get("status") != "up" or name in NOT_SHARED:
+                continue
+            if self.backend != "auto" and st.get("backend") != self.backend:
+                continue
+            if self.version and st.get("kafka_version") != self.version:
+                continue
+            cluster = api.attach(name)
+            if fits(cluster.spec, *need) and cluster.process_state(cluster.spec.nodes[0].id) == "up":
+                return cluster
         self.close()
         self.owned = api.up(
             brokers,
@@ -154,9 +162,10 @@ class Workers:
         self.started.append(worker)
         return worker.start(crash_at)
 
-    def kill_all(self) -> None:
+    def stop_all(self) -> None:
+        """SIGTERM (a graceful close), SIGKILL after 5 s: nothing is left running."""
         for worker in self.started:
-            worker.kill()
+            worker.stop(5.0)
 
 
 @pytest.fixture
@@ -166,10 +175,11 @@ def workers(kafka_cluster: Any, history: api.History) -> Iterator[Workers]:
     try:
         yield pool
     finally:
-        pool.kill_all()
+        pool.stop_all()
 
 
 _HISTORY = pytest.StashKey[Any]()
+_ATTACHED = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -178,8 +188,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     recorder = item.stash.get(_HISTORY, None)
-    if recorder is None or not report.failed:
+    if recorder is None or not report.failed or item.stash.get(_ATTACHED, False):
         return
+    item.stash[_ATTACHED] = True
     try:
         lines = recorder.path.read_text(errors="replace").splitlines()
     except OSError:

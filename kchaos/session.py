@@ -103,6 +103,8 @@ def execute(
         owned = cluster = make(spec, backend, kafka_image, toxiproxy_image)
     st = statefile.load(cluster.name) or {}
     command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend {cluster.backend}"
+    if profile is not None:
+        command += f" --profile {shlex.quote(profile.source or profile.name + '.yaml')}"
     result = RunResult(
         exp,
         mode,

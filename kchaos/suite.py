@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 from kchaos import experiment as experiments
 from kchaos import profile as profiles
-from kchaos.cluster import choose_backend, make, teardown
+from kchaos.cluster import choose_backend, start_fresh, teardown
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import wait_healthy
 from kchaos.cluster.spec import ClusterSpec, config_text
@@ -95,6 +96,7 @@ def run_suite(
     started, total, index = time.monotonic(), len(ids), 0
     version = (profile.kafka_version if profile else None) or ClusterSpec().kafka_version
     chosen, _ = choose_backend(backend, version)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a CI cancel stops like Ctrl-C: healed, summarised
     try:
         for group in groups:
             cluster, owned = None, False
@@ -111,14 +113,14 @@ def run_suite(
                     progress.experiment_started(index, total, exp.id)
                     t0 = time.monotonic()
                     entry = _run_one(exp, mode, cluster, profile, result.suite_dir, observers)
-                    interrupted = entry.run is not None and entry.run.interrupted
-                    if not interrupted:
-                        wait_healthy(cluster)  # the reset belongs to the experiment's time
-                    entry.seconds = round(time.monotonic() - t0, 1)
                     result.entries.append(entry)
-                    progress.experiment_finished(index, total, entry)
-                    if interrupted:
+                    if entry.run is not None and entry.run.interrupted:
                         raise KeyboardInterrupt
+                    try:
+                        wait_healthy(cluster)  # the reset belongs to the experiment's time
+                    finally:
+                        entry.seconds = round(time.monotonic() - t0, 1)
+                        progress.experiment_finished(index, total, entry)
             except KchaosError as err:  # the group's cluster failed: its other experiments cannot run
                 missing = f"the cluster failed: {err}"
                 done = {e.experiment for e in result.entries}
@@ -130,6 +132,8 @@ def run_suite(
                     teardown(cluster.name)
     except KeyboardInterrupt:
         result.interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     done = {e.experiment for e in result.entries}
     result.entries += [
         SuiteEntry(i, experiments.load(experiments.find(i)).question, "NOT RUN", why_not_run="interrupted")
@@ -139,6 +143,10 @@ def run_suite(
     result.seconds = round(time.monotonic() - started, 1)
     write_suite(result)
     return result
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _cluster_for(exp: Experiment, backend: str, profile: Profile | None, result: SuiteResult) -> tuple[Cluster, bool]:
@@ -156,15 +164,8 @@ def _cluster_for(exp: Experiment, backend: str, profile: Profile | None, result:
         name=SUITE_CLUSTER,
         base_port=SUITE_BASE_PORT,
     )
-    teardown(SUITE_CLUSTER)
-    cluster = make(
-        spec, backend, profile.kafka_image if profile else None, profile.toxiproxy_image if profile else None
-    )
-    try:
-        seconds = cluster.up()
-    except BaseException:
-        teardown(SUITE_CLUSTER)
-        raise
+    images = (profile.kafka_image, profile.toxiproxy_image) if profile else (None, None)
+    cluster, seconds = start_fresh(spec, backend, *images)
     result.cluster_starts.append(
         {"cluster": SUITE_CLUSTER, "reused": False, "seconds": round(seconds, 1), "for": exp.id}
     )
@@ -181,6 +182,6 @@ def _run_one(
 ) -> SuiteEntry:
     try:
         run = execute_one(exp.id, mode, report_dir=suite_dir, cluster=cluster, profile=profile, observers=observers)
-    except KchaosError as err:
-        return SuiteEntry(exp.id, exp.question, "FAIL", why_not_run=str(err))
+    except Exception as err:  # noqa: BLE001 - one experiment's failure is its FAIL, not the suite's end
+        return SuiteEntry(exp.id, exp.question, "FAIL", why_not_run=f"{type(err).__name__}: {err}")
     return SuiteEntry(exp.id, exp.question, run.verdict, run=run)

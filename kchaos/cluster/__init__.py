@@ -5,7 +5,7 @@ from __future__ import annotations
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.spec import ClusterSpec
 
-__all__ = ["BACKENDS", "Cluster", "ClusterSpec", "attach", "choose_backend", "make", "teardown"]
+__all__ = ["BACKENDS", "Cluster", "ClusterSpec", "attach", "choose_backend", "make", "start_fresh", "teardown"]
 
 BACKENDS = ("local", "docker", "auto")
 
@@ -62,6 +62,21 @@ def make(
     if backend == "docker":
         return DockerCluster(spec, kafka_image, toxiproxy_image)
     return LocalCluster(spec)
+
+
+def start_fresh(
+    spec: ClusterSpec, backend: str, kafka_image: str | None = None, toxiproxy_image: str | None = None
+) -> tuple[Cluster, float]:
+    """A cluster of ``spec`` started from nothing (leftovers of its name removed first),
+    with the seconds it took; if it does not come up, nothing of it is left."""
+    teardown(spec.name)
+    cluster = make(spec, backend, kafka_image, toxiproxy_image)
+    try:
+        seconds = cluster.up()
+    except BaseException:
+        teardown(spec.name)
+        raise
+    return cluster, seconds
 
 
 def teardown(name: str, keep_data: bool = False) -> list[str]:

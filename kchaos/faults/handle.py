@@ -50,7 +50,7 @@ class ActiveFault:
 
     @property
     def active(self) -> bool:
-        return self._entry in self._nemesis.open
+        return any(f is self._entry for f in self._nemesis.open)
 
     def heal(self) -> None:
         """Undo this fault (a no-op when it already ended, e.g. by ``Faults.heal``)."""
@@ -85,10 +85,11 @@ class Faults:
         step = FaultStep(do=action, target=target, to=to, args=args)
         if step.do in ("heal", "start", "resume") or action_named(step.do).scope != "cluster":
             raise ValueError(f"{action!r} is not a fault to start here; use the handle's heal() or Faults.heal()")
-        before = list(self._nemesis.open)
+        before = len(self._nemesis.open)
         self._nemesis.run(step)
-        entry = next(f for f in self._nemesis.open if f not in before)
-        return ActiveFault(self._nemesis, entry)
+        if len(self._nemesis.open) <= before:
+            raise RuntimeError(f"{action} did not open a fault")  # every cluster action does
+        return ActiveFault(self._nemesis, self._nemesis.open[-1])
 
     def kill(self, target: str | int) -> ActiveFault:
         """SIGKILL a node; healing starts it again."""

@@ -178,7 +178,7 @@ class Nemesis:
         killed or stopped node starts, a paused one resumes; a network fault goes by
         healing the network and applying the other open network faults again (Toxiproxy
         state is per link, and two faults can share a link)."""
-        if fault not in self.open or fault.get("client"):
+        if not any(f is fault for f in self.open) or fault.get("client"):
             return
         if fault["network"]:
             self.cluster.heal_network()

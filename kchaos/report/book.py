@@ -62,7 +62,8 @@ HISTORY_LINK = re.compile(r"\[`(history\.[^`]+)`\]\(history\.[^)]+\)")
 
 
 def newest_runs(reports: Path) -> dict[str, Path]:
-    """Experiment id -> the folder of its newest run (by start time) under ``reports``."""
+    """Experiment id -> the folder of its newest whole quick run (by start time) under
+    ``reports``: not interrupted, not stopped by an error."""
     best: dict[str, tuple[str, Path]] = {}
     for summary in Path(reports).rglob("summary.json"):
         try:
@@ -70,7 +71,8 @@ def newest_runs(reports: Path) -> dict[str, Path]:
         except (OSError, json.JSONDecodeError):
             continue
         exp, started = data.get("experiment"), data.get("started_utc") or ""
-        if not exp or data.get("interrupted") or not (summary.parent / "report.md").exists():
+        whole = not data.get("interrupted") and not data.get("error") and data.get("mode") == "quick"
+        if not exp or not whole or not (summary.parent / "report.md").exists():
             continue
         if exp not in best or started > best[exp][0]:
             best[exp] = (started, summary.parent)

@@ -120,12 +120,10 @@ def _cases(e: SuiteEntry) -> list[tuple[dict[str, Any], list[str], str]]:
     out = []
     for v in run.variants:
         failed = _failed(run, v)
-        if run.interrupted:
-            failed = failed or ["interrupted"]
-        if run.error and not failed:
-            failed = [run.error]
         detail = failed + [f"finding: {f['text']}" for f in v.findings]
         out.append(({"name": v.name, "seconds": each}, detail, "failure" if failed else "passed"))
+    if run.interrupted or run.error:  # the variants that finished are judged above; the run itself failed
+        out.append(({"name": "(run)", "seconds": 0.0}, [run.error or "interrupted"], "failure"))
     ran = {v.name for v in run.variants}
     for v in run.experiment.variants:
         if v.name not in ran and v.nightly_only and run.mode == "quick":

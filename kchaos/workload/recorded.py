@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -102,19 +103,33 @@ class RecordedProducer(Producer):
     ) -> None:
         super().__init__(config)
         self.history, self.name, self.ids = history, name, IdSource(id_from)
+        # Unique per instance: a restarted process, or two producers of one name, must not
+        # reuse ids or sequence numbers (the checker orders each producer's sends by them).
+        self.producer_id = f"{name}-{uuid.uuid4().hex[:6]}"
+        self._config_cb = config.get("on_delivery")
         self._retries = retries_enabled(config)
         self._seq = itertools.count()
         self._txns = itertools.count()
         self._txn: str | None = None
         self._txn_t0: float | None = None
 
-    def produce(self, topic: str, value: Any = None, key: Any = None, **kwargs: Any) -> None:
-        """``Producer.produce`` with the outcome recorded; an ``id`` header is added when
-        the record has none (ids come from headers)."""
+    def produce(  # type: ignore[override]
+        self,
+        topic: str,
+        value: Any = None,
+        key: Any = None,
+        partition: int = -1,
+        callback: Any = None,
+        on_delivery: Any = None,
+        timestamp: int = 0,
+        headers: Any = None,
+    ) -> None:
+        """``Producer.produce`` (same parameters) with the outcome recorded; an id header
+        is added when the record has none. The caller's delivery callback (per message, or
+        ``on_delivery`` in the config) still runs."""
         seq = next(self._seq)
-        headers = kwargs.pop("headers", None)
         id_, headers = self._id(key, headers, seq)
-        user_cb = kwargs.pop("on_delivery", None) or kwargs.pop("callback", None)
+        user_cb = callback or on_delivery or self._config_cb
         t0, txn, key_text = self.history.now(), self._txn, _text(key) if key is not None else None
 
         def report(err: KafkaError | None, msg: Any) -> None:
@@ -123,7 +138,9 @@ class RecordedProducer(Producer):
                 user_cb(err, msg)
 
         try:
-            super().produce(topic, value, key, on_delivery=report, headers=headers, **kwargs)
+            super().produce(
+                topic, value, key, partition=partition, on_delivery=report, timestamp=timestamp, headers=headers
+            )
         except KafkaException as exc:
             self._write(exc.args[0], None, id_, seq, key_text, topic, t0, txn)
             raise
@@ -137,7 +154,7 @@ class RecordedProducer(Producer):
         for k, v in items:
             if k == self.ids.header and v is not None:
                 return _text(v), headers
-        id_ = f"{self.name}-{seq}"
+        id_ = f"{self.producer_id}-{seq}"
         return id_, [*items, (self.ids.header, id_.encode())]
 
     def _write(
@@ -147,30 +164,32 @@ class RecordedProducer(Producer):
         where: dict[str, Any] = (
             {"partition": msg.partition(), "offset": msg.offset()} if status == "ok" else {"error": err.name()}
         )
-        self.history.write(Send(id_, self.name, seq, key, topic, status, t0, self.history.now(), txn=txn, **where))  # type: ignore[arg-type]
+        self.history.write(
+            Send(id_, self.producer_id, seq, key, topic, status, t0, self.history.now(), txn=txn, **where)  # type: ignore[arg-type]
+        )
 
     def begin_transaction(self) -> None:
         super().begin_transaction()
-        self._txn = f"{self.name}-txn-{next(self._txns)}"
+        self._txn = f"{self.producer_id}-txn-{next(self._txns)}"
 
-    def commit_transaction(self, *args: Any) -> None:
-        self._finish(super().commit_transaction, "commit", args)
+    def commit_transaction(self, *args: Any, **kwargs: Any) -> None:
+        self._finish(super().commit_transaction, "commit", args, kwargs)
 
-    def abort_transaction(self, *args: Any) -> None:
-        self._finish(super().abort_transaction, "abort", args)
+    def abort_transaction(self, *args: Any, **kwargs: Any) -> None:
+        self._finish(super().abort_transaction, "abort", args, kwargs)
 
-    def _finish(self, call: Any, status: str, args: tuple[Any, ...]) -> None:
+    def _finish(self, call: Any, status: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Record how the transaction ended: a failed commit or abort is ``unknown`` (a
         commit that timed out may still complete; the checker infers it from reads)."""
         txn, t0 = self._txn, self.history.now()
         try:
-            call(*args)
+            call(*args, **kwargs)
         except KafkaException:
             if txn is not None:
-                self.history.write(Txn(txn, self.name, "unknown", self.history.now(), t0))
+                self.history.write(Txn(txn, self.producer_id, "unknown", self.history.now(), t0))
             raise
         if txn is not None:
-            self.history.write(Txn(txn, self.name, status, self.history.now(), t0))  # type: ignore[arg-type]
+            self.history.write(Txn(txn, self.producer_id, status, self.history.now(), t0))  # type: ignore[arg-type]
         self._txn = None
 
 
@@ -244,7 +263,7 @@ class RecordedConsumer(Consumer):
             topics,
             on_assign=self._rebalance(Assign, on_assign),
             on_revoke=self._rebalance(Revoke, on_revoke),
-            on_lost=self._rebalance(Lost, on_lost),
+            on_lost=self._rebalance(Lost, on_lost or on_revoke),  # as confluent-kafka does without on_lost
         )
 
     def _rebalance(self, kind: type, user: Any) -> Any:
@@ -256,18 +275,15 @@ class RecordedConsumer(Consumer):
 
         return callback
 
-    def commit(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def commit(  # type: ignore[override]
+        self, message: Any = None, offsets: Any = None, asynchronous: bool = True
+    ) -> Any:
         """``Consumer.commit``; a synchronous commit's outcome is recorded from its result
-        (an asynchronous one's by ``on_commit`` when it completes)."""
-        synchronous = kwargs.get("asynchronous") is False
-        try:
-            result = super().commit(*args, **kwargs)
-        except KafkaException as exc:
-            if synchronous:
-                for tp in kwargs.get("offsets") or [TopicPartition("*", -1, -1)]:
-                    self._commit_event(tp.topic, tp.partition, tp.offset, exc.args[0].name())
-            raise
-        if synchronous:
+        (an asynchronous one's by ``on_commit`` when a later poll runs it; one that fails
+        commits nothing, so it is not recorded)."""
+        kwargs = {k: v for k, v in (("message", message), ("offsets", offsets)) if v is not None}
+        result = super().commit(asynchronous=bool(asynchronous), **kwargs)
+        if not asynchronous:
             for tp in result or ():
                 self._commit_event(tp.topic, tp.partition, tp.offset, "ok" if tp.error is None else tp.error.name())
         return result

@@ -22,6 +22,7 @@ LAYERS = [
             "kchaos.procs",
             "kchaos.toxiproxy",
             "kchaos.install",
+            "kchaos.release",
         ),
     ),
     ("cluster", ("kchaos.cluster", "kchaos.disk")),

@@ -76,9 +76,12 @@ def test_recorded_producer_adds_an_id_and_records_a_definite_failure(tmp_path):
     with pytest.raises(KafkaException, match="MSG_SIZE_TOO_LARGE"):  # raised before anything left the client
         producer.produce("t", value=b"x" * 5000)
     (send,) = history.events()
-    assert (send.id, send.producer, send.status, send.error) == ("p-0", "p", "fail", "MSG_SIZE_TOO_LARGE")
+    me = producer.producer_id
+    assert (send.id, send.producer, send.status, send.error) == (f"{me}-0", me, "fail", "MSG_SIZE_TOO_LARGE")
     id_, headers = producer._id(None, {"trace": b"1"}, 7)
-    assert id_ == "p-7" and ("id", b"p-7") in headers and ("trace", b"1") in headers
+    assert id_ == f"{me}-7" and ("id", f"{me}-7".encode()) in headers and ("trace", b"1") in headers
+    again = history.producer({"bootstrap.servers": "127.0.0.1:9"}, name="p")  # a restarted process, say
+    assert me.startswith("p-") and again.producer_id != me
     assert producer._id(None, [("id", b"order-17")], 8)[0] == "order-17"
 
 

@@ -1,0 +1,94 @@
+"""Installing from the official release files, for a laptop without Maven or Go.
+
+Kafka: the release archive ``kafka_2.13-X.tgz`` from the Apache archive, checked against
+the SHA-512 Apache publishes beside it. Toxiproxy: the server binary for this platform
+from its GitHub release, checked against the SHA-256 in the release's ``checksums.txt``. A download that fails, a checksum that does not match (a truncated file
+is one) or an archive that does not unpack is one line and exit 2, and nothing is left in
+the cache: files are fetched into a temporary folder and moved in only when verified.
+
+The locations can be pointed elsewhere (a company mirror, or a test's loopback server)
+with ``KCHAOS_KAFKA_RELEASE_URL`` and ``KCHAOS_TOXIPROXY_RELEASE_URL``: a folder URL in
+which ``{version}`` is replaced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from kchaos import install, paths
+from kchaos.errors import BadInput, NotInstalled
+
+KAFKA_RELEASES = "https://archive.apache.org/dist/kafka/{version}/"
+TOXIPROXY_RELEASES = "https://github.com/Shopify/toxiproxy/releases/download/v{version}/"
+ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def _base(env: str, default: str, version: str) -> str:
+    base = os.environ.get(env, default).format(version=version)
+    return base if base.endswith("/") else base + "/"
+
+
+def download(url: str, target: Path) -> Path:
+    """``url`` into ``target``; NotInstalled (one line) when it cannot be fetched."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+            shutil.copyfileobj(response, out)
+    except urllib.error.HTTPError as err:
+        raise NotInstalled(f"cannot download {url}: HTTP {err.code}") from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
+        raise NotInstalled(f"cannot download {url}: {reason}") from None
+    return target
+
+
+def install_kafka(version: str) -> str:
+    """Kafka ``version`` from its release archive, verified by SHA-512."""
+    if (paths.kafka_dir(version) / install.MARKER).exists():
+        return f"Kafka {version} already installed in {paths.kafka_dir(version)} (nothing to do)"
+    name = f"kafka_2.13-{version}.tgz"
+    base = _base("KCHAOS_KAFKA_RELEASE_URL", KAFKA_RELEASES, version)
+    with tempfile.TemporaryDirectory(prefix="kchaos-release-") as tmp:
+        archive = download(base + name, Path(tmp) / name)
+        download(base + name + ".sha512", Path(tmp) / (name + ".sha512"))
+        try:
+            return install.install_kafka_from_archive(archive, None).replace(str(archive), base + name)
+        except (tarfile.TarError, EOFError, OSError) as err:
+            shutil.rmtree(paths.kafka_dir(version), ignore_errors=True)
+            raise BadInput(f"{base + name}: the archive does not unpack ({err})") from None
+
+
+def install_toxiproxy(version: str = install.TOXIPROXY_VERSION) -> str:
+    """The Toxiproxy server for this platform (the release's plain binary,
+    ``toxiproxy-server-OS-ARCH``), verified by the SHA-256 in the release's ``checksums.txt``."""
+    target = paths.toxiproxy_bin(version)
+    if target.exists():
+        return f"Toxiproxy {version} already installed at {target} (nothing to do)"
+    system, arch = platform.system().lower(), ARCH.get(platform.machine().lower(), platform.machine().lower())
+    name = f"toxiproxy-server-{system}-{arch}"
+    base = _base("KCHAOS_TOXIPROXY_RELEASE_URL", TOXIPROXY_RELEASES, version.lstrip("v"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kchaos-release-", dir=target.parent) as tmp:
+        binary = download(base + name, Path(tmp) / name)
+        sums = download(base + "checksums.txt", Path(tmp) / "checksums.txt").read_text()
+        expected = next((line.split()[0] for line in sums.splitlines() if line.split()[-1:] == [name]), None)
+        if expected is None:
+            raise BadInput(f"{base}checksums.txt does not list {name}")
+        digest = hashlib.sha256(binary.read_bytes()).hexdigest()
+        if digest != expected.lower():
+            raise BadInput(f"{base + name}: SHA-256 mismatch (expected {expected[:16]}…, got {digest[:16]}…)")
+        binary.chmod(0o755)
+        os.replace(binary, target)  # same folder: the binary appears whole or not at all
+    return f"Toxiproxy {version} installed at {target} from {base + name}"
+
+
+def toolchain_present() -> bool:
+    """Whether Maven and Go are here (the build path; release files are the other)."""
+    return shutil.which("mvn") is not None and shutil.which("go") is not None
