@@ -1,8 +1,8 @@
 """How much of a quick run is the harness, not the experiment: a ratio per experiment.
 
 For each run of a suite folder: wall time (the suite's own clock) against the time its
-workload phases took (steady -> fault -> recovery, from each history's ``phase``
-events). What is outside them is the harness: topic setup, waiting for groups, drain,
+workload took (steady -> fault -> recovery, from each history's ``phase`` events, and
+on until its consumer groups processed their last record). What is outside them is the harness: topic setup, waiting for groups, drain,
 check, report, the heal and the wait for a full ISR before the next experiment. The bar
 is 20% of each quick run; cluster start-up is reported on its own line (the suite
 starts one cluster per shape, not per experiment). With --up it also times
@@ -23,15 +23,21 @@ import time
 from pathlib import Path
 
 BAR = 0.20
+#: A group member's delivery or processing of a record (drain readers have group null).
+GROUP_WORK = re.compile(r'"op":"(?:read|process)","reader":"[^"]+","group":"[^"]+".*?"t":([0-9.]+)')
 
 
 def workload_seconds(run_dir: Path) -> float:
-    """Seconds between each variant's steady phase and its drain, summed."""
+    """Seconds of each variant's workload, summed: from its steady phase until its
+    producers stopped (the drain phase) or its consumer groups processed their last
+    record, whichever is later (slow consumers catching up are the experiment working)."""
     total = 0.0
     for history in run_dir.glob("history.*.jsonl"):
-        t = {m[0]: float(m[1]) for m in re.findall(r'"op":"phase","name":"(\w+)","t":([0-9.]+)', history.read_text())}
+        text = history.read_text()
+        t = {m[0]: float(m[1]) for m in re.findall(r'"op":"phase","name":"(\w+)","t":([0-9.]+)', text)}
+        consumed = [float(x) for x in GROUP_WORK.findall(text)]
         if "steady" in t and "drain" in t:
-            total += t["drain"] - t["steady"]
+            total += max([t["drain"], *consumed]) - t["steady"]
     return total
 
 

@@ -215,7 +215,7 @@ class Runner:
                 p.stop()
             for p in producers:
                 p.join(60)
-            self._settle(consumers)
+            self._settle(consumers, self._quiet(variant))
             finished = True
         finally:
             # Each stage runs whatever an earlier one raised: nothing started is left running.
@@ -228,24 +228,24 @@ class Runner:
                 *([] if finished else [poller.stop]),
             )
         try:
-            # The poller watches until the partition is whole again: a restarted broker
-            # rejoining the ISR after the recovery phase still belongs to the measurement.
+            # The poller watches until the partition is whole again (a restarted broker
+            # rejoining the ISR after the recovery phase still belongs to the measurement),
+            # and on through the drain, so it records the whole ISR.
             self._wait_replicated([topic], 60)
-            time.sleep(1.0)
+            # The topic as it is now: an add-partitions step may have grown it.
+            declared = next(t.partitions for t in self.exp.topics if t.name == wl.topic)
+            try:
+                parts = max(declared, len(partitions(self.cluster, topic).get(topic, [])))
+            except ClusterError:  # no broker answers: the drain records what it cannot read
+                parts = declared
+            isolations = ["read_committed"] + (["read_uncommitted"] if "transactional.id" in pconf else [])
+            # A read_committed drain waits out the transaction timeout: a hanging transaction
+            # holds it below the end until the coordinator aborts it (else: stuck-lso).
+            wait = max(60.0, (txn_timeout or 0) + 15)
+            for iso in isolations:
+                drain(self.cluster.bootstrap, topic, list(range(parts)), history, iso, f"drain-{iso}", timeout=wait)
         finally:
             poller.stop()
-        # The topic as it is now: an add-partitions step may have grown it.
-        declared = next(t.partitions for t in self.exp.topics if t.name == wl.topic)
-        try:
-            parts = max(declared, len(partitions(self.cluster, topic).get(topic, [])))
-        except ClusterError:  # no broker answers: the drain records what it cannot read
-            parts = declared
-        isolations = ["read_committed"] + (["read_uncommitted"] if "transactional.id" in pconf else [])
-        # A read_committed drain waits out the transaction timeout: a hanging transaction
-        # holds it below the end until the coordinator aborts it (else: stuck-lso).
-        wait = max(60.0, (txn_timeout or 0) + 15)
-        for iso in isolations:
-            drain(self.cluster.bootstrap, topic, list(range(parts)), history, iso, f"drain-{iso}", timeout=wait)
         phase("done")
         history.close()
         self._delete_topics(list(names.values()))
@@ -396,7 +396,15 @@ class Runner:
             last = {"ok": ok, "errors": errors, "t": elapsed}
             time.sleep(0.5)
 
-    def _settle(self, consumers: list[GroupConsumer], quiet: float = 2.0, limit: float = 20.0) -> None:
+    def _quiet(self, variant: Variant) -> float:
+        """How long deliveries must stand still before consumers count as caught up:
+        longer than one batch takes to process (a slow consumer delivers once a batch)."""
+        spec = group_spec(self.exp, variant)
+        if spec is None:
+            return 0.6
+        return max(0.6, 1.5 * spec.processing_ms * spec.batch / 1000 + 2 * spec.poll_ms / 1000)
+
+    def _settle(self, consumers: list[GroupConsumer], quiet: float = 0.6, limit: float = 20.0) -> None:
         """Let consumers catch up: wait until deliveries stop growing for ``quiet`` seconds."""
         if not consumers:
             return

@@ -285,7 +285,7 @@ def drain(
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
     pending, position = set(ends), dict.fromkeys(ends, 0)
     while pending and time.monotonic() < deadline:
-        for msg in consumer.consume(num_messages=1000, timeout=0.5):
+        for msg in consumer.consume(num_messages=1000, timeout=0.1):
             err, p = msg.error(), msg.partition()
             if err is None:
                 history.write(read_event(msg, reader, None, isolation, history.now()))

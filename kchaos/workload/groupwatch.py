@@ -37,7 +37,9 @@ class GroupWatcher:
     child consumer does). Its Admin API requests run while coordinators are killed, and
     librdkafka 2.16 has been seen here to abort on such a request's timeout
     (``rd_kafka_enq_once_del_source_return``): that takes the watcher down, never the
-    run, and the watcher is started again. The final look is a process of its own too."""
+    run, and the watcher is started again. The final look (the committed offsets once the
+    consumers stopped) is taken by the watcher itself when halted; if that fails, by a
+    fresh process, tried up to three times."""
 
     def __init__(
         self, bootstrap: str, groups: list[str], topic: str, history: HistoryWriter, duration: float, cluster: str
@@ -48,6 +50,7 @@ class GroupWatcher:
         self.restarts = 0
         # What the live view shows of the first group: state, members, total lag (-1: unknown yet).
         self._live = _SPAWN.Array("q", [-1, -1, -1], lock=False)
+        self._final = _SPAWN.Value("b", 0, lock=False)  # set by a process that took the final look
         self._halt = _SPAWN.Event()
         self._proc: Any = None
         self._monitor = threading.Thread(target=self._keep_running, name="group-watcher", daemon=True)
@@ -58,7 +61,10 @@ class GroupWatcher:
 
     def _spawn(self, duration: float) -> None:
         self._proc = _SPAWN.Process(
-            target=_watch_main, args=(*self.args, duration, self._halt, self._live), name="kchaos-groups", daemon=True
+            target=_watch_main,
+            args=(*self.args, duration, self._halt, self._live, self._final),
+            name="kchaos-groups",
+            daemon=True,
         )
         start_marked(self._proc, self.cluster)
 
@@ -85,10 +91,12 @@ class GroupWatcher:
             return
         self._halt.set()
         self._monitor.join(5)
-        self._proc.join(10)
+        self._proc.join(30)
         if self._proc.is_alive():
             self._proc.kill()
             self._proc.join(5)
+        if self._final.value:
+            return
         for _ in range(3):
             self._spawn(0.0)  # halted already: samples once
             self._proc.join(30)
@@ -100,20 +108,29 @@ class GroupWatcher:
 
 
 def _watch_main(
-    bootstrap: str, groups: list[str], topic: str, path: str, start: float, duration: float, halt: Any, live: Any
+    bootstrap: str,
+    groups: list[str],
+    topic: str,
+    path: str,
+    start: float,
+    duration: float,
+    halt: Any,
+    live: Any,
+    final: Any,
 ) -> None:
-    """Sample twice a second until halted (or ``duration`` runs out), then once more."""
+    """Sample twice a second until halted (or ``duration`` runs out); once halted, take
+    the final look (strict: complete, or the exit code says to try again)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     procs.die_with_parent()
     history = HistoryWriter(Path(path), start)
     sampler = Sampler(bootstrap, groups, topic, history, live)
-    if duration == 0:  # the final look: it counts only if complete (else exit 1: tried again)
-        sampler.sample(strict=True)
-        return
     deadline = history.now() + duration
     while not halt.is_set() and history.now() < deadline:
         sampler.sample()
         halt.wait(0.5)
+    if halt.is_set():  # the final look: it counts only if complete (else exit 1: tried again)
+        sampler.sample(strict=True)
+        final.value = 1
 
 
 class Sampler:
