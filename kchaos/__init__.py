@@ -1,53 +1,31 @@
 """kchaos: answer Kafka's architecture questions with evidence from a real cluster.
 
-The public Python API (``docs/api.md``) is what ``__all__`` lists; it is loaded on first
-use, so ``import kchaos`` (and the CLI) stay quick. Everything else is internal.
+The public Python API (``docs/api.md``) is ``kchaos.api``'s ``__all__``, offered here
+and loaded on first use, so ``import kchaos`` (and the CLI) stay quick. Everything else
+is internal.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ActiveFault",
-    "AnomaliesFound",
-    "BadInput",
-    "Cluster",
-    "ClusterError",
-    "Faults",
-    "History",
-    "KchaosError",
-    "RecordedConsumer",
-    "RecordedProducer",
-    "Worker",
-    "assert_no_anomalies",
-    "attach",
-    "check",
-    "controller",
-    "crash_point",
-    "create_topic",
-    "down",
-    "drain",
-    "follower_of",
-    "group_coordinator",
-    "leader_of",
-    "node",
-    "random_broker",
-    "txn_coordinator",
-    "up",
-    "wait_healthy",
-]
-
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from kchaos import api
+    """The public names (and ``__all__``), from ``kchaos.api`` when first asked for."""
+    if (name.startswith("__") and name != "__all__") or importlib.util.find_spec(f"kchaos.{name}"):
+        raise AttributeError(name)  # a submodule (``from kchaos import install``): the import system's
+    api = importlib.import_module("kchaos.api")  # not ``from kchaos import``: that asks this hook again
 
+    if name == "__all__":
+        return list(api.__all__)
+    if name in api.__all__:
         return getattr(api, name)
     raise AttributeError(f"module 'kchaos' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted([*globals(), *importlib.import_module("kchaos.api").__all__])

@@ -224,38 +224,18 @@ class RecordedConsumer(Consumer):
                 self._read(msg)
         return msgs
 
+    def _place(self, msg: Any) -> tuple[Any, ...]:
+        """Who read which record where: the fields ``read`` and ``process`` events share."""
+        return (self.name, self.group, msg.topic(), msg.partition(), msg.offset(), self.ids.of(msg))
+
     def _read(self, msg: Any) -> None:
-        key = msg.key()
-        self.history.write(
-            Read(
-                self.name,
-                self.group,
-                msg.topic(),
-                msg.partition(),
-                msg.offset(),
-                self.ids.of(msg),
-                _text(key) if key is not None else None,
-                self.history.now(),
-                self.isolation,  # type: ignore[arg-type]
-                msg.leader_epoch(),
-            )
-        )
+        key = _text(msg.key()) if msg.key() is not None else None
+        now = self.history.now()
+        self.history.write(Read(*self._place(msg), key, now, self.isolation, msg.leader_epoch()))  # type: ignore[arg-type]
 
     def processed(self, msg: Any, outcome: str = "ok", output: str | None = None) -> None:
         """Processing of ``msg`` is done (its side effect happened): a ``process`` event."""
-        self.history.write(
-            Process(
-                self.name,
-                self.group,
-                msg.topic(),
-                msg.partition(),
-                msg.offset(),
-                self.ids.of(msg),
-                outcome,
-                self.history.now(),
-                output,
-            )
-        )
+        self.history.write(Process(*self._place(msg), outcome, self.history.now(), output))
 
     def subscribe(self, topics: list[str], on_assign: Any = None, on_revoke: Any = None, on_lost: Any = None) -> None:  # type: ignore[override]
         """``Consumer.subscribe`` with each rebalance callback recorded (then the team's own runs)."""
