@@ -21,9 +21,9 @@ KCHAOS = [sys.executable, "-m", "kchaos"]
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``kchaos ARGS``; ``up`` and ``run`` on the local backend (auto would pick docker
-    where a daemon runs, as in CI)."""
-    local = ["--backend", "local"] if args and args[0] in ("up", "run") else []
+    """``kchaos ARGS``; ``up`` and ``run`` on the local backend unless ARGS name one
+    (auto would pick docker where a daemon runs, as in CI)."""
+    local = ["--backend", "local"] if args and args[0] in ("up", "run") and "--backend" not in args else []
     return subprocess.run(
         [*KCHAOS, *args, *local], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
     )
