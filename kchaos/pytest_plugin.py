@@ -62,7 +62,7 @@ class Clusters:
     def get(self, brokers: int = 3, controllers: str = "combined", broker_config: dict[str, Any] | None = None) -> Any:
         """A cluster with this shape and these broker settings."""
         from kchaos import api
-        from kchaos.cluster import state as statefile
+        from kchaos.cluster import find_running
         from kchaos.cluster.spec import fits
 
         need = (brokers, controllers, broker_config or {})
@@ -73,17 +73,10 @@ class Clusters:
             return cluster
         if self.owned is not None and fits(self.owned.spec, *need):
             return self.owned
-        for name in statefile.known_clusters():
-            st = statefile.load(name) or {}
-            if st.get("status") != "up" or name in NOT_SHARED:
-                continue
-            if self.backend != "auto" and st.get("backend") != self.backend:
-                continue
-            if self.version and st.get("kafka_version") != self.version:
-                continue
-            cluster = api.attach(name)
-            if fits(cluster.spec, *need) and cluster.process_state(cluster.spec.nodes[0].id) == "up":
-                return cluster
+        backend = None if self.backend == "auto" else self.backend
+        found = find_running(*need, backend=backend, kafka_version=self.version, skip=NOT_SHARED)
+        if found is not None:
+            return found
         self.close()
         self.owned = api.up(
             brokers,

@@ -18,7 +18,7 @@ from typing import Any
 
 from kchaos import experiment as experiments
 from kchaos import profile as profiles
-from kchaos.cluster import attach, choose_backend, make, teardown
+from kchaos.cluster import attach, choose_backend, find_running, start_fresh, teardown
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.spec import ClusterSpec, config_text
@@ -44,13 +44,15 @@ def fits(exp: Experiment, cluster: Cluster, kafka_version: str | None = None) ->
 
 def running_cluster(exp: Experiment, backend: str, kafka_version: str | None = None) -> Cluster | None:
     """A running cluster of ``backend`` that fits ``exp``, to reuse instead of starting one."""
-    for name in statefile.known_clusters():
-        st = statefile.load(name) or {}
-        if st.get("status") == "up" and st.get("backend") == backend:
-            c = attach(name)
-            if fits(exp, c, kafka_version) and c.process_state(c.spec.nodes[0].id) != "down":
-                return c
-    return None
+    need = exp.cluster
+    return find_running(
+        need.brokers,
+        need.controllers,
+        need.broker_config,
+        need.features,
+        backend=backend,
+        kafka_version=kafka_version,
+    )
 
 
 def execute(
@@ -73,23 +75,24 @@ def execute(
     provenance = profiles.for_variants(
         provenance, {v.name for v in exp.variants if mode == "nightly" or not v.nightly_only}
     )
-    version = (profile.kafka_version if profile else None) or ClusterSpec().kafka_version
-    kafka_image = kafka_image or (profile.kafka_image if profile else None)
-    toxiproxy_image = toxiproxy_image or (profile.toxiproxy_image if profile else None)
+    wanted = profile or Profile()  # what the profile asks (an empty one asks nothing)
+    version = wanted.kafka_version or ClusterSpec().kafka_version
+    kafka_image = kafka_image or wanted.kafka_image
+    toxiproxy_image = toxiproxy_image or wanted.toxiproxy_image
     seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
     now = dt.datetime.now(dt.UTC)
     run_dir = Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-{exp.id}"
     owned = None
     if cluster is None and cluster_name:
         cluster = attach(cluster_name)
-        if not fits(exp, cluster, profile.kafka_version if profile else None):
+        if not fits(exp, cluster, wanted.kafka_version):
             raise BadInput(
                 f"--cluster={cluster_name} does not fit {exp.id} (needs {exp.cluster.brokers} brokers, "
                 f"{exp.cluster.controllers} controllers, broker config {exp.cluster.broker_config})"
             )
     if cluster is None:
         backend, _ = choose_backend(backend, version)
-        cluster = running_cluster(exp, backend, profile.kafka_version if profile else None)
+        cluster = running_cluster(exp, backend, wanted.kafka_version)
     if cluster is None:
         spec = ClusterSpec(
             brokers=exp.cluster.brokers,
@@ -99,8 +102,14 @@ def execute(
             kafka_version=version,
             broker_config={k: config_text(v) for k, v in exp.cluster.broker_config.items()},
         )
-        teardown(RUN_CLUSTER)
-        owned = cluster = make(spec, backend, kafka_image, toxiproxy_image)
+        # A failed start (no daemon, no image, ports in use, ^C or SIGTERM) leaves nothing
+        # and writes no report: nothing ran; the one-line error goes through.
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            owned, _ = start_fresh(spec, backend, kafka_image, toxiproxy_image)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        cluster = owned
     st = statefile.load(cluster.name) or {}
     command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend {cluster.backend}"
     if profile is not None:
@@ -117,9 +126,6 @@ def execute(
         profile=provenance,
     )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    if owned is not None:
-        _bring_up(owned, previous)
-        result.kafka_version = (statefile.load(owned.name) or {}).get("kafka_version", result.kafka_version)
     try:
         Runner(exp, cluster, result, observers).run()
     except KeyboardInterrupt:
@@ -133,17 +139,6 @@ def execute(
             teardown(owned.name)
         write_report(result)
     return result
-
-
-def _bring_up(cluster: Cluster, previous_handler: Any) -> None:
-    """Start the run's own cluster; if that fails (no daemon, no image, ports in use, ^C)
-    nothing was run, so take down what started and let the one-line error through."""
-    try:
-        cluster.up()
-    except BaseException:
-        signal.signal(signal.SIGTERM, previous_handler)
-        teardown(cluster.name)
-        raise
 
 
 def _safe_heal(cluster: Any) -> None:

@@ -94,8 +94,7 @@ def run_suite(
     result.suite_dir.mkdir(parents=True, exist_ok=True)
     progress = progress or SuiteObserver()
     started, total, index = time.monotonic(), len(ids), 0
-    version = (profile.kafka_version if profile else None) or ClusterSpec().kafka_version
-    chosen, _ = choose_backend(backend, version)
+    chosen, _ = choose_backend(backend, (profile or Profile()).kafka_version or ClusterSpec().kafka_version)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a CI cancel stops like Ctrl-C: healed, summarised
     try:
         for group in groups:
@@ -151,7 +150,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def _cluster_for(exp: Experiment, backend: str, profile: Profile | None, result: SuiteResult) -> tuple[Cluster, bool]:
     """A running cluster that fits (reused, not owned), else one the suite starts."""
-    reuse = running_cluster(exp, backend, profile.kafka_version if profile else None)
+    wanted = profile or Profile()  # an empty profile asks nothing
+    reuse = running_cluster(exp, backend, wanted.kafka_version)
     if reuse is not None:
         result.cluster_starts.append({"cluster": reuse.name, "reused": True, "seconds": 0.0, "for": exp.id})
         return reuse, False
@@ -160,12 +160,11 @@ def _cluster_for(exp: Experiment, backend: str, profile: Profile | None, result:
         controllers=exp.cluster.controllers,
         features=dict(exp.cluster.features),
         broker_config={k: config_text(v) for k, v in exp.cluster.broker_config.items()},
-        kafka_version=(profile.kafka_version if profile else None) or ClusterSpec().kafka_version,
+        kafka_version=wanted.kafka_version or ClusterSpec().kafka_version,
         name=SUITE_CLUSTER,
         base_port=SUITE_BASE_PORT,
     )
-    images = (profile.kafka_image, profile.toxiproxy_image) if profile else (None, None)
-    cluster, seconds = start_fresh(spec, backend, *images)
+    cluster, seconds = start_fresh(spec, backend, wanted.kafka_image, wanted.toxiproxy_image)
     result.cluster_starts.append(
         {"cluster": SUITE_CLUSTER, "reused": False, "seconds": round(seconds, 1), "for": exp.id}
     )

@@ -5,7 +5,17 @@ from __future__ import annotations
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.spec import ClusterSpec
 
-__all__ = ["BACKENDS", "Cluster", "ClusterSpec", "attach", "choose_backend", "make", "start_fresh", "teardown"]
+__all__ = [
+    "BACKENDS",
+    "Cluster",
+    "ClusterSpec",
+    "attach",
+    "choose_backend",
+    "find_running",
+    "make",
+    "start_fresh",
+    "teardown",
+]
 
 BACKENDS = ("local", "docker", "auto")
 
@@ -62,6 +72,37 @@ def make(
     if backend == "docker":
         return DockerCluster(spec, kafka_image, toxiproxy_image)
     return LocalCluster(spec)
+
+
+def find_running(
+    brokers: int,
+    controllers: str = "combined",
+    broker_config: dict[str, object] | None = None,
+    features: dict[str, int] | None = None,
+    *,
+    backend: str | None = None,
+    kafka_version: str | None = None,
+    skip: tuple[str, ...] = (),
+) -> Cluster | None:
+    """A running kchaos cluster that serves these needs (``spec.fits``), to reuse instead
+    of starting one: of ``backend`` and ``kafka_version`` when given, not named in
+    ``skip``, its first node not down."""
+    from kchaos.cluster import state
+    from kchaos.cluster.spec import fits
+
+    for name in state.known_clusters():
+        st = state.load(name) or {}
+        if st.get("status") != "up" or name in skip or (backend and st.get("backend") != backend):
+            continue
+        if kafka_version and st.get("kafka_version", kafka_version) != kafka_version:
+            continue
+        c = attach(name)
+        if (
+            fits(c.spec, brokers, controllers, broker_config, features)
+            and c.process_state(c.spec.nodes[0].id) != "down"
+        ):
+            return c
+    return None
 
 
 def start_fresh(

@@ -111,7 +111,6 @@ class RecordedProducer(Producer):
         self._seq = itertools.count()
         self._txns = itertools.count()
         self._txn: str | None = None
-        self._txn_t0: float | None = None
 
     def produce(  # type: ignore[override]
         self,
