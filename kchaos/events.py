@@ -251,6 +251,16 @@ def segment_bases(files: list[dict[str, Any]]) -> list[int]:
     return sorted(b for f in files if f["name"].endswith(".log") and (b := base_offset(f["name"])) is not None)
 
 
+class Effect(_Event, tag="effect"):
+    """kchaos' own: one row a pipeline wrote to a store outside Kafka (its side effect),
+    read from the store after the workers stopped: the store is the record of truth."""
+
+    store: str
+    input: str
+    worker: str
+    t: float
+
+
 EVENT_TYPES = (
     Send,
     Read,
@@ -270,6 +280,7 @@ EVENT_TYPES = (
     Group,
     Client,
     Segments,
+    Effect,
 )
 Event = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007
 #: op -> its Struct: the ops kchaos knows (any other op is skipped by readers).

@@ -74,6 +74,20 @@ class ConsumerGroups(Strict):
     config: dict[str, str | int | bool] = Field(default_factory=dict)
 
 
+class PipelineSpec(Strict):
+    """Consume-transform-produce workers (``workload.pipeline``) reading the workload's
+    topic and writing ``output``, one output per input (``kchaos.workload.pipeline``)."""
+
+    output: str  # a topic of this experiment
+    workers: int = 2
+    mode: Literal["exactly-once", "at-least-once", "at-most-once"] = "exactly-once"
+    batch: int = 50  # records per batch (per transaction in exactly-once)
+    poll_ms: int = 200
+    store: Literal["none", "sqlite", "sqlite-idempotent"] = "none"  # a side effect outside Kafka per record
+    config: dict[str, str | int | bool] = Field(default_factory=dict)  # the workers' consumer
+    producer: dict[str, str | int | bool] = Field(default_factory=dict)  # the workers' producer
+
+
 class Workload(Strict):
     topic: str
     producers: int = 1
@@ -82,6 +96,7 @@ class Workload(Strict):
     key_count: int = 100
     value_bytes: int = 100
     consumers: ConsumerGroups | None = None
+    pipeline: PipelineSpec | None = None
     txn_size: int = 10  # records per transaction, for producers with a transactional.id
     abort_every: int = 0  # abort every N-th transaction (0: never)
     java_producers: int = 0  # more producers: Kafka's own VerifiableProducer, beside the Python ones
@@ -98,6 +113,9 @@ class Variant(Strict):
     topic_config: dict[str, str | int | bool] = Field(default_factory=dict)
     # How this variant's group consumes, over workload.consumers (commit, commit_every, ...).
     group: dict[str, str | int | bool] = Field(default_factory=dict)
+    # How this variant's pipeline runs, over workload.pipeline (mode, store, batch, ...).
+    pipeline: dict[str, Any] = Field(default_factory=dict)
+    txn_size: int | None = None  # records per transaction, over workload.txn_size
     expect: list[str] = Field(default_factory=list)
 
     @field_validator("expect")
@@ -149,6 +167,9 @@ class Experiment(Strict):
         names = [t.name for t in self.topics]
         if self.workload.topic not in names:
             raise ValueError(f"workload.topic {self.workload.topic!r} is not among topics {names}")
+        pipe = self.workload.pipeline
+        if pipe is not None and (pipe.output not in names or pipe.output == self.workload.topic):
+            raise ValueError(f"workload.pipeline.output {pipe.output!r}: another of the topics {names}")
         if not self.variants:
             raise ValueError("at least one variant is needed")
         return self
@@ -229,8 +250,8 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
                 continue
             t = targets.parse(ref)
             wants_client = actions.action(step.do).target == "client"
-            if wants_client != (t.kind == "consumer") and t.kind != "$":
-                wanted = "a consumer:G:M target" if wants_client else "a node target"
+            if wants_client != (t.kind in targets.CLIENT_KINDS) and t.kind != "$":
+                wanted = "a consumer:G:M or pipeline:M target" if wants_client else "a node target"
                 yield ("faults", i, field), f"{step.do} needs {wanted}, not {ref!r}"
                 continue
             msg = _target_problem(exp, t, named, topics) or _java_member_problem(exp, step.do, t)
@@ -244,6 +265,7 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
         if step.name:
             named.add(step.name)
     yield from _consumer_problems(exp)
+    yield from _pipeline_problems(exp)
     for v, variant in enumerate(exp.variants):
         can = capabilities(exp, variant)
         for e, text in enumerate(variant.expect):
@@ -270,6 +292,31 @@ def group_spec(exp: Experiment, variant: Variant) -> ConsumerGroups | None:
     if spec is None or not variant.group:
         return spec
     return ConsumerGroups.model_validate({**spec.model_dump(), **variant.group})
+
+
+def pipeline_spec(exp: Experiment, variant: Variant) -> PipelineSpec | None:
+    """The variant's pipeline: ``workload.pipeline`` with its ``pipeline`` fields over it."""
+    spec = exp.workload.pipeline
+    if spec is None or not variant.pipeline:
+        return spec
+    return PipelineSpec.model_validate({**spec.model_dump(), **variant.pipeline})
+
+
+def _pipeline_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
+    for v, variant in enumerate(exp.variants):
+        if not variant.pipeline:
+            continue
+        if exp.workload.pipeline is None:
+            yield ("variants", v, "pipeline"), "a variant's pipeline settings need workload.pipeline"
+        elif shape := sorted(set(variant.pipeline) & {"output", "workers"}):
+            yield ("variants", v, "pipeline", shape[0]), f"{shape[0]}: the pipeline's shape is the workload's"
+        else:
+            try:
+                pipeline_spec(exp, variant)
+            except ValidationError as err:
+                e = err.errors()[0]
+                where = ".".join(str(p) for p in e["loc"])
+                yield ("variants", v, "pipeline", *e["loc"]), f"{where}: {e['msg']}"
 
 
 def _consumer_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -317,7 +364,8 @@ _HOW = {
     "txn": "set transactional.id in the variant's producer",
     "group": "add workload.consumers",
     "keyed": "use keys other than none",
-    "pipeline": "no shipped workload writes pipeline outputs yet",
+    "pipeline": "add workload.pipeline",
+    "store": "set the pipeline's store",
     "client": "add a crash-producer fault step",
     "segments": "add an inspect-log step",
 }
@@ -330,6 +378,11 @@ def capabilities(exp: Experiment, variant: Variant) -> frozenset[str]:
         can.add("txn")
     if exp.workload.consumers is not None:
         can.add("group")
+    pipe = pipeline_spec(exp, variant)
+    if pipe is not None:
+        can |= {"pipeline", "group"} | ({"txn"} if pipe.mode == "exactly-once" else set())
+        if pipe.store != "none":
+            can.add("store")
     if exp.workload.keys != "none":
         can.add("keyed")
     if any(f.do == "crash-producer" for f in exp.faults):
@@ -353,6 +406,10 @@ def _target_problem(exp: Experiment, t: targets.Target, named: set[str], topics:
         size = spec.members + spec.java_members + spec.standby
         if (t.partition or 0) >= spec.groups or (t.index or 0) >= size:
             return f"{t.text()}: this workload has {spec.groups} groups of {size} members"
+    if t.kind == "pipeline":
+        pipe = exp.workload.pipeline
+        if pipe is None or (t.index or 0) >= pipe.workers:
+            return f"{t.text()}: this workload has {pipe.workers if pipe else 0} pipeline workers"
     if t.kind == "group-coordinator":
         groups = exp.workload.consumers.groups if exp.workload.consumers else 0
         if (t.index or 0) >= groups:

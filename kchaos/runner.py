@@ -27,14 +27,16 @@ from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
 from kchaos.events import Client, Meta, Phase
 from kchaos.expectations import evaluate
-from kchaos.experiment import Experiment, Variant, group_spec
+from kchaos.experiment import Experiment, PipelineSpec, Variant, group_spec, pipeline_spec
 from kchaos.faults.nemesis import Nemesis
 from kchaos.history import HistoryWriter, load
 from kchaos.results import Observer, RunResult, VariantResult
+from kchaos.workload import pipeline
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer, drain, wait_for_members
 from kchaos.workload.groupwatch import GroupWatcher
 from kchaos.workload.java import JavaConsumer, JavaProducer
+from kchaos.workload.pipeline import PipelineProcess
 from kchaos.workload.poller import LeaderPoller
 from kchaos.workload.producer import Keys, RecordingProducer
 
@@ -142,7 +144,7 @@ class Runner:
         hist_path = self.result.run_dir / f"history.{index}-{slug(variant.name)}.jsonl"
         history = HistoryWriter(hist_path)
         pconf = {**PRODUCER_DEFAULTS, **variant.producer}
-        txn_timeout = float(pconf.get("transaction.timeout.ms", 60000)) / 1000 if "transactional.id" in pconf else None
+        txn_timeout = _txn_timeout(pconf, pipeline_spec(self.exp, variant))
         history.write(Meta(t=0.0, txn_timeout_s=txn_timeout, experiment=self.exp.id, variant=variant.name))
         res = VariantResult(
             variant.name,
@@ -172,7 +174,7 @@ class Runner:
                 Keys(wl.keys, wl.key_count),
                 self.rng.getrandbits(32),
                 wl.value_bytes,
-                wl.txn_size,
+                variant.txn_size or wl.txn_size,
                 wl.abort_every,
             )
             for i in range(wl.producers)
@@ -180,6 +182,9 @@ class Runner:
         nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
         producers += self._java_producers(index, variant, topic, pconf, history, lifetime)
         members = self._consumers(index, variant, topic, history, lifetime)
+        pipe = pipeline_spec(self.exp, variant)
+        store = self.result.run_dir / f"effects.{index}.sqlite" if pipe is not None and pipe.store != "none" else None
+        members |= self._pipelines(index, variant, names, history, lifetime, store)
         consumers = list(members.values())
         standby = self._standby(members)
         nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
@@ -228,6 +233,8 @@ class Runner:
                 *([] if finished else [poller.stop]),
             )
         try:
+            if store is not None:
+                pipeline.effects(store, history)
             # The poller watches until the partition is whole again (a restarted broker
             # rejoining the ISR after the recovery phase still belongs to the measurement),
             # and on through the drain, so it records the whole ISR.
@@ -238,12 +245,12 @@ class Runner:
                 parts = max(declared, len(partitions(self.cluster, topic).get(topic, [])))
             except ClusterError:  # no broker answers: the drain records what it cannot read
                 parts = declared
-            isolations = ["read_committed"] + (["read_uncommitted"] if "transactional.id" in pconf else [])
             # A read_committed drain waits out the transaction timeout: a hanging transaction
             # holds it below the end until the coordinator aborts it (else: stuck-lso).
             wait = max(60.0, (txn_timeout or 0) + 15)
-            for iso in isolations:
-                drain(self.cluster.bootstrap, topic, list(range(parts)), history, iso, f"drain-{iso}", timeout=wait)
+            for name, n, transactional in self._drained(topic, parts, "transactional.id" in pconf, pipe, names):
+                for iso in ["read_committed"] + (["read_uncommitted"] if transactional else []):
+                    drain(self.cluster.bootstrap, name, list(range(n)), history, iso, f"drain-{iso}", timeout=wait)
         finally:
             poller.stop()
         phase("done")
@@ -305,6 +312,54 @@ class Runner:
                     self.cluster.spec.kafka_version,
                 )
         return members
+
+    def _pipelines(
+        self,
+        index: int,
+        variant: Variant,
+        names: dict[str, str],
+        history: HistoryWriter,
+        total: float,
+        store: Path | None,
+    ) -> dict[str, PipelineProcess]:
+        """The pipeline workers by target name (``pipeline:M``), each in a process of its own."""
+        spec = pipeline_spec(self.exp, variant)
+        if spec is None:
+            return {}
+        if store is not None:
+            pipeline.create_store(store, spec.store == "sqlite-idempotent")
+        topic = names[self.exp.workload.topic]
+        group = f"kchaos-v{index}-pipe-{topic}"
+        workers = {}
+        for m in range(spec.workers):
+            kwargs = {
+                "name": f"v{index}w{m}",
+                "group": group,
+                "bootstrap": self.cluster.bootstrap,
+                "input_topic": topic,
+                "output_topic": names[spec.output],
+                "mode": spec.mode,
+                "consumer_config": {**spec.config, **variant.consumer},
+                "producer_config": dict(spec.producer),
+                "batch": spec.batch,
+                "poll_ms": spec.poll_ms,
+                "duration": total + 60 + GROUP_WAIT_S,
+                "store": str(store) if store is not None else None,
+                "idempotent_store": spec.store == "sqlite-idempotent",
+            }
+            workers[f"pipeline:{m}"] = PipelineProcess(kwargs, history.path, history.start, self.cluster.name)
+        return workers
+
+    def _drained(
+        self, topic: str, parts: int, transactional: bool, pipe: PipelineSpec | None, names: dict[str, str]
+    ) -> list[tuple[str, int, bool]]:
+        """(topic, partitions, transactional) of each topic the drain reads: the workload's
+        topic, and a pipeline's output topic."""
+        out = [(topic, parts, transactional)]
+        if pipe is not None:
+            declared = next(t.partitions for t in self.exp.topics if t.name == pipe.output)
+            out.append((names[pipe.output], declared, pipe.mode == "exactly-once"))
+        return out
 
     def _members_per_group(self) -> int:
         spec = self.exp.workload.consumers
@@ -428,6 +483,15 @@ class Runner:
         res.timelines = measure.timelines(ix)
         res.faults, res.phases = nemesis.log, phases
         res.expectations = [evaluate(e, res.anomalies, res.measurements) for e in variant.expect]
+
+
+def _txn_timeout(pconf: dict[str, Any], pipe: PipelineSpec | None) -> float | None:
+    """The transaction timeout of the run's transactional clients (seconds), if any."""
+    if "transactional.id" in pconf:
+        return float(pconf.get("transaction.timeout.ms", 60000)) / 1000
+    if pipe is not None and pipe.mode == "exactly-once":
+        return float(pipe.producer.get("transaction.timeout.ms", 60000)) / 1000
+    return None
 
 
 def _all(*steps: Callable[[], Any]) -> None:

@@ -8,16 +8,16 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from kchaos.checker.index import Index
+from kchaos.checker.index import RC, Index
 from kchaos.checker.rebalances import METRICS, by_trigger, episodes
 from kchaos.checker.rebalances import steps as rebalance_steps
-from kchaos.events import Assign, Client, Lag, Leader, Lost, Revoke, Segments
+from kchaos.events import Assign, Client, Effect, Lag, Leader, Lost, Revoke, Segments
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,15 @@ MEASURES: dict[str, Measure] = {
         _m("zombies_fenced", "producers", "crashed producers fenced when they woke up", "client"),
         _m("aborted_in_log", "records", "aborted records a read_uncommitted drain found", "txn"),
         _m("aborted_consumed", "records", "aborted records handed to group consumers", "txn", "group"),
+        _m("pipeline_inputs", "records", "input records the pipeline processed at least once", "pipeline"),
+        _m("pipeline_outputs", "records", "committed outputs (read_committed drain of the output topic)", "pipeline"),
+        _m("pipeline_lost", "records", "committed inputs without any committed output", "pipeline"),
+        _m("pipeline_duplicated", "records", "committed inputs with more than one committed output", "pipeline"),
+        _m("pipeline_redelivered", "records", "deliveries of an input beyond its first, to the pipeline", "pipeline"),
+        _m("pipeline_kills", "kills", "pipeline workers SIGKILLed at a point of their loop", "pipeline"),
+        _m("pipeline_kills_at_point", "kills", "of those, kills that came at the point asked", "pipeline"),
+        _m("effects", "rows", "rows the pipeline wrote to its store outside Kafka", "pipeline", "store"),
+        _m("effects_duplicated", "records", "inputs with more than one row in the store", "pipeline", "store"),
         _m("segments_first", "segments", "segments at the first look", "segments"),
         _m("segments_last", "segments", "segments at the last look", "segments"),
         _m("segments_deleted", "segments", "segments deleted between the looks", "segments"),
@@ -357,7 +366,37 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     takeovers = client_takeovers(ix)
     m["client_takeover_s"] = max(takeovers) if takeovers else None
     m.update(group_measurements(ix, checked["info"]["redelivered_by_cause"]))
+    m.update(pipeline_measurements(ix))
     return m
+
+
+def pipeline_measurements(ix: Index) -> dict[str, Any]:
+    """A consume-transform-produce pipeline, counted per input record: committed outputs
+    (0 is lost, 2 or more duplicated), re-deliveries, and the rows of its side effect.
+    Empty when no pipeline ran (no ``process`` event names an output)."""
+    outputs = [p for p in ix.processes if p.output is not None]
+    if not outputs:
+        return {}
+    groups, input_topics = {p.group for p in outputs}, {p.topic for p in outputs}
+    committed = Counter(r.input for r in ix.drain_reads(RC) if r.input is not None)
+    inputs = {i for (t, _), at in ix.committed_view.items() if t in input_topics for i in at.values()}
+    delivered = Counter(r.id for r in ix.reads if r.group in groups)
+    kills = [f for f in ix.faults if f.name == "kill-client" and f.phase == "start" and (f.args or {}).get("at")]
+    rows = Counter(e.input for e in ix.other if isinstance(e, Effect))
+    return {
+        "pipeline_inputs": len({p.id for p in outputs}),
+        "pipeline_outputs": sum(committed.values()),
+        "pipeline_lost": sum(1 for i in inputs if committed[i] == 0),
+        "pipeline_duplicated": sum(1 for i in inputs if committed[i] > 1),
+        "pipeline_redelivered": sum(n - 1 for n in delivered.values() if n > 1),
+        "pipeline_kills": len(kills),
+        "pipeline_kills_at_point": sum(1 for f in kills if (f.args or {}).get("reached")),
+        **(
+            {"effects": sum(rows.values()), "effects_duplicated": sum(1 for n in rows.values() if n > 1)}
+            if rows
+            else {}
+        ),
+    }
 
 
 def group_measurements(ix: Index, redelivered_by_cause: dict[str, int]) -> dict[str, Any]:

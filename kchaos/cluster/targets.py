@@ -12,6 +12,7 @@
 | ``txn-coordinator[:N]`` | the same for the workload's producer N (run-only) |
 | ``group-coordinator[:N]`` | the broker leading the ``__consumer_offsets`` partition of the workload's group N (run-only) |
 | ``consumer:G:M`` | member M of the workload's consumer group G, for client faults (run-only) |
+| ``pipeline:M`` | worker M of the workload's pipeline, for client faults (run-only) |
 | ``$name`` | the node an earlier step resolved and named with ``as: name`` (run-only) |
 
 In experiment files TOPIC is the file's topic name; the run maps it to the real one.
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RUN_ONLY = ("txn-coordinator", "group-coordinator", "consumer", "$")
+RUN_ONLY = ("txn-coordinator", "group-coordinator", "consumer", "pipeline", "$")
+#: The target kinds that name a workload client (the client faults' targets).
+CLIENT_KINDS = ("consumer", "pipeline")
 ALIASES = {"leader": "leader-of", "follower": "follower-of"}
 
 
@@ -50,6 +53,8 @@ class Target:
             return f"{self.kind}:{self.index or 0}"
         if self.kind == "consumer":
             return f"consumer:{self.partition}:{self.index}"
+        if self.kind == "pipeline":
+            return f"pipeline:{self.index}"
         return self.kind
 
 
@@ -77,6 +82,10 @@ def parse(ref: str | int) -> Target:
         if not (g.isdigit() and m.isdigit()):
             raise ValueError(f"target {text!r}: write consumer:GROUP:MEMBER (0-based numbers), e.g. consumer:0:1")
         return Target(kind, partition=int(g), index=int(m))  # group in ``partition``, member in ``index``
+    if kind == "pipeline":
+        if not rest.isdigit():
+            raise ValueError(f"target {text!r}: write pipeline:WORKER (0-based), e.g. pipeline:0")
+        return Target(kind, index=int(rest))
     if kind in ("leader-of", "follower-of"):
         parts = rest.split(":")
         if len(parts) == 3 and kind == "follower-of" and parts[2].isdigit() and parts[1].isdigit():
@@ -86,7 +95,7 @@ def parse(ref: str | int) -> Target:
         raise ValueError(f"target {text!r}: write {kind}:TOPIC:PARTITION, e.g. {kind}:orders:0")
     raise ValueError(
         f"target {text!r}: unknown kind {kind!r}; use a node id, leader-of:T:P, follower-of:T:P[:N], controller, "
-        "random, coordinator:TRANSACTIONAL_ID, group-coordinator-of:GROUP, txn-coordinator[:N], group-coordinator[:N], consumer:G:M or $name"
+        "random, coordinator:TRANSACTIONAL_ID, group-coordinator-of:GROUP, txn-coordinator[:N], group-coordinator[:N], consumer:G:M, pipeline:M or $name"
     )
 
 

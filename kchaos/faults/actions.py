@@ -80,6 +80,14 @@ class Action:
 MID_BATCH = Arg(
     "mid_batch", bool, False, "wait (up to 10 s) until the client begins processing a new batch (not yet committed)"
 )
+#: Where a pipeline worker can be made to crash (``kchaos.workload.pipeline.POINTS``).
+AT = Arg(
+    "at",
+    str,
+    "",
+    "pipeline workers: SIGKILL when the worker reaches this point of its loop (waits up to 15 s)",
+    ("", "after-output", "after-commit", "between"),
+)
 HOLD = Arg("hold_ms", int, 0, "with mid_batch: act this long after the batch was delivered (deeper into it)")
 DIRECTION = Arg("direction", str, "both", "in, out or both (relative to the node)", ("in", "out", "both"))
 LINKS = Arg(
@@ -148,10 +156,11 @@ ACTIONS: dict[str, Action] = {
         Action(
             "kill-client",
             "run",
-            "SIGKILL a workload client in its own process (consumers with process: true): no close, no commit.",
+            "SIGKILL a workload client in its own process (consumers with process: true, pipeline workers):"
+            " no close, no commit.",
             target="client",
             process=True,
-            args=(MID_BATCH, HOLD),
+            args=(MID_BATCH, HOLD, AT),
         ),
         Action("pause-client", "run", "Freeze a workload client's process (SIGSTOP).", target="client", process=True),
         Action("resume-client", "run", "Unfreeze a paused client.", target="client", undoes=("pause-client",)),

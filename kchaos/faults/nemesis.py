@@ -52,7 +52,7 @@ class Nemesis:
         #: (``crash-producer``) and for ``txn-coordinator[:N]`` / ``group-coordinator[:N]``.
         self.producers: list[Any] = []
         self.groups: list[str] = []
-        #: Workload clients in processes of their own, by target (``consumer:G:M``).
+        #: Workload clients in processes of their own, by target (``consumer:G:M``, ``pipeline:M``).
         self.clients: dict[str, Any] = {}
         self.open: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []
@@ -159,6 +159,12 @@ class Nemesis:
                 self._end(lambda f: f.get("client") == ref and f["name"] in act.undoes, by)
             else:
                 self.record(act.name, client.reader, "end")
+            return
+        if args.get("at"):  # a pipeline worker, killed where its loop reaches a point
+            recorded["at"] = args["at"]
+            recorded["reached"] = client.kill_at(args["at"])
+            self.record(act.name, client.reader, "start", args=recorded)
+            self.open.append({"name": act.name, "node": None, "client": ref, "label": client.reader, "network": False})
             return
         # Recorded first: a graceful stop takes its time (the member's revoke callback runs
         # in it), and all it causes must come after the trigger in the history.

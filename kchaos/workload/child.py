@@ -66,7 +66,10 @@ def start_marked(proc: Any, cluster: str) -> None:
 class ClientProcess:
     """A group consumer in a child process: start, stop, and the faults kill (SIGKILL),
     pause (SIGSTOP), resume (SIGCONT), hang (stop polling, keep heartbeating), leave
-    (a graceful close) and restart (a new process, same member name)."""
+    (a graceful close) and restart (a new process, same member name). ``main`` is the
+    child's function (a subclass runs another role)."""
+
+    main = staticmethod(_consumer_main)
 
     def __init__(self, kwargs: dict[str, Any], history_path: Path, history_start: float, cluster: str) -> None:
         self.kwargs, self.path, self.start_t, self.cluster = kwargs, str(history_path), history_start, cluster
@@ -93,7 +96,7 @@ class ClientProcess:
         self._in_hand.value = 0
         self._assigned.value = 0
         self._proc = _SPAWN.Process(
-            target=_consumer_main,
+            target=self.main,
             args=(
                 self.kwargs,
                 self.path,

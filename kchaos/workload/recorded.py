@@ -87,6 +87,12 @@ class IdSource:
         return ""
 
 
+def _header(headers: Any, name: str) -> str | None:
+    """The text of header ``name`` among ``headers`` (a dict or a list of pairs), if any."""
+    items = headers.items() if isinstance(headers, dict) else headers or ()
+    return next((_text(v) for k, v in items if k == name and v is not None), None)
+
+
 def _text(value: bytes | str | None) -> str:
     if value is None:
         return ""
@@ -128,11 +134,12 @@ class RecordedProducer(Producer):
         ``on_delivery`` in the config) still runs."""
         seq = next(self._seq)
         id_, headers = self._id(key, headers, seq)
+        source = _header(headers, "input")  # a pipeline's output names its input
         user_cb = callback or on_delivery or self._config_cb
         t0, txn, key_text = self.history.now(), self._txn, _text(key) if key is not None else None
 
         def report(err: KafkaError | None, msg: Any) -> None:
-            self._write(err, msg, id_, seq, key_text, topic, t0, txn)
+            self._write(err, msg, id_, seq, key_text, topic, t0, txn, source)
             if user_cb is not None:
                 user_cb(err, msg)
 
@@ -141,7 +148,7 @@ class RecordedProducer(Producer):
                 topic, value, key, partition=partition, on_delivery=report, timestamp=timestamp, headers=headers
             )
         except KafkaException as exc:
-            self._write(exc.args[0], None, id_, seq, key_text, topic, t0, txn)
+            self._write(exc.args[0], None, id_, seq, key_text, topic, t0, txn, source)
             raise
 
     def _id(self, key: Any, headers: Any, seq: int) -> tuple[str, Any]:
@@ -157,14 +164,24 @@ class RecordedProducer(Producer):
         return id_, [*items, (self.ids.header, id_.encode())]
 
     def _write(
-        self, err: Any, msg: Any, id_: str, seq: int, key: str | None, topic: str, t0: float, txn: str | None
+        self,
+        err: Any,
+        msg: Any,
+        id_: str,
+        seq: int,
+        key: str | None,
+        topic: str,
+        t0: float,
+        txn: str | None,
+        source: str | None = None,
     ) -> None:
         status = classify(err, self._retries)
         where: dict[str, Any] = (
             {"partition": msg.partition(), "offset": msg.offset()} if status == "ok" else {"error": err.name()}
         )
+        now = self.history.now()
         self.history.write(
-            Send(id_, self.producer_id, seq, key, topic, status, t0, self.history.now(), txn=txn, **where)  # type: ignore[arg-type]
+            Send(id_, self.producer_id, seq, key, topic, status, t0, now, txn=txn, input=source, **where)  # type: ignore[arg-type]
         )
 
     def begin_transaction(self) -> None:
@@ -264,17 +281,18 @@ class RecordedConsumer(Consumer):
         result = super().commit(asynchronous=bool(asynchronous), **kwargs)
         if not asynchronous:
             for tp in result or ():
-                self._commit_event(tp.topic, tp.partition, tp.offset, "ok" if tp.error is None else tp.error.name())
+                self.record_commit(tp.topic, tp.partition, tp.offset, "ok" if tp.error is None else tp.error.name())
         return result
 
     def _on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             failed = err or tp.error
-            self._commit_event(tp.topic, tp.partition, tp.offset, "ok" if failed is None else failed.name())
+            self.record_commit(tp.topic, tp.partition, tp.offset, "ok" if failed is None else failed.name())
         if self._user_on_commit is not None:
             self._user_on_commit(err, partitions)
 
-    def _commit_event(self, topic: str, partition: int, offset: int, status: str) -> None:
+    def record_commit(self, topic: str, partition: int, offset: int, status: str) -> None:
+        """A commit made elsewhere (a transaction's send_offsets_to_transaction) as a ``commit`` event."""
         if self.group is not None and offset >= 0:
             self.history.write(Commit(self.name, self.group, topic, partition, offset, status, self.history.now()))
 

@@ -1,0 +1,327 @@
+"""A consume-transform-produce pipeline: the building block of the delivery-semantics
+questions (4.1, 4.2, 4.4).
+
+A ``Pipeline`` reads an input topic in a consumer group and writes one output record per
+input record to an output topic. Each output carries the id of its input (an ``input``
+header), so the checker can prove "each committed input has exactly one committed output"
+(``exactly-once-broken``, the ``pipeline_*`` measurements). Three modes, one loop:
+
+- ``exactly-once``: read_committed input; per batch a transaction holds the outputs and,
+  through ``send_offsets_to_transaction``, the input offsets; one commit makes both
+  visible or neither. A failed transaction is aborted and the consumer rewound to its
+  committed offsets.
+- ``at-least-once``: outputs first (flushed: acknowledged), then the offsets committed.
+  A crash in between re-delivers the batch: duplicates.
+- ``at-most-once``: the offsets committed first, then the outputs. A crash in between
+  loses the batch.
+
+With a ``store`` (a SQLite file) each processed record also writes a row outside Kafka,
+before the batch is committed: the side effect a Kafka transaction does not cover
+(question 4.2). ``idempotent_store`` keys the row by the input id, so a repeat changes
+nothing. The rows are read back after the run (``effects``): the store is the truth, not
+what a killed worker managed to report.
+
+A worker runs in a process of its own (``PipelineProcess``) so a fault can SIGKILL it at
+a point the experiment chooses: ``arm(point)`` makes the worker stop itself (SIGSTOP)
+when it gets there, and the nemesis then kills it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import KafkaException, TopicPartition
+
+from kchaos import procs
+from kchaos.clients import QUIET
+from kchaos.events import Client, Effect
+from kchaos.history import HistoryWriter
+from kchaos.workload.child import _SPAWN, ClientProcess
+from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
+
+MODES = ("exactly-once", "at-least-once", "at-most-once")
+#: Where a worker can be made to crash. ``after-output``: the batch's outputs are
+#: acknowledged (in exactly-once: inside the open transaction) and its side effects done,
+#: its offsets not committed. ``after-commit``: its offsets committed (in at-most-once
+#: before any output). ``between``: whichever of the two comes first in the mode.
+POINTS = ("after-output", "after-commit", "between")
+_CODES = {"after-output": 1, "after-commit": 2}
+
+
+def resolve_point(point: str, mode: str) -> str:
+    """``between`` in the words of a mode: after whichever of output and commit comes first."""
+    if point != "between":
+        return point
+    return "after-commit" if mode == "at-most-once" else "after-output"
+
+
+class Pipeline(threading.Thread):
+    """One pipeline worker: a recorded consumer and a recorded producer, until stopped."""
+
+    def __init__(
+        self,
+        name: str,
+        group: str,
+        bootstrap: str,
+        input_topic: str,
+        output_topic: str,
+        history: HistoryWriter,
+        mode: str = "exactly-once",
+        consumer_config: dict[str, Any] | None = None,
+        producer_config: dict[str, Any] | None = None,
+        batch: int = 50,
+        poll_ms: int = 200,
+        duration: float = 60.0,
+        store: str | None = None,
+        idempotent_store: bool = False,
+        counter: Any = None,
+        in_hand: Any = None,
+        assigned: Any = None,
+        arm: Any = None,
+        transactional_id: str | None = None,
+    ) -> None:
+        super().__init__(name=f"pipeline-{name}", daemon=True)
+        if mode not in MODES:
+            raise ValueError(f"pipeline mode {mode!r}: one of {', '.join(MODES)}")
+        self.reader, self.group, self.mode = name, group, mode
+        self.input_topic, self.output_topic, self.history = input_topic, output_topic, history
+        self.batch, self.poll_s, self.duration = batch, poll_ms / 1000, duration
+        self.store, self.idempotent_store = store, idempotent_store
+        self.counter, self.in_hand, self._assigned, self.arm = counter, in_hand, assigned, arm
+        self.delivered, self.assigned, self._outputs = 0, False, 0
+        self.transactional = mode == "exactly-once"
+        self.consumer_config = {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            **QUIET,
+            **(consumer_config or {}),
+        }
+        self.producer_config = {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            **QUIET,
+            **(producer_config or {}),
+        }
+        if self.transactional:
+            # One transactional.id per worker slot: a restarted worker fences its zombie.
+            self.producer_config["transactional.id"] = transactional_id or f"{group}-{name}"
+        self._halt = threading.Event()
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def hang(self) -> None:
+        """Not a pipeline fault: a hung pipeline is a killed one that has not died."""
+        self._halt.set()
+
+    # --- the loop --------------------------------------------------------------------------
+    def run(self) -> None:
+        consumer = RecordedConsumer(self.consumer_config, self.history, self.reader)
+        producer = RecordedProducer(self.producer_config, self.history, self.reader)
+        if self.transactional:
+            producer.init_transactions(60)
+        db = self._open_store()
+        consumer.subscribe([self.input_topic], on_assign=self._on_assign)
+        end = time.monotonic() + self.duration
+        while not self._halt.is_set() and time.monotonic() < end:
+            records = [m for m in consumer.consume(self.batch, self.poll_s) if m.error() is None]
+            if not records:
+                continue
+            self.delivered += len(records)
+            if self.counter is not None:
+                self.counter.value = self.delivered
+            self._hold(len(records))
+            try:
+                self._batch(consumer, producer, db, records)
+            except KafkaException as exc:
+                self._failed(consumer, producer, exc)
+            self._hold(0)
+        producer.flush(30)
+        consumer.close()
+
+    def _batch(self, consumer: RecordedConsumer, producer: RecordedProducer, db: Any, records: list[Any]) -> None:
+        offsets = _next_offsets(records)
+        if self.mode == "at-most-once":
+            self._commit(consumer, offsets)
+            self._crash_point("after-commit")
+        if self.transactional:
+            producer.begin_transaction()
+        outputs = [self._output(producer, m) for m in records]
+        producer.flush(30)
+        self._effects(db, consumer, records)
+        for m, out in zip(records, outputs, strict=True):
+            consumer.processed(m, output=out)
+        self._crash_point("after-output")
+        if self.transactional:
+            producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), 30)
+            producer.commit_transaction(30)
+            for tp in offsets:  # committed with the transaction, not by the consumer
+                consumer.record_commit(tp.topic, tp.partition, tp.offset, "ok")
+            self._crash_point("after-commit")
+        elif self.mode == "at-least-once":
+            self._commit(consumer, offsets)
+            self._crash_point("after-commit")
+
+    def _output(self, producer: RecordedProducer, msg: Any) -> str:
+        """Produce the output of one input record; returns the output's id."""
+        source = _id_of(msg)
+        self._outputs += 1
+        out = f"{producer.producer_id}-o{self._outputs}"  # unique per attempt: a retry is another output
+        producer.produce(
+            self.output_topic,
+            value=(msg.value() or b"").upper(),  # the transform
+            key=msg.key(),
+            headers=[("id", out.encode()), ("input", source.encode())],
+        )
+        producer.poll(0)
+        return out
+
+    def _commit(self, consumer: RecordedConsumer, offsets: list[TopicPartition]) -> None:
+        consumer.commit(offsets=offsets, asynchronous=False)
+
+    def _failed(self, consumer: RecordedConsumer, producer: RecordedProducer, exc: KafkaException) -> None:
+        """A batch that failed: in a transaction, abort it and start again from the
+        committed offsets (what the transaction did not commit must be read again); a
+        fenced or otherwise fatal producer ends the worker (its replacement goes on)."""
+        err = exc.args[0]
+        self.history.write(Client(self.reader, "batch-failed", self.history.now(), error=err.name(), detail=err.str()))
+        if err.fatal() or not self.transactional:
+            if err.fatal():
+                raise exc
+            return
+        try:
+            producer.abort_transaction(30)
+        except KafkaException:
+            pass
+        _rewind(consumer)
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        self.assigned = True
+        if self._assigned is not None:
+            self._assigned.value = 1
+
+    def _hold(self, n: int) -> None:
+        if self.in_hand is not None:
+            self.in_hand.value = n
+
+    # --- the side effect ------------------------------------------------------------------
+    def _open_store(self) -> sqlite3.Connection | None:
+        if not self.store:
+            return None
+        db = sqlite3.connect(self.store, timeout=30, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def _effects(self, db: sqlite3.Connection | None, consumer: RecordedConsumer, records: list[Any]) -> None:
+        """One row per processed record, committed before the batch's offsets are."""
+        if db is None:
+            return
+        verb = "INSERT OR IGNORE" if self.idempotent_store else "INSERT"
+        now = self.history.now()
+        db.execute("BEGIN")
+        db.executemany(
+            f"{verb} INTO effects (input, worker, t) VALUES (?, ?, ?)",  # noqa: S608 - verb is one of two constants
+            [(_id_of(m), self.reader, now) for m in records],
+        )
+        db.execute("COMMIT")
+
+    # --- crashing where the experiment says ------------------------------------------------
+    def _crash_point(self, point: str) -> None:
+        """Stop here (SIGSTOP) when armed for this point; the nemesis SIGKILLs us."""
+        if self.arm is None or self.arm.value != _CODES[point]:
+            return
+        self.arm.value = 0
+        self.history.write(Client(self.reader, "crash-point", self.history.now(), detail=point))
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def create_store(path: Path, idempotent: bool) -> None:
+    """The side-effect table; keyed by input id when the effect is idempotent."""
+    with sqlite3.connect(path) as db:
+        key = "PRIMARY KEY" if idempotent else ""
+        db.execute(f"CREATE TABLE IF NOT EXISTS effects (input TEXT {key}, worker TEXT, t REAL)")
+
+
+def effects(path: Path, history: HistoryWriter) -> int:
+    """Read the store back into the history (one ``effect`` event per row); the row count."""
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT input, worker, t FROM effects ORDER BY rowid").fetchall()
+    for source, worker, t in rows:
+        history.write(Effect(path.name, source, worker, t))
+    return len(rows)
+
+
+def _id_of(msg: Any) -> str:
+    for k, v in msg.headers() or ():
+        if k == "id" and v is not None:
+            return v.decode(errors="replace")
+    return (msg.value() or b"").split(b" ", 1)[0].decode(errors="replace")
+
+
+def _next_offsets(records: list[Any]) -> list[TopicPartition]:
+    last: dict[tuple[str, int], int] = {}
+    for m in records:
+        last[(m.topic(), m.partition())] = m.offset() + 1
+    return [TopicPartition(t, p, o) for (t, p), o in last.items()]
+
+
+def _rewind(consumer: Any) -> None:
+    """Seek every assigned partition back to its committed offset (or the start)."""
+    try:
+        assigned = consumer.assignment()
+        for tp in consumer.committed(assigned, timeout=30):
+            consumer.seek(TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else 0))
+    except KafkaException:
+        pass
+
+
+def _pipeline_main(
+    kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, hang: Any
+) -> None:
+    """The child process: one ``Pipeline`` on the shared history, until ``halt`` is set."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    procs.die_with_parent()
+    worker = Pipeline(
+        history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, assigned=assigned, **kwargs
+    )
+    threading.Thread(target=lambda: (halt.wait(), worker.stop()), daemon=True).start()
+    worker.run()
+
+
+class PipelineProcess(ClientProcess):
+    """A pipeline worker in a child process: the client faults of ``ClientProcess``, and
+    ``kill_at``: SIGKILL when the worker reaches a point of its loop."""
+
+    main = staticmethod(_pipeline_main)
+
+    def __init__(self, kwargs: dict[str, Any], history_path: Path, history_start: float, cluster: str) -> None:
+        self.arm = _SPAWN.Value("i", 0, lock=False)
+        super().__init__({**kwargs, "arm": self.arm}, history_path, history_start, cluster)
+
+    def kill_at(self, point: str, timeout: float = 15.0) -> bool:
+        """Arm ``point``, wait until the worker stopped itself there, SIGKILL it; whether it
+        got there in time (if not, it is killed wherever it is)."""
+        self.arm.value = _CODES[resolve_point(point, self.kwargs.get("mode", "exactly-once"))]
+        deadline = time.monotonic() + timeout
+        reached = False
+        while time.monotonic() < deadline and self.alive:
+            if procs.paused(self.pid):
+                reached = True
+                break
+            time.sleep(0.01)
+        self.arm.value = 0
+        self.kill()
+        return reached
