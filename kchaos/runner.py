@@ -220,6 +220,7 @@ class Runner:
                 p.stop()
             for p in producers:
                 p.join(60)
+            self._catch_up(members, history)
             self._settle(consumers, self._quiet(variant))
             finished = True
         finally:
@@ -450,6 +451,18 @@ class Runner:
             )
             last = {"ok": ok, "errors": errors, "t": elapsed}
             time.sleep(0.5)
+
+    def _catch_up(self, members: dict[str, Any], history: HistoryWriter, limit: float = 45.0) -> None:
+        """Pipeline workers are done when their input is committed to its end; one that
+        is not by ``limit`` is recorded (a ``client`` event), and the run goes on."""
+        pipes = [c for c in members.values() if isinstance(c, PipelineProcess)]
+        if not pipes:
+            return
+        group, topic = pipes[0].group, pipes[0].kwargs["input_topic"]
+        if not pipeline.wait_caught_up(self.cluster.bootstrap, group, topic, limit):
+            history.write(
+                Client(group, "not-caught-up", history.now(), detail=f"input not committed after {limit:g} s")
+            )
 
     def _quiet(self, variant: Variant) -> float:
         """How long deliveries must stand still before consumers count as caught up:

@@ -36,10 +36,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import OffsetSpec
 
 from kchaos import procs
 from kchaos.clients import QUIET
+from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Effect
 from kchaos.history import HistoryWriter
 from kchaos.workload.child import _SPAWN, ClientProcess
@@ -262,6 +264,31 @@ def effects(path: Path, history: HistoryWriter) -> int:
     for source, worker, t in rows:
         history.write(Effect(path.name, source, worker, t))
     return len(rows)
+
+
+def wait_caught_up(bootstrap: str, group: str, topic: str, timeout: float) -> bool:
+    """Wait until ``group`` has committed every partition of ``topic`` up to its end (a
+    pipeline's work is done when its input is committed, not when deliveries pause: a
+    transaction stalled by a fault delivers nothing for a while and then goes on)."""
+    adm = admin(bootstrap)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            parts = adm.list_topics(topic, timeout=5).topics[topic].partitions
+            ends = {
+                tp.partition: f.result().offset
+                for tp, f in adm.list_offsets(
+                    {TopicPartition(topic, p): OffsetSpec.latest() for p in parts}, request_timeout=5
+                ).items()
+            }
+            request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in ends])]
+            done = adm.list_consumer_group_offsets(request, request_timeout=5)[group].result().topic_partitions
+            if all(tp.error is None and tp.offset >= ends[tp.partition] for tp in done):
+                return True
+        except Exception:  # noqa: BLE001 - a coordinator or leader moving: ask again
+            pass
+        time.sleep(0.3)
+    return False
 
 
 def _id_of(msg: Any) -> str:
