@@ -15,6 +15,7 @@ their containers (``docker exec``), with the node's own Kafka jars.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kchaos.cluster.base import Cluster
@@ -33,6 +34,9 @@ def dump_class(kafka_version: str) -> str:
     )
 
 
+BATCH_FIELD = re.compile(r"(producerId|producerEpoch|baseSequence): (-?\d+)")
+
+
 def parse_dump(output: str) -> dict[str, dict[str, Any]]:
     """DumpLogSegments' output, per file: what kind of entries, how many, and the first lines.
 
@@ -46,8 +50,14 @@ def parse_dump(output: str) -> dict[str, dict[str, Any]]:
         lines = [ln for ln in body.splitlines() if ln.strip()]
         info: dict[str, Any] = {"excerpt": [ln[:200] for ln in lines[:EXCERPT_LINES]]}
         if name.endswith(".log"):
-            info["batches"] = sum(1 for ln in lines if ln.startswith("baseOffset:"))
+            batches = [ln for ln in lines if ln.startswith("baseOffset:")]
+            info["batches"] = len(batches)
             info["records"] = sum(1 for ln in lines if ln.startswith("| offset:"))
+            # Who wrote each batch: an idempotent producer's id, epoch and first sequence
+            # number (-1 for a producer without idempotence).
+            fields = [dict(BATCH_FIELD.findall(ln)) for ln in batches]
+            info["producer_ids"] = sorted({int(f["producerId"]) for f in fields if int(f.get("producerId", -1)) >= 0})
+            info["sequenced_batches"] = sum(1 for f in fields if int(f.get("baseSequence", -1)) >= 0)
         elif name.endswith(".index"):
             info["entries"] = sum(1 for ln in lines if ln.startswith("offset:"))
         elif name.endswith(".timeindex"):

@@ -118,6 +118,8 @@ MEASURES: dict[str, Measure] = {
         _m("log_start_offset", "offset", "the log start offset at the last look", "segments"),
         _m("segment_file_kinds", "kinds", "kinds of segment files seen (log, index, ...)", "segments"),
         _m("records_decoded", "records", "records decoded from the oldest segment", "segments"),
+        _m("batch_producer_ids", "ids", "idempotent producer ids in the decoded batch headers", "segments"),
+        _m("sequenced_batches", "batches", "decoded batches that carry a sequence number (idempotence)", "segments"),
         _m("index_entries", "entries", "offset index entries decoded", "segments"),
         _m("timeindex_entries", "entries", "time index entries decoded", "segments"),
     )
@@ -289,6 +291,8 @@ def on_disk(ix: Index) -> dict[str, Any]:
         "log_start_offset": last.bases()[0] if last.bases() else None,
         "segment_file_kinds": len(kinds & {"log", "index", "timeindex", "snapshot"}),
         "records_decoded": sum(d.get("records", 0) for d in decoded),
+        "batch_producer_ids": len({i for d in decoded for i in d.get("producer_ids", ())}),
+        "sequenced_batches": sum(d.get("sequenced_batches", 0) for d in decoded),
         "index_entries": sum(d.get("entries", 0) for name, d in first.decoded.items() if name.endswith(".index")),
         "timeindex_entries": sum(
             d.get("entries", 0) for name, d in first.decoded.items() if name.endswith(".timeindex")
