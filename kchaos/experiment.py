@@ -140,6 +140,7 @@ class Experiment(Strict):
     question: str
     answer_hint: str = ""
     cite: list[str] = Field(default_factory=list)  # measurements the answer paragraph quotes per variant
+    compare: list[str] = Field(default_factory=list)  # measurements drawn as one bar chart across variants
     # One sentence per phase for workshop mode (--present); a phase left out is narrated
     # from the workload and the fault schedule.
     narration: dict[Literal["steady", "fault", "heal", "recovery", "drain"], str] = Field(default_factory=dict)
@@ -151,7 +152,7 @@ class Experiment(Strict):
     quick: Durations = Field(default_factory=Durations)
     nightly: Durations = Field(default_factory=lambda: Durations(steady=20, fault=40, recovery=20))
 
-    @field_validator("cite")
+    @field_validator("cite", "compare")
     @classmethod
     def known_measurements(cls, items: list[str]) -> list[str]:
         for name in items:

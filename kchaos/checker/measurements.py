@@ -108,6 +108,9 @@ MEASURES: dict[str, Measure] = {
         _m("pipeline_lost", "records", "committed inputs without any committed output", "pipeline"),
         _m("pipeline_duplicated", "records", "committed inputs with more than one committed output", "pipeline"),
         _m("pipeline_redelivered", "records", "deliveries of an input beyond its first, to the pipeline", "pipeline"),
+        _m("pipeline_throughput_per_s", "records/s", "committed outputs per second of the pipeline's work", "pipeline"),
+        _m("pipeline_latency_ms.p50", "ms", "median input send to its output committed (visible)", "pipeline"),
+        _m("pipeline_latency_ms.p99", "ms", "99th percentile input send to its output committed", "pipeline"),
         _m("pipeline_kills", "kills", "pipeline workers SIGKILLed at a point of their loop", "pipeline"),
         _m("pipeline_kills_at_point", "kills", "of those, kills that came at the point asked", "pipeline"),
         _m("effects", "rows", "rows the pipeline wrote to its store outside Kafka", "pipeline", "store"),
@@ -387,7 +390,13 @@ def pipeline_measurements(ix: Index) -> dict[str, Any]:
     delivered = Counter(r.id for r in ix.reads if r.group in groups)
     kills = [f for f in ix.faults if f.name == "kill-client" and f.phase == "start" and (f.args or {}).get("at")]
     rows = Counter(e.input for e in ix.other if isinstance(e, Effect))
+    visible = _visible_outputs(ix)
+    latencies = [t - ix.sends[i].t0 for i, t in visible.items() if i in ix.sends and ix.sends[i].t0_known]
+    first = min((p.t for p in outputs), default=0.0)
+    span = max(visible.values(), default=first) - first
     return {
+        "pipeline_throughput_per_s": round(len(visible) / span, 1) if span > 0 else None,
+        "pipeline_latency_ms": {"p50": _ms(percentile(latencies, 50)), "p99": _ms(percentile(latencies, 99))},
         "pipeline_inputs": len({p.id for p in outputs}),
         "pipeline_outputs": sum(committed.values()),
         "pipeline_lost": sum(1 for i in inputs if committed[i] == 0),
@@ -401,6 +410,20 @@ def pipeline_measurements(ix: Index) -> dict[str, Any]:
             else {}
         ),
     }
+
+
+def _visible_outputs(ix: Index) -> dict[str, float]:
+    """Input id -> when its first committed output became visible to read_committed
+    readers: its transaction's commit, or (outside a transaction) its ack."""
+    out: dict[str, float] = {}
+    for r in ix.drain_reads(RC):
+        send = ix.sends.get(r.id)
+        if r.input is None or send is None:
+            continue
+        txn = ix.txn_events.get(send.txn) if send.txn else None
+        t = txn.t if txn is not None and txn.status == "commit" else send.t1
+        out[r.input] = min(t, out.get(r.input, t))
+    return out
 
 
 def group_measurements(ix: Index, redelivered_by_cause: dict[str, int]) -> dict[str, Any]:

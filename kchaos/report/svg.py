@@ -98,3 +98,37 @@ def fault_windows(faults: list[dict[str, Any]], end: float) -> list[tuple[float,
             windows.append((open_.pop(key), f["t"], f"{f['name']} {f['target']}"))
     windows += [(t, end, f"{n} {tg}") for (n, tg), t in open_.items()]
     return windows
+
+
+def bar_chart(title: str, bars: list[tuple[str, float | None]], y_label: str) -> str:
+    """One horizontal bar per labelled value (a variant's measurement), value printed at
+    its end; a missing value is drawn as "n/a". For comparing variants at a glance."""
+    row, label_w = 26, 300
+    height = PAD_T + row * len(bars) + PAD_B
+    top = nice_ticks(max([v for _, v in bars if v is not None] + [1e-9]))[-1]
+    sx = _scale(0, top, label_w, W - PAD_R - 60)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" '
+        'font-family="sans-serif" font-size="11">',
+        f'<rect width="{W}" height="{height}" fill="white"/>',
+        f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">{escape(title)}</text>',
+    ]
+    for i, (label, value) in enumerate(bars):
+        y = PAD_T + row * i
+        out.append(f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{escape(label[:48])}</text>')
+        if value is None:
+            out.append(f'<text x="{label_w + 4}" y="{y + 16}" fill="#888">n/a</text>')
+            continue
+        color = COLORS[i % len(COLORS)]
+        out.append(
+            f'<rect x="{label_w}" y="{y + 4}" width="{max(sx(value) - label_w, 1):.1f}" height="{row - 8}" '
+            f'fill="{color}"/>'
+        )
+        out.append(f'<text x="{sx(value) + 4:.1f}" y="{y + 16}">{value:g}</text>')
+    axis_y = PAD_T + row * len(bars) + 4
+    out.append(f'<line x1="{label_w}" y1="{axis_y}" x2="{W - PAD_R - 60}" y2="{axis_y}" stroke="black"/>')
+    out.append(
+        f'<text x="{(label_w + W - PAD_R - 60) / 2}" y="{axis_y + 18}" text-anchor="middle">{escape(y_label)}</text>'
+    )
+    out.append("</svg>")
+    return "\n".join(out)

@@ -13,7 +13,7 @@ from kchaos.checker.anomalies import KINDS
 from kchaos.checker.measurements import measure
 from kchaos.expectations import lookup
 from kchaos.report.sequence import mermaid
-from kchaos.report.svg import fault_windows, line_chart
+from kchaos.report.svg import bar_chart, fault_windows, line_chart
 from kchaos.results import RunResult, VariantResult
 
 
@@ -236,6 +236,22 @@ def _profile(provenance: dict[str, Any] | None) -> list[str]:
     return md
 
 
+def _compared(run_dir: Path, run: RunResult) -> list[str]:
+    """One bar chart per measurement the experiment compares across its variants."""
+    md: list[str] = []
+    for name in run.experiment.compare:
+        unit = measure(name).unit if measure(name) else ""
+        bars = [(v.name, _number(lookup(name, v.anomalies, v.measurements))) for v in run.variants]
+        file = f"compare-{name.replace('.', '-')}.svg"
+        (run_dir / file).write_text(bar_chart(f"{name} per variant", bars, unit))
+        md += [f"![{name} per variant]({file})", ""]
+    return ["## Compared", "", *md] if md else []
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def write_report(run: RunResult) -> Path:
     """Write report.md, summary.json and the plots; update reports/index.md. Returns report.md."""
     d = run.run_dir
@@ -258,6 +274,7 @@ def write_report(run: RunResult) -> Path:
     if run.error:
         md += [f"> The run stopped with an error: {run.error}", ""]
     md += ["## Variants", "", *_variant_table(run), ""]
+    md += _compared(d, run)
     cluster = exp.cluster
     md += [
         "## Setup",
