@@ -71,6 +71,7 @@ class ConsumerGroups(Strict):
     poll_ms: int = 200  # how long a poll waits to fill its batch
     java_members: int = 0  # more members per group: Kafka's own VerifiableConsumer (consumer:G:M, M >= members)
     processing_ms: float = 0
+    topic: str | None = None  # the topic the groups read (default: the workload's)
     config: dict[str, str | int | bool] = Field(default_factory=dict)
 
 
@@ -116,6 +117,7 @@ class Variant(Strict):
     # How this variant's pipeline runs, over workload.pipeline (mode, store, batch, ...).
     pipeline: dict[str, Any] = Field(default_factory=dict)
     txn_size: int | None = None  # records per transaction, over workload.txn_size
+    faults: list[FaultStep] | None = None  # this variant's own fault schedule, in place of the experiment's
     expect: list[str] = Field(default_factory=list)
 
     @field_validator("expect")
@@ -240,31 +242,10 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
     """What only the whole file can tell: targets that name an unknown topic, a ``$name``
     no earlier step defined, a workload part that does not exist, and expectations that
     could never fail. ``(location, message)`` of each."""
-    topics = {t.name for t in exp.topics}
-    named: set[str] = set()
-    order = sorted(range(len(exp.faults)), key=lambda i: exp.faults[i].at)
-    for i in order:
-        step = exp.faults[i]
-        for field in ("target", "to"):
-            ref = getattr(step, field)
-            if ref is None or step.do == "crash-producer":
-                continue
-            t = targets.parse(ref)
-            wants_client = actions.action(step.do).target == "client"
-            if wants_client != (t.kind in targets.CLIENT_KINDS) and t.kind != "$":
-                wanted = "a consumer:G:M or pipeline:M target" if wants_client else "a node target"
-                yield ("faults", i, field), f"{step.do} needs {wanted}, not {ref!r}"
-                continue
-            msg = _target_problem(exp, t, named, topics) or _java_member_problem(exp, step.do, t)
-            if msg:
-                yield ("faults", i, field), msg
-        if step.do == "crash-producer":
-            ref = str(step.target if step.target is not None else 0)
-            if not ref.isdigit() or int(ref) >= exp.workload.producers:
-                n = exp.workload.producers
-                yield ("faults", i, "target"), f"crash-producer target {ref!r}: a producer number, 0..{n - 1}"
-        if step.name:
-            named.add(step.name)
+    yield from _schedule_problems(exp, exp.faults, ("faults",))
+    for v, variant in enumerate(exp.variants):
+        if variant.faults is not None:
+            yield from _schedule_problems(exp, variant.faults, ("variants", v, "faults"))
     yield from _consumer_problems(exp)
     yield from _pipeline_problems(exp)
     for v, variant in enumerate(exp.variants):
@@ -295,12 +276,47 @@ def group_spec(exp: Experiment, variant: Variant) -> ConsumerGroups | None:
     return ConsumerGroups.model_validate({**spec.model_dump(), **variant.group})
 
 
+def _schedule_problems(
+    exp: Experiment, steps: list[FaultStep], where: tuple[Any, ...]
+) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Targets of one fault schedule (the experiment's, or a variant's own)."""
+    topics = {t.name for t in exp.topics}
+    named: set[str] = set()
+    for i in sorted(range(len(steps)), key=lambda i: steps[i].at):
+        step = steps[i]
+        for field in ("target", "to"):
+            ref = getattr(step, field)
+            if ref is None or step.do == "crash-producer":
+                continue
+            t = targets.parse(ref)
+            wants_client = actions.action(step.do).target == "client"
+            if wants_client != (t.kind in targets.CLIENT_KINDS) and t.kind != "$":
+                wanted = "a consumer:G:M or pipeline:M target" if wants_client else "a node target"
+                yield (*where, i, field), f"{step.do} needs {wanted}, not {ref!r}"
+                continue
+            msg = _target_problem(exp, t, named, topics) or _java_member_problem(exp, step.do, t)
+            if msg:
+                yield (*where, i, field), msg
+        if step.do == "crash-producer":
+            ref = str(step.target if step.target is not None else 0)
+            if not ref.isdigit() or int(ref) >= exp.workload.producers:
+                n = exp.workload.producers
+                yield (*where, i, "target"), f"crash-producer target {ref!r}: a producer number, 0..{n - 1}"
+        if step.name:
+            named.add(step.name)
+
+
+def schedule(exp: Experiment, variant: Variant) -> list[FaultStep]:
+    """The fault steps of a variant: its own when it has them, else the experiment's."""
+    return exp.faults if variant.faults is None else variant.faults
+
+
 def pipeline_spec(exp: Experiment, variant: Variant) -> PipelineSpec | None:
     """The variant's pipeline: ``workload.pipeline`` with its ``pipeline`` fields over it."""
     spec = exp.workload.pipeline
-    if spec is None or not variant.pipeline:
-        return spec
-    return PipelineSpec.model_validate({**spec.model_dump(), **variant.pipeline})
+    if spec is not None and variant.pipeline:
+        spec = PipelineSpec.model_validate({**spec.model_dump(), **variant.pipeline})
+    return spec if spec is not None and spec.workers > 0 else None  # no workers: no pipeline
 
 
 def _pipeline_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -309,7 +325,7 @@ def _pipeline_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]
             continue
         if exp.workload.pipeline is None:
             yield ("variants", v, "pipeline"), "a variant's pipeline settings need workload.pipeline"
-        elif shape := sorted(set(variant.pipeline) & {"output", "workers"}):
+        elif shape := sorted(set(variant.pipeline) & {"output"}):
             yield ("variants", v, "pipeline", shape[0]), f"{shape[0]}: the pipeline's shape is the workload's"
         else:
             try:
@@ -341,6 +357,14 @@ def _consumer_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]
                 yield ("variants", v, "group", *e["loc"]), f"{where}: {e['msg']}"
     if spec is None:
         return
+    topics = {t.name for t in exp.topics}
+    for v, variant in enumerate(exp.variants):
+        read = _safe_group_spec(exp, variant)
+        if read is not None and read.topic is not None and read.topic not in topics:
+            where = (
+                ("variants", v, "group", "topic") if "topic" in variant.group else ("workload", "consumers", "topic")
+            )
+            yield where, f"topic {read.topic!r}: not among the topics {sorted(topics)}"
     if spec.standby and not spec.process:
         yield ("workload", "consumers", "standby"), "standby members are started by start-client: set process: true"
     for v, variant in enumerate(exp.variants):
@@ -352,6 +376,20 @@ def _consumer_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]
                 yield ("variants", v, "consumer", key), _classic_only(variant.name, key)
             elif key in spec.config:
                 yield ("workload", "consumers", "config", key), _classic_only(variant.name, key)
+
+
+def _safe_pipeline_spec(exp: Experiment, variant: Variant) -> PipelineSpec | None:
+    try:
+        return pipeline_spec(exp, variant)
+    except ValidationError:
+        return None  # reported by _pipeline_problems
+
+
+def _safe_group_spec(exp: Experiment, variant: Variant) -> ConsumerGroups | None:
+    try:
+        return group_spec(exp, variant)
+    except ValidationError:
+        return None  # reported by _consumer_problems
 
 
 def _classic_only(variant: str, key: str) -> str:
@@ -380,15 +418,16 @@ def capabilities(exp: Experiment, variant: Variant) -> frozenset[str]:
     if exp.workload.consumers is not None:
         can.add("group")
     pipe = pipeline_spec(exp, variant)
-    if pipe is not None:
+    if pipe is not None and pipe.workers > 0:
         can |= {"pipeline", "group"} | ({"txn"} if pipe.mode == "exactly-once" else set())
         if pipe.store != "none":
             can.add("store")
     if exp.workload.keys != "none":
         can.add("keyed")
-    if any(f.do == "crash-producer" for f in exp.faults):
+    steps = schedule(exp, variant)
+    if any(f.do == "crash-producer" for f in steps):
         can.add("client")
-    if any(f.do == "step" and f.args.get("name") == "inspect-log" for f in exp.faults):
+    if any(f.do == "step" and f.args.get("name") == "inspect-log" for f in steps):
         can.add("segments")
     return frozenset(can)
 
@@ -408,9 +447,9 @@ def _target_problem(exp: Experiment, t: targets.Target, named: set[str], topics:
         if (t.partition or 0) >= spec.groups or (t.index or 0) >= size:
             return f"{t.text()}: this workload has {spec.groups} groups of {size} members"
     if t.kind == "pipeline":
-        pipe = exp.workload.pipeline
-        if pipe is None or (t.index or 0) >= pipe.workers:
-            return f"{t.text()}: this workload has {pipe.workers if pipe else 0} pipeline workers"
+        most = max((p.workers for v in exp.variants if (p := _safe_pipeline_spec(exp, v)) is not None), default=0)
+        if (t.index or 0) >= most:
+            return f"{t.text()}: this workload has {most} pipeline workers"
     if t.kind == "group-coordinator":
         groups = exp.workload.consumers.groups if exp.workload.consumers else 0
         if (t.index or 0) >= groups:

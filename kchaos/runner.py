@@ -27,8 +27,9 @@ from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
 from kchaos.events import Client, Meta, Phase
 from kchaos.expectations import evaluate
-from kchaos.experiment import Experiment, PipelineSpec, Variant, group_spec, pipeline_spec
+from kchaos.experiment import Experiment, PipelineSpec, Variant, group_spec, pipeline_spec, schedule
 from kchaos.faults.nemesis import Nemesis
+from kchaos.faults.step import FaultStep
 from kchaos.history import HistoryWriter, load
 from kchaos.results import Observer, RunResult, VariantResult
 from kchaos.workload import pipeline
@@ -139,7 +140,7 @@ class Runner:
         # A reused cluster starts each variant whole: nothing paused, down or cut.
         self.cluster.heal()
         wait_writable(self.cluster.bootstrap, self.cluster.spec, timeout=90)
-        names = self._create_topics(index, variant)
+        names = self._names = self._create_topics(index, variant)
         topic = names[wl.topic]
         hist_path = self.result.run_dir / f"history.{index}-{slug(variant.name)}.jsonl"
         history = HistoryWriter(hist_path)
@@ -214,7 +215,10 @@ class Runner:
             phase("steady")
             for p in producers:
                 p.start()
-            self._timeline(history, nemesis, producers, consumers, poller, groups if consumers else None, phase, total)
+            steps = schedule(self.exp, variant)
+            self._timeline(
+                history, nemesis, producers, consumers, poller, groups if consumers else None, phase, total, steps
+            )
             phase("drain")
             for p in producers:
                 p.stop()
@@ -287,7 +291,7 @@ class Runner:
                     "name": f"v{index}g{g}c{m}",
                     "group": group,
                     "bootstrap": self.cluster.bootstrap,
-                    "topics": [topic],
+                    "topics": [self._names[spec.topic] if spec.topic else topic],
                     "config": {**conf, **({"group.instance.id": f"{group}-m{m}"} if m in spec.static_members else {})},
                     "commit": spec.commit,
                     "processing_ms": spec.processing_ms,
@@ -407,10 +411,11 @@ class Runner:
         groups: GroupWatcher | None,
         phase: Callable[[str], None],
         total: float,
+        schedule: list[FaultStep],
     ) -> None:
         d = self.durations
         start = time.monotonic()
-        steps = sorted(self.exp.faults, key=lambda s: s.at)
+        steps = sorted(schedule, key=lambda s: s.at)
         current = "steady"
         last = {"ok": 0, "errors": 0, "t": 0.0}
         while True:

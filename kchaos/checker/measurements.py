@@ -111,6 +111,13 @@ MEASURES: dict[str, Measure] = {
         _m("pipeline_throughput_per_s", "records/s", "committed outputs per second of the pipeline's work", "pipeline"),
         _m("pipeline_latency_ms.p50", "ms", "median input send to its output committed (visible)", "pipeline"),
         _m("pipeline_latency_ms.p99", "ms", "99th percentile input send to its output committed", "pipeline"),
+        _m(
+            "txn_abort_after_kill_s",
+            "s",
+            "a transactional worker SIGKILLed mid-transaction to read_committed consumers getting past its records",
+            "pipeline",
+            "group",
+        ),
         _m("pipeline_kills", "kills", "pipeline workers SIGKILLed at a point of their loop", "pipeline"),
         _m("pipeline_kills_at_point", "kills", "of those, kills that came at the point asked", "pipeline"),
         _m("effects", "rows", "rows the pipeline wrote to its store outside Kafka", "pipeline", "store"),
@@ -402,6 +409,7 @@ def pipeline_measurements(ix: Index) -> dict[str, Any]:
         "pipeline_lost": sum(1 for i in inputs if committed[i] == 0),
         "pipeline_duplicated": sum(1 for i in inputs if committed[i] > 1),
         "pipeline_redelivered": sum(n - 1 for n in delivered.values() if n > 1),
+        "txn_abort_after_kill_s": _txn_abort_after_kill(ix, kills),
         "pipeline_kills": len(kills),
         "pipeline_kills_at_point": sum(1 for f in kills if (f.args or {}).get("reached")),
         **(
@@ -410,6 +418,37 @@ def pipeline_measurements(ix: Index) -> dict[str, Any]:
             else {}
         ),
     }
+
+
+def _txn_abort_after_kill(ix: Index, kills: list[Any]) -> float | None:
+    """After a transactional worker is SIGKILLed with its transaction open, read_committed
+    consumers get nothing past that transaction's first record on each partition it
+    wrote to (the last stable offset stays there) until the coordinator aborts it, after
+    transaction.timeout.ms. Seconds from the kill to the first group read past it (the
+    longest over kills), or None when no such read came."""
+    waits = []
+    for kill in kills:
+        open_ = [
+            s
+            for s in ix.sends.values()
+            if s.txn and s.status == "ok" and s.producer.startswith(f"{kill.target}-") and s.t0 <= kill.t
+            if s.txn not in ix.txn_events
+        ]
+        first: dict[tuple[str, int], int] = {}
+        for s in open_:
+            tp = (s.topic, s.partition)
+            first[tp] = min(first.get(tp, s.offset), s.offset)  # type: ignore[type-var, arg-type]
+        past = [
+            r.t
+            for r in ix.reads
+            if r.group is not None
+            and r.committed_only
+            and r.t > kill.t
+            and r.offset > first.get((r.topic, r.partition), 1 << 62)
+        ]
+        if past:
+            waits.append(round(min(past) - kill.t, 3))
+    return max(waits) if waits else None
 
 
 def _visible_outputs(ix: Index) -> dict[str, float]:

@@ -32,6 +32,7 @@ FAST_FAILURE = {
     "log.retention.check.interval.ms": "1000",
     "group.consumer.session.timeout.ms": "6000",
     "group.consumer.heartbeat.interval.ms": "1000",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000",
 }
 
 
