@@ -115,6 +115,10 @@ class Pipeline(threading.Thread):
             **QUIET,
             **(producer_config or {}),
         }
+        for conf in (self.consumer_config, self.producer_config):
+            if "debug" in conf:  # asked for librdkafka's debug log: it goes to the worker's stderr
+                conf.pop("logger", None)
+                conf["log_level"] = 7
         if self.transactional:
             # One transactional.id per worker slot: a restarted worker fences its zombie.
             self.producer_config["transactional.id"] = transactional_id or f"{group}-{name}"
