@@ -426,6 +426,10 @@ def run_command(
     ] = None,
     present: Annotated[bool, typer.Option("--present", help="Full-screen view for a projector (workshops).")] = False,
     step: Annotated[bool, typer.Option("--step", help="With --present: wait for Enter before each phase.")] = False,
+    variant: Annotated[
+        Optional[list[str]],
+        typer.Option("--variant", help="Run only the variants whose names contain this (repeatable)."),
+    ] = None,
 ) -> None:
     """Run one experiment against a real cluster and write its report; exit 0 on PASS, 1 on FAIL."""
     from kchaos import experiment as experiments
@@ -437,6 +441,7 @@ def run_command(
     if quick and nightly:
         raise BadInput("choose one of --quick and --nightly")
     exp = experiments.load(experiments.find(experiment))  # bad input: one line, exit 2, no cluster touched
+    exp = experiments.only_variants(exp, variant or [])
     prof = profiles.load(profile) if profile else None
     if step and not present:
         raise BadInput("--step goes with --present")
@@ -449,7 +454,7 @@ def run_command(
     chosen, why = (backend, "") if cluster else choose_backend(backend, version)
     if backend == "auto" and not cluster:
         console.print(why)
-    images = {"kafka_image": kafka_image, "toxiproxy_image": toxiproxy_image, "profile": prof}
+    images = {"kafka_image": kafka_image, "toxiproxy_image": toxiproxy_image, "profile": prof, "variants": variant}
     view = PresentView(exp, console, step) if present else (LiveView(console) if live and console.is_terminal else None)
     if view:
         with view:

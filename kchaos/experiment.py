@@ -417,8 +417,8 @@ def capabilities(exp: Experiment, variant: Variant) -> frozenset[str]:
         can.add("txn")
     if exp.workload.consumers is not None:
         can.add("group")
-    pipe = pipeline_spec(exp, variant)
-    if pipe is not None and pipe.workers > 0:
+    pipe = _safe_pipeline_spec(exp, variant)
+    if pipe is not None:
         can |= {"pipeline", "group"} | ({"txn"} if pipe.mode == "exactly-once" else set())
         if pipe.store != "none":
             can.add("store")
@@ -494,6 +494,19 @@ def plan(exp: Experiment) -> str:
         extra = " (nightly only)" if v.nightly_only else ""
         lines.append(f"  variant {v.name!r}{extra}: {len(v.expect)} expectations: {'; '.join(v.expect)}")
     return "\n".join(lines)
+
+
+def only_variants(exp: Experiment, wanted: list[str]) -> Experiment:
+    """The experiment with only the variants whose names contain one of ``wanted``
+    (case-insensitive); BadInput lists the names when one matches nothing."""
+    if not wanted:
+        return exp
+    names = [v.name for v in exp.variants]
+    for w in wanted:
+        if not any(w.lower() in n.lower() for n in names):
+            raise BadInput(f"--variant {w!r}: no variant of {exp.id} matches; its variants: {'; '.join(names)}")
+    kept = [v for v in exp.variants if any(w.lower() in v.name.lower() for w in wanted)]
+    return exp.model_copy(update={"variants": kept})
 
 
 def catalog() -> dict[str, Path]:

@@ -67,11 +67,14 @@ def execute(
     kafka_image: str | None = None,
     toxiproxy_image: str | None = None,
     profile: Profile | None = None,
+    variants: list[str] | None = None,
 ) -> RunResult:
     """Run one experiment end to end and write its report; returns the result. A
-    ``profile`` is laid under the experiment (``kchaos.profile``)."""
+    ``profile`` is laid under the experiment (``kchaos.profile``); ``variants`` keeps
+    only the variants whose names contain one of them."""
     path = experiments.find(ref)
-    exp, provenance = profiles.apply(experiments.load(path), profile)
+    exp = experiments.only_variants(experiments.load(path), variants or [])
+    exp, provenance = profiles.apply(exp, profile)
     provenance = profiles.for_variants(
         provenance, {v.name for v in exp.variants if mode == "nightly" or not v.nightly_only}
     )
@@ -112,6 +115,7 @@ def execute(
         cluster = owned
     st = statefile.load(cluster.name) or {}
     command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend {cluster.backend}"
+    command += "".join(f" --variant {shlex.quote(v)}" for v in variants or [])
     if profile is not None:
         command += f" --profile {shlex.quote(profile.source or profile.name + '.yaml')}"
     result = RunResult(
