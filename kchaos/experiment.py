@@ -458,8 +458,10 @@ def _target_problem(exp: Experiment, t: targets.Target, named: set[str], topics:
 
 
 def _java_member_problem(exp: Experiment, do: str, t: targets.Target) -> str | None:
-    """Kafka's VerifiableConsumer can be killed, paused and restarted, not told to hang,
-    leave or join later."""
+    """Kafka's VerifiableConsumer and a pipeline worker can be killed, paused and
+    restarted, not told to hang, leave or join later."""
+    if t.kind == "pipeline" and do in ("hang-client", "stop-client", "start-client"):
+        return f"{do} {t.text()}: a pipeline worker can be killed, paused or restarted, not {do}"
     spec = exp.workload.consumers
     if t.kind != "consumer" or spec is None or do not in ("hang-client", "stop-client", "start-client"):
         return None
@@ -493,6 +495,9 @@ def plan(exp: Experiment) -> str:
     for v in exp.variants:
         extra = " (nightly only)" if v.nightly_only else ""
         lines.append(f"  variant {v.name!r}{extra}: {len(v.expect)} expectations: {'; '.join(v.expect)}")
+        if v.faults is not None:
+            own = ", ".join(f"+{s.at:g} s {s.do} {s.target if s.target is not None else ''}".strip() for s in v.faults)
+            lines.append(f"    its own faults: {own or 'none'}")
     return "\n".join(lines)
 
 

@@ -140,7 +140,7 @@ class Runner:
         # A reused cluster starts each variant whole: nothing paused, down or cut.
         self.cluster.heal()
         wait_writable(self.cluster.bootstrap, self.cluster.spec, timeout=90)
-        names = self._names = self._create_topics(index, variant)
+        names = self._create_topics(index, variant)
         topic = names[wl.topic]
         hist_path = self.result.run_dir / f"history.{index}-{slug(variant.name)}.jsonl"
         history = HistoryWriter(hist_path)
@@ -182,7 +182,7 @@ class Runner:
         ]
         nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
         producers += self._java_producers(index, variant, topic, pconf, history, lifetime)
-        members = self._consumers(index, variant, topic, history, lifetime)
+        members = self._consumers(index, variant, names, history, lifetime)
         pipe = pipeline_spec(self.exp, variant)
         store = self.result.run_dir / f"effects.{index}.sqlite" if pipe is not None and pipe.store != "none" else None
         members |= self._pipelines(index, variant, names, history, lifetime, store)
@@ -274,13 +274,15 @@ class Runner:
             )
 
     def _consumers(
-        self, index: int, variant: Variant, topic: str, history: HistoryWriter, total: float
+        self, index: int, variant: Variant, names: dict[str, str], history: HistoryWriter, total: float
     ) -> dict[str, Any]:
         """The group members by target name (``consumer:G:M``): threads, or child
-        processes when the workload asks (``process: true``, for client faults)."""
+        processes when the workload asks (``process: true``, for client faults). They
+        read the workload's topic, or the one the groups name (``topic``)."""
         spec = group_spec(self.exp, variant)
         if spec is None:
             return {}
+        topic = names[spec.topic or self.exp.workload.topic]
         conf = {**spec.config, **variant.consumer}
         members: dict[str, Any] = {}
         for g in range(spec.groups):
@@ -291,7 +293,7 @@ class Runner:
                     "name": f"v{index}g{g}c{m}",
                     "group": group,
                     "bootstrap": self.cluster.bootstrap,
-                    "topics": [self._names[spec.topic] if spec.topic else topic],
+                    "topics": [topic],
                     "config": {**conf, **({"group.instance.id": f"{group}-m{m}"} if m in spec.static_members else {})},
                     "commit": spec.commit,
                     "processing_ms": spec.processing_ms,

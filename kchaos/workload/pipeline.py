@@ -127,10 +127,6 @@ class Pipeline(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
 
-    def hang(self) -> None:
-        """Not a pipeline fault: a hung pipeline is a killed one that has not died."""
-        self._halt.set()
-
     # --- the loop --------------------------------------------------------------------------
     def run(self) -> None:
         consumer = RecordedConsumer(self.consumer_config, self.history, self.reader)
