@@ -71,11 +71,12 @@ def parse_dump(output: str) -> dict[str, dict[str, Any]]:
 def to_decode(files: list[dict[str, Any]]) -> list[str]:
     """The files of the oldest closed segment (not the active one), and its snapshot."""
     bases = segment_bases(files)
-    if len(bases) < 2:
-        bases = bases[:1]
     oldest = bases[0] if bases else None
     names = {f["name"] for f in files}
-    picked = [f"{oldest:020d}{kind}" for kind in SEGMENT_KINDS if oldest is not None]
+    # Only the active segment: its .log alone. Its indexes are preallocated, memory-mapped
+    # and written while DumpLogSegments reads them (it fails there now and then).
+    kinds = SEGMENT_KINDS if len(bases) >= 2 else (".log",)
+    picked = [f"{oldest:020d}{kind}" for kind in kinds if oldest is not None]
     snapshots = sorted(n for n in names if n.endswith(".snapshot"))
     if snapshots:
         picked.append(snapshots[0])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -328,12 +328,18 @@ def _pipeline_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]
         elif shape := sorted(set(variant.pipeline) & {"output"}):
             yield ("variants", v, "pipeline", shape[0]), f"{shape[0]}: the pipeline's shape is the workload's"
         else:
-            try:
-                pipeline_spec(exp, variant)
-            except ValidationError as err:
-                e = err.errors()[0]
-                where = ".".join(str(p) for p in e["loc"])
-                yield ("variants", v, "pipeline", *e["loc"]), f"{where}: {e['msg']}"
+            yield from _override_problem(
+                lambda variant=variant: pipeline_spec(exp, variant), ("variants", v, "pipeline")
+            )
+
+
+def _override_problem(merge: Callable[[], Any], where: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """A variant's fields over the workload's (``group``, ``pipeline``) that do not validate."""
+    try:
+        merge()
+    except ValidationError as err:
+        e = err.errors()[0]
+        yield (*where, *e["loc"]), f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
 
 
 def _consumer_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
@@ -349,12 +355,7 @@ def _consumer_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]
                 f"{shape[0]}: the group's shape is the workload's, not a variant's",
             )
         elif variant.group:
-            try:
-                group_spec(exp, variant)
-            except ValidationError as err:
-                e = err.errors()[0]
-                where = ".".join(str(p) for p in e["loc"])
-                yield ("variants", v, "group", *e["loc"]), f"{where}: {e['msg']}"
+            yield from _override_problem(lambda variant=variant: group_spec(exp, variant), ("variants", v, "group"))
     if spec is None:
         return
     topics = {t.name for t in exp.topics}

@@ -67,3 +67,9 @@ def test_on_disk_measures_retention_from_the_first_and_last_look():
 def test_dump_class_moved_in_kafka_4():
     assert dump_class("4.4.0") == "org.apache.kafka.tools.DumpLogSegments"
     assert dump_class("3.9.1") == "kafka.tools.DumpLogSegments"
+
+
+def test_an_active_segment_alone_is_decoded_without_its_indexes():
+    """The active segment's indexes are written while DumpLogSegments reads them."""
+    names = files(*(f"{0:020d}.{k}" for k in ("log", "index", "timeindex")), "leader-epoch-checkpoint")
+    assert to_decode(names) == [f"{0:020d}.log"]
