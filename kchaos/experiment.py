@@ -242,10 +242,11 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
     """What only the whole file can tell: targets that name an unknown topic, a ``$name``
     no earlier step defined, a workload part that does not exist, and expectations that
     could never fail. ``(location, message)`` of each."""
-    yield from _schedule_problems(exp, exp.faults, ("faults",))
+    shared = [v for v in exp.variants if v.faults is None]
+    yield from _schedule_problems(exp, exp.faults, ("faults",), shared)
     for v, variant in enumerate(exp.variants):
         if variant.faults is not None:
-            yield from _schedule_problems(exp, variant.faults, ("variants", v, "faults"))
+            yield from _schedule_problems(exp, variant.faults, ("variants", v, "faults"), [variant])
     yield from _consumer_problems(exp)
     yield from _pipeline_problems(exp)
     for v, variant in enumerate(exp.variants):
@@ -277,9 +278,10 @@ def group_spec(exp: Experiment, variant: Variant) -> ConsumerGroups | None:
 
 
 def _schedule_problems(
-    exp: Experiment, steps: list[FaultStep], where: tuple[Any, ...]
+    exp: Experiment, steps: list[FaultStep], where: tuple[Any, ...], variants: list[Variant]
 ) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """Targets of one fault schedule (the experiment's, or a variant's own)."""
+    """Targets of one fault schedule (the experiment's, or a variant's own) for the
+    variants that run it."""
     topics = {t.name for t in exp.topics}
     named: set[str] = set()
     for i in sorted(range(len(steps)), key=lambda i: steps[i].at):
@@ -294,7 +296,11 @@ def _schedule_problems(
                 wanted = "a consumer:G:M or pipeline:M target" if wants_client else "a node target"
                 yield (*where, i, field), f"{step.do} needs {wanted}, not {ref!r}"
                 continue
-            msg = _target_problem(exp, t, named, topics) or _java_member_problem(exp, step.do, t)
+            msg = (
+                _target_problem(exp, t, named, topics)
+                or _java_member_problem(exp, step.do, t)
+                or _pipeline_target_problem(exp, t, step, variants)
+            )
             if msg:
                 yield (*where, i, field), msg
         if step.do == "crash-producer":
@@ -379,6 +385,23 @@ def _consumer_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]
                 yield ("workload", "consumers", "config", key), _classic_only(variant.name, key)
 
 
+def _pipeline_target_problem(
+    exp: Experiment, t: targets.Target, step: FaultStep, variants: list[Variant]
+) -> str | None:
+    """``pipeline:M`` must be a worker of every variant that runs the step; ``at`` (a
+    point of a pipeline worker's loop) goes only with a pipeline target."""
+    if step.args.get("at") and t.kind != "pipeline":
+        return f"{step.do} {t.text()}: 'at' is a point of a pipeline worker's loop; use a pipeline:M target"
+    if t.kind != "pipeline":
+        return None
+    for v in variants:
+        spec = _safe_pipeline_spec(exp, v)
+        workers = spec.workers if spec is not None else 0
+        if (t.index or 0) >= workers:
+            return f"{t.text()}: variant {v.name!r} has {workers} pipeline workers"
+    return None
+
+
 def _safe_pipeline_spec(exp: Experiment, variant: Variant) -> PipelineSpec | None:
     try:
         return pipeline_spec(exp, variant)
@@ -447,10 +470,6 @@ def _target_problem(exp: Experiment, t: targets.Target, named: set[str], topics:
         size = spec.members + spec.java_members + spec.standby
         if (t.partition or 0) >= spec.groups or (t.index or 0) >= size:
             return f"{t.text()}: this workload has {spec.groups} groups of {size} members"
-    if t.kind == "pipeline":
-        most = max((p.workers for v in exp.variants if (p := _safe_pipeline_spec(exp, v)) is not None), default=0)
-        if (t.index or 0) >= most:
-            return f"{t.text()}: this workload has {most} pipeline workers"
     if t.kind == "group-coordinator":
         groups = exp.workload.consumers.groups if exp.workload.consumers else 0
         if (t.index or 0) >= groups:

@@ -224,7 +224,7 @@ class Runner:
                 p.stop()
             for p in producers:
                 p.join(60)
-            self._catch_up(members, history)
+            self._catch_up(members, history, "transactional.id" in pconf)
             self._settle(consumers, self._quiet(variant))
             finished = True
         finally:
@@ -428,8 +428,8 @@ class Runner:
                 start += self._gate("fault")  # the phase clock stops while a presenter talks
                 current = "fault"
                 phase("fault")
-            while current == "fault" and steps and elapsed >= d.steady + steps[0].at:
-                nemesis.run(steps.pop(0))
+            while current == "fault" and steps and time.monotonic() - start >= d.steady + steps[0].at:
+                nemesis.run(steps.pop(0))  # a step can take its time (kill-client at a point waits for it)
             if current == "fault" and elapsed >= d.steady + d.fault:
                 start += self._gate("heal")
                 phase("heal")
@@ -459,14 +459,16 @@ class Runner:
             last = {"ok": ok, "errors": errors, "t": elapsed}
             time.sleep(0.5)
 
-    def _catch_up(self, members: dict[str, Any], history: HistoryWriter, limit: float = 45.0) -> None:
+    def _catch_up(
+        self, members: dict[str, Any], history: HistoryWriter, transactional_input: bool, limit: float = 45.0
+    ) -> None:
         """Pipeline workers are done when their input is committed to its end; one that
         is not by ``limit`` is recorded (a ``client`` event), and the run goes on."""
         pipes = [c for c in members.values() if isinstance(c, PipelineProcess)]
         if not pipes:
             return
         group, topic = pipes[0].group, pipes[0].kwargs["input_topic"]
-        if not pipeline.wait_caught_up(self.cluster.bootstrap, group, topic, limit):
+        if not pipeline.wait_caught_up(self.cluster.bootstrap, group, topic, limit, transactional_input):
             history.write(
                 Client(group, "not-caught-up", history.now(), detail=f"input not committed after {limit:g} s")
             )

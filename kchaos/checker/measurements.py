@@ -105,7 +105,13 @@ MEASURES: dict[str, Measure] = {
         _m("aborted_consumed", "records", "aborted records handed to group consumers", "txn", "group"),
         _m("pipeline_inputs", "records", "input records the pipeline processed at least once", "pipeline"),
         _m("pipeline_outputs", "records", "committed outputs (read_committed drain of the output topic)", "pipeline"),
-        _m("pipeline_lost", "records", "committed inputs without any committed output", "pipeline"),
+        _m(
+            "pipeline_lost",
+            "records",
+            "inputs below the pipeline's committed offsets without any committed output",
+            "pipeline",
+        ),
+        _m("pipeline_unprocessed", "records", "inputs past the pipeline's last commit, without output", "pipeline"),
         _m("pipeline_duplicated", "records", "committed inputs with more than one committed output", "pipeline"),
         _m("pipeline_redelivered", "records", "deliveries of an input beyond its first, to the pipeline", "pipeline"),
         _m("pipeline_throughput_per_s", "records/s", "committed outputs per second of the pipeline's work", "pipeline"),
@@ -392,8 +398,16 @@ def pipeline_measurements(ix: Index) -> dict[str, Any]:
     if not outputs:
         return {}
     groups, input_topics = {p.group for p in outputs}, {p.topic for p in outputs}
-    committed = Counter(r.input for r in ix.drain_reads(RC) if r.input is not None)
-    inputs = {i for (t, _), at in ix.committed_view.items() if t in input_topics for i in at.values()}
+    # Committed outputs per input, each output position once.
+    positions = {(r.topic, r.partition, r.offset): r.input for r in ix.drain_reads(RC) if r.input is not None}
+    committed = Counter(positions.values())
+    covered_to: dict[tuple[str, int], int] = {}
+    for c in ix.commits:
+        if c.status == "ok" and c.group in groups and c.topic in input_topics:
+            covered_to[(c.topic, c.partition)] = max(covered_to.get((c.topic, c.partition), 0), c.offset)
+    # Inputs the pipeline committed past (it owes each one output); the others it never had to do.
+    inputs = {i for tp, at in ix.committed_view.items() for o, i in at.items() if o < covered_to.get(tp, 0)}
+    behind = {i for (t, _), at in ix.committed_view.items() if t in input_topics for i in at.values()} - inputs
     delivered = Counter(r.id for r in ix.reads if r.group in groups)
     kills = [f for f in ix.faults if f.name == "kill-client" and f.phase == "start" and (f.args or {}).get("at")]
     rows = Counter(e.input for e in ix.other if isinstance(e, Effect))
@@ -407,6 +421,7 @@ def pipeline_measurements(ix: Index) -> dict[str, Any]:
         "pipeline_inputs": len({p.id for p in outputs}),
         "pipeline_outputs": sum(committed.values()),
         "pipeline_lost": sum(1 for i in inputs if committed[i] == 0),
+        "pipeline_unprocessed": sum(1 for i in behind if committed[i] == 0),
         "pipeline_duplicated": sum(1 for i in inputs if committed[i] > 1),
         "pipeline_redelivered": sum(n - 1 for n in delivered.values() if n > 1),
         "txn_abort_after_kill_s": _txn_abort_after_kill(ix, kills),
@@ -432,7 +447,7 @@ def _txn_abort_after_kill(ix: Index, kills: list[Any]) -> float | None:
             s
             for s in ix.sends.values()
             if s.txn and s.status == "ok" and s.producer.startswith(f"{kill.target}-") and s.t0 <= kill.t
-            if s.txn not in ix.txn_events
+            if ix.txns.get(s.txn) != "commit"
         ]
         first: dict[tuple[str, int], int] = {}
         for s in open_:

@@ -115,6 +115,18 @@ def test_an_input_committed_without_output_is_lost():
     assert check(events)["anomalies"]["exactly-once-broken"] == 1
 
 
+def test_an_input_past_the_last_commit_is_unprocessed_not_lost():
+    m = measured(pipeline_history([1, 1, 0], committed_to=2))
+    assert (m["pipeline_lost"], m["pipeline_unprocessed"]) == (0, 1)
+
+
+def test_at_goes_with_pipeline_targets_only(tmp_path):
+    text = PIPELINE_EXPERIMENT.replace('target: "pipeline:%s"', 'target: "consumer:0:%s"')
+    text = text.replace("members: 1}", "members: 1, process: true}")
+    _, errors = experiments.check(_write(tmp_path, text % (0, "{store: sqlite}", "{}")))
+    assert any("'at' is a point of a pipeline worker's loop" in e for e in errors), errors
+
+
 def test_an_input_output_twice_is_duplicated_and_redelivered():
     events = pipeline_history([1, 2, 1], deliveries=[1, 2, 1])
     m = measured(events)
@@ -229,7 +241,7 @@ def test_experiment_pipeline_fields_checked(tmp_path):
     assert {"pipeline", "store", "txn"} <= experiments.capabilities(exp, two)
     assert experiments.group_spec(exp, two).topic == "b"
     _, errors = experiments.check(_write(tmp_path, PIPELINE_EXPERIMENT % (2, "{store: sqlite}", "{}")))
-    assert any("pipeline:2: this workload has 2 pipeline workers" in e for e in errors), errors
+    assert any("pipeline:2: variant 'one' has 2 pipeline workers" in e for e in errors), errors
     _, errors = experiments.check(_write(tmp_path, PIPELINE_EXPERIMENT % (0, "{output: a}", "{}")))
     assert any("output: the pipeline's shape" in e for e in errors), errors
     _, errors = experiments.check(_write(tmp_path, PIPELINE_EXPERIMENT % (0, "{mode: twice}", "{topic: c}")))
