@@ -131,9 +131,7 @@ class Pipeline(threading.Thread):
     # --- the loop --------------------------------------------------------------------------
     def run(self) -> None:
         consumer = RecordedConsumer(self.consumer_config, self.history, self.reader)
-        producer = RecordedProducer(self.producer_config, self.history, self.reader)
-        if self.transactional:
-            producer.init_transactions(60)
+        producer = self._new_producer()
         db = self._open_store()
         consumer.subscribe([self.input_topic], on_assign=self._on_assign)
         end = time.monotonic() + self.duration
@@ -148,7 +146,7 @@ class Pipeline(threading.Thread):
             try:
                 self._batch(consumer, producer, db, records)
             except (KafkaException, BatchFailed) as exc:
-                self._failed(consumer, producer, records, exc)
+                producer = self._failed(consumer, producer, records, exc)
             self._hold(0)
         producer.flush(30)
         consumer.close()
@@ -219,30 +217,49 @@ class Pipeline(threading.Thread):
 
     def _failed(
         self, consumer: RecordedConsumer, producer: RecordedProducer, records: list[Any], exc: Exception
-    ) -> None:
+    ) -> RecordedProducer:
         """A batch that failed: its transaction (if any) aborted, and the consumer sent back
         to the batch's first offsets, so the batch is read and processed again (nothing
-        is skipped). A fatal error (a fenced producer) ends the worker; a new instance
-        goes on from the committed offsets."""
+        is skipped). A producer that cannot go on (a fatal error, an abort refused because
+        the coordinator already timed the transaction out) is replaced, as a service
+        would: the new instance's InitProducerId fences the old one. Returns the producer
+        to go on with."""
         err = exc.args[0] if isinstance(exc, KafkaException) else None
         name, detail = (err.name(), err.str()) if err is not None else ("batch", str(exc))
         self.history.write(Client(self.reader, "batch-failed", self.history.now(), error=name, detail=detail))
         if err is not None and err.fatal():
-            raise exc
-        if self.transactional:
+            producer = self._replace(producer, err)
+        elif self.transactional:
             try:
                 _again(lambda: producer.abort_transaction(30))
-            except KafkaException as abort_error:
-                if abort_error.args[0].fatal():
-                    raise
-                raise BatchFailed(
-                    f"abort failed: {abort_error.args[0]}"
-                ) from None  # leaves the loop: a stuck worker exits
+            except KafkaException as refused:
+                producer = self._replace(producer, refused.args[0])
         try:
             for tp in _first_offsets(records):
                 consumer.seek(tp)
         except KafkaException:
             pass  # the partition moved in a rebalance: its new owner starts at the committed offset
+        return producer
+
+    def _new_producer(self) -> RecordedProducer:
+        """A producer; a transactional one retries InitProducerId while its coordinator
+        moves or the previous instance's transaction is being aborted."""
+        producer = RecordedProducer(self.producer_config, self.history, self.reader)
+        deadline = time.monotonic() + 90
+        while self.transactional:
+            try:
+                producer.init_transactions(30)
+                break
+            except KafkaException as exc:
+                if exc.args[0].fatal() or not exc.args[0].retriable() or time.monotonic() > deadline:
+                    raise
+        return producer
+
+    def _replace(self, producer: RecordedProducer, err: Any) -> RecordedProducer:
+        self.history.write(Client(self.reader, "fatal-error", self.history.now(), error=err.name(), detail=err.str()))
+        producer.purge(in_queue=True, in_flight=True)
+        producer.flush(5)
+        return self._new_producer()
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self.assigned = True
