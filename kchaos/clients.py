@@ -1,8 +1,12 @@
-"""Settings every librdkafka client kchaos creates shares."""
+"""Settings every librdkafka client kchaos creates shares, and starting a transactional one."""
 
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
+
+from confluent_kafka import KafkaException
 
 _silent = logging.getLogger("kchaos.librdkafka")
 _silent.addHandler(logging.NullHandler())
@@ -10,3 +14,17 @@ _silent.propagate = False
 
 #: librdkafka's own log lines (even FATAL ones) go nowhere: the history is the record.
 QUIET = {"log_level": 0, "logger": _silent}
+
+
+def init_transactions(producer: Any, patience: float = 90.0) -> Any:
+    """``producer.init_transactions``, again while it fails retriably (its coordinator
+    moving, a killed coordinator timing it out, the previous instance's transaction being
+    aborted), for up to ``patience`` seconds; returns the producer."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            producer.init_transactions(30)
+            return producer
+        except KafkaException as exc:
+            if exc.args[0].fatal() or not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise

@@ -41,7 +41,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import OffsetSpec
 
 from kchaos import procs
-from kchaos.clients import QUIET
+from kchaos.clients import QUIET, init_transactions
 from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Effect
 from kchaos.history import HistoryWriter
@@ -245,15 +245,7 @@ class Pipeline(threading.Thread):
         """A producer; a transactional one retries InitProducerId while its coordinator
         moves or the previous instance's transaction is being aborted."""
         producer = RecordedProducer(self.producer_config, self.history, self.reader)
-        deadline = time.monotonic() + 90
-        while self.transactional:
-            try:
-                producer.init_transactions(30)
-                break
-            except KafkaException as exc:
-                if exc.args[0].fatal() or not exc.args[0].retriable() or time.monotonic() > deadline:
-                    raise
-        return producer
+        return init_transactions(producer) if self.transactional else producer
 
     def _replace(self, producer: RecordedProducer, err: Any) -> RecordedProducer:
         self.history.write(Client(self.reader, "fatal-error", self.history.now(), error=err.name(), detail=err.str()))

@@ -16,7 +16,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from kchaos.clients import QUIET
+from kchaos.clients import QUIET, init_transactions
 from kchaos.errors import BadInput
 from kchaos.events import Client, Send, Txn
 from kchaos.history import HistoryWriter
@@ -160,15 +160,7 @@ class RecordingProducer(threading.Thread):
         """A producer; a transactional one retries InitProducerId while its coordinator
         moves (a killed coordinator makes it time out for a while)."""
         producer = Producer(self.config)
-        deadline = time.monotonic() + 90
-        while self.transactional:
-            try:
-                producer.init_transactions(30)
-                break
-            except KafkaException as exc:
-                if exc.args[0].fatal() or not exc.args[0].retriable() or time.monotonic() > deadline:
-                    raise
-        return producer
+        return init_transactions(producer) if self.transactional else producer
 
     def _crash_mid_transaction(self, zombie: Producer, seq: int, zombie_sends: int) -> tuple[Producer, int]:
         """A process crash mid-transaction, and then its zombie.
