@@ -72,7 +72,8 @@ def answer(run: RunResult) -> str:
         )
         # One cause, one sentence: the diagnosis behind the per-kind counts.
         parts += [f["text"] for f in v.findings[:3]]
-        cited = [f"{k} = {_fmt(lookup(k, a, m))}" for k in run.experiment.cite]
+        # A measurement this variant's workload does not make (None) is left out, not shown as n/a.
+        cited = [f"{k} = {_fmt(value)}" for k in run.experiment.cite if (value := lookup(k, a, m)) is not None]
         if cited:
             parts.append(f"Measured with **{v.name}**: " + "; ".join(cited) + ".")
     if run.experiment.answer_hint:

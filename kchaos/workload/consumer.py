@@ -199,7 +199,7 @@ class GroupConsumer(threading.Thread):
                 return
             batches += 1
             if self.commit_mode == "store":
-                consumer.store_offsets(offsets=_next_offsets(records))
+                consumer.store_offsets(offsets=next_offsets(records))
             elif self.commit_mode in ("sync", "async") and batches % self.commit_every == 0:
                 self._commit(consumer, asynchronous=self.commit_mode == "async")
         if self.commit_mode in ("sync", "async") and batches % self.commit_every:
@@ -220,10 +220,10 @@ class GroupConsumer(threading.Thread):
 
     def _commit_positions(self, consumer: Consumer, records: list[Any]) -> None:
         """Commit-before-processing: the offsets after this batch, before it is processed."""
-        self._commit(consumer, _next_offsets(records))
+        self._commit(consumer, next_offsets(records))
 
 
-def _next_offsets(records: list[Any]) -> list[TopicPartition]:
+def next_offsets(records: list[Any]) -> list[TopicPartition]:
     """Per partition of a batch, the offset after its last record: what a commit names."""
     last: dict[tuple[str, int], int] = {}
     for m in records:

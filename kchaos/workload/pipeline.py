@@ -46,6 +46,7 @@ from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Effect
 from kchaos.history import HistoryWriter
 from kchaos.workload.child import _SPAWN, ClientProcess
+from kchaos.workload.consumer import next_offsets, record_id
 from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
 
 MODES = ("exactly-once", "at-least-once", "at-most-once")
@@ -155,7 +156,7 @@ class Pipeline(threading.Thread):
         """One batch in the mode's order. The history never says more than happened: a
         record is ``process``-ed once its output is acknowledged (in exactly-once: once its
         transaction committed), a commit is recorded once it succeeded."""
-        offsets = _next_offsets(records)
+        offsets = next_offsets(records)
         if self.mode == "at-most-once":
             self._commit(consumer, offsets)
             self._crash_point("after-commit")
@@ -191,7 +192,7 @@ class Pipeline(threading.Thread):
 
     def _output(self, producer: RecordedProducer, msg: Any) -> str:
         """Produce the output of one input record; returns the output's id."""
-        source = _id_of(msg)
+        source = record_id(msg)
         self._outputs += 1
         out = f"{producer.producer_id}-o{self._outputs}"  # unique per attempt: a retry is another output
         producer.produce(
@@ -279,7 +280,7 @@ class Pipeline(threading.Thread):
         db.execute("BEGIN")
         db.executemany(
             f"{verb} INTO effects (input, worker, t) VALUES (?, ?, ?)",  # noqa: S608 - verb is one of two constants
-            [(_id_of(m), self.reader, now) for m in records],
+            [(record_id(m), self.reader, now) for m in records],
         )
         db.execute("COMMIT")
 
@@ -336,20 +337,6 @@ def wait_caught_up(bootstrap: str, group: str, topic: str, timeout: float, trans
             pass
         time.sleep(0.3)
     return False
-
-
-def _id_of(msg: Any) -> str:
-    for k, v in msg.headers() or ():
-        if k == "id" and v is not None:
-            return v.decode(errors="replace")
-    return (msg.value() or b"").split(b" ", 1)[0].decode(errors="replace")
-
-
-def _next_offsets(records: list[Any]) -> list[TopicPartition]:
-    last: dict[tuple[str, int], int] = {}
-    for m in records:
-        last[(m.topic(), m.partition())] = m.offset() + 1
-    return [TopicPartition(t, p, o) for (t, p), o in last.items()]
 
 
 def _first_offsets(records: list[Any]) -> list[TopicPartition]:
