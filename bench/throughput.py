@@ -7,12 +7,13 @@ goes:
 
   (a) the harness's recording producer (``RecordingProducer``: one ``send`` event
       written per ack, as it happens, into a history file);
-  (b) the same confluent-kafka client with no recording (a delivery callback that
-      only counts);
+  (b) the same records through the same confluent-kafka client at the same poll
+      cadence, with no recording (a delivery callback that only counts);
   (c) Kafka's ``ProducerPerformance`` (``kafka-producer-perf-test``) from the installed
       Kafka, with settings matched to librdkafka's defaults (batch.size 1 MB).
 
-Each round runs ``--warmup`` seconds, then counts acknowledged records for ``--seconds``.
+Each round runs each client (in a rotating order, ``--pause`` seconds apart) for
+``--warmup`` seconds, then counts acknowledged records for ``--seconds``.
 The last two lines are the medians' ratios:
 
   recording/bare-client throughput ratio: R1
@@ -43,7 +44,7 @@ from kchaos.cluster.local import LocalCluster
 from kchaos.cluster.readiness import admin
 from kchaos.cluster.spec import ClusterSpec
 from kchaos.history import HistoryWriter
-from kchaos.workload.producer import Keys, RecordingProducer
+from kchaos.workload.producer import POLL_EVERY, Keys, RecordingProducer
 
 CONFIG = {"acks": "all", "enable.idempotence": True, "linger.ms": 5, "compression.type": "none"}
 JAVA_CONFIG = {**CONFIG, "batch.size": 1000000, "max.in.flight.requests.per.connection": 5}
@@ -70,7 +71,8 @@ def recording(bootstrap: str, topic: str, warmup: float, seconds: float) -> floa
 
 
 def bare(bootstrap: str, topic: str, warmup: float, seconds: float) -> float:
-    """(b): the same client with a delivery callback that only counts."""
+    """(b): the same records (id header, id in the value, same size) through the same
+    client at the same poll cadence, with a delivery callback that only counts."""
     acked = [0]
 
     def counted(err: object, msg: object) -> None:
@@ -78,18 +80,22 @@ def bare(bootstrap: str, topic: str, warmup: float, seconds: float) -> float:
             acked[0] += 1
 
     producer = Producer({"bootstrap.servers": bootstrap, **QUIET, **CONFIG, "on_delivery": counted})
-    value = b"x" * RECORD_BYTES
+    pad = b"x" * RECORD_BYTES
     start = time.monotonic()
     window: list[int] = []
+    seq = 0
     while time.monotonic() - start < warmup + seconds:
         if not window and time.monotonic() - start >= warmup:
             window.append(acked[0])
+        id_ = f"bench-{seq}"
         try:
-            producer.produce(topic, value)
+            producer.produce(topic, value=id_.encode() + b" " + pad[len(id_) + 1 :], headers={"id": id_})
         except BufferError:
-            producer.poll(0.05)
+            producer.poll(0.1)
             continue
-        producer.poll(0)
+        seq += 1
+        if seq % POLL_EVERY == 0:
+            producer.poll(0)
     done = acked[0] - window[0]
     producer.flush(30)
     return done / seconds
@@ -141,6 +147,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=5)
+    ap.add_argument("--pause", type=float, default=5, help="seconds between two clients' runs")
     ap.add_argument("--cluster", help="a running cluster to use (else one of its own on ports 29800+)")
     args = ap.parse_args()
     own = None
@@ -150,14 +157,16 @@ def main() -> None:
         own = cluster = LocalCluster(ClusterSpec(name="bench-throughput", base_port=29800))
         teardown(own.name)
         own.up()
+    topic = f"bench-throughput-{uuid.uuid4().hex[:6]}"
+    adm = admin(cluster.bootstrap)  # held: its futures fail once it is collected
     try:
-        topic = f"bench-throughput-{uuid.uuid4().hex[:6]}"
-        adm = admin(cluster.bootstrap)  # held: its futures fail once it is collected
         for fut in adm.create_topics([NewTopic(topic, 3, 3, config={"min.insync.replicas": "2"})]).values():
             fut.result(30)
         results: dict[str, list[float]] = {"recording": [], "bare": [], "perf-test": []}
+        names = list(results)
         for r in range(args.rounds):
-            for name in results:
+            for name in names[r % 3 :] + names[: r % 3]:  # each client goes first once in three rounds
+                time.sleep(args.pause)  # the brokers settle after the last client's burst
                 if name == "recording":
                     rate = recording(cluster.bootstrap, topic, args.warmup, args.seconds)
                 elif name == "bare":
@@ -174,6 +183,9 @@ def main() -> None:
     finally:
         if own is not None:
             teardown(own.name)
+        else:  # a cluster someone else runs gets its disk back
+            for fut in adm.delete_topics([topic]).values():
+                fut.result(30)
 
 
 if __name__ == "__main__":

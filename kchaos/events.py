@@ -22,7 +22,7 @@ class _Event(msgspec.Struct, tag_field="op", omit_defaults=True):
     """Base of every event: tagged by ``op``; defaults are left out when written."""
 
 
-class Send(_Event, tag="send"):
+class Send(_Event, tag="send", gc=False):  # plain values only: never in a cycle
     """The final outcome of one produce. ``unknown``: it may or may not be in the log."""
 
     id: str
@@ -40,9 +40,12 @@ class Send(_Event, tag="send"):
     input: str | None = None  # a pipeline's output: the id of the input record it came from
     t0_known: bool = True  # false: the client reported only the ack (t0 = t1; no latency)
 
-    def __post_init__(self) -> None:
+    def problem(self) -> str | None:
+        """What is wrong with it that its types cannot say (checked by the history's readers,
+        not at construction: the recording producer builds one per acknowledged record)."""
         if self.status == "ok" and (self.partition is None or self.offset is None):
-            raise ValueError("a send with status 'ok' needs 'partition' and 'offset'")
+            return "a send with status 'ok' needs 'partition' and 'offset'"
+        return None
 
 
 class Read(_Event, tag="read"):
@@ -261,6 +264,41 @@ class Effect(_Event, tag="effect"):
     t: float
 
 
+class Stats(_Event, tag="stats"):
+    """kchaos' own: one librdkafka statistics report of a client (``statistics.interval.ms``),
+    cut down to what the measurements use. Counters run from the client's start; the
+    batch and latency figures cover the report's interval. Times in ms."""
+
+    client: str
+    role: Literal["producer", "consumer"]
+    t: float
+    msgs: int  # records sent (txmsgs) or received (rxmsgs)
+    msg_bytes: int  # their bytes (txmsg_bytes / rxmsg_bytes)
+    requests: int  # Produce requests (a producer's) or Fetch requests (a consumer's), summed over brokers
+    batch_records: float | None = None  # records per produce batch (batchcnt avg over topics)
+    batch_bytes: float | None = None  # bytes per produce batch (batchsize avg)
+    rtt_ms_p50: float | None = None  # broker round trip, mean over brokers of their p50
+    rtt_ms_p99: float | None = None
+    queue_ms_p50: float | None = None  # time a record waited in the client (int_latency)
+    queue_ms_p99: float | None = None
+
+
+class Perf(_Event, tag="perf"):
+    """kchaos' own: what Kafka's ``ProducerPerformance`` (kafka-producer-perf-test) reported
+    for the window it ran in (its final line), run by the ``perf-test`` step."""
+
+    t: float
+    topic: str
+    records: int
+    records_per_s: float
+    mb_per_s: float
+    latency_ms_avg: float
+    latency_ms_p50: float
+    latency_ms_p99: float
+    seconds: float
+    config: dict[str, Any] = {}
+
+
 EVENT_TYPES = (
     Send,
     Read,
@@ -281,6 +319,8 @@ EVENT_TYPES = (
     Client,
     Segments,
     Effect,
+    Stats,
+    Perf,
 )
 Event = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007
 #: op -> its Struct: the ops kchaos knows (any other op is skipped by readers).
@@ -294,6 +334,7 @@ ENCODER = msgspec.json.Encoder()
 def to_struct(event: dict[str, Any]) -> Any:
     """A dict as its Struct (None for an op kchaos does not know or a dict that does not fit)."""
     try:
-        return msgspec.convert(event, Event)
+        struct = msgspec.convert(event, Event)
     except msgspec.ValidationError:
         return None
+    return None if isinstance(struct, Send) and struct.problem() else struct

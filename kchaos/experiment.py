@@ -70,7 +70,13 @@ class ConsumerGroups(Strict):
     batch: int = 500  # records a poll hands over at most (small with slow processing: a rebalance waits for it)
     poll_ms: int = 200  # how long a poll waits to fill its batch
     java_members: int = 0  # more members per group: Kafka's own VerifiableConsumer (consumer:G:M, M >= members)
-    processing_ms: float = 0
+    processing_ms: float | list[float] = 0.0  # per record; a list: per group (g0, g1, ...; the last one repeats)
+
+    def processing_of(self, group: int) -> float:
+        if isinstance(self.processing_ms, list):
+            return self.processing_ms[min(group, len(self.processing_ms) - 1)] if self.processing_ms else 0
+        return self.processing_ms
+
     topic: str | None = None  # the topic the groups read (default: the workload's)
     config: dict[str, str | int | bool] = Field(default_factory=dict)
 
@@ -102,6 +108,15 @@ class Workload(Strict):
     abort_every: int = 0  # abort every N-th transaction (0: never)
     java_producers: int = 0  # more producers: Kafka's own VerifiableProducer, beside the Python ones
     watch: str | None = None  # topic:partition shown live and plotted (default: topic:0)
+    key_prefix: str = "k"  # keys are PREFIX0..PREFIX{key_count-1}; "" gives VerifiableProducer's keys "0", "1", ...
+    volume_mb: float = 0  # each Python producer stops after this many MB of values (0: runs for the phases)
+
+
+#: The workload fields a variant may set (``Variant.workload``): its shape (topic,
+#: consumers, pipeline) stays the experiment's.
+VARIANT_WORKLOAD = frozenset(
+    {"producers", "rate", "keys", "key_count", "value_bytes", "java_producers", "key_prefix", "volume_mb"}
+)
 
 
 class Variant(Strict):
@@ -117,8 +132,24 @@ class Variant(Strict):
     # How this variant's pipeline runs, over workload.pipeline (mode, store, batch, ...).
     pipeline: dict[str, Any] = Field(default_factory=dict)
     txn_size: int | None = None  # records per transaction, over workload.txn_size
+    workload: dict[str, Any] = Field(default_factory=dict)  # rate, value_bytes, ... over the workload's
+    partitions: int | None = None  # the workload topic's partition count in this variant
+    # Broker settings for this variant, set as cluster-wide dynamic defaults before it and
+    # removed after it (only settings Kafka can change on a running broker).
+    broker_config: dict[str, str | int | bool] = Field(default_factory=dict)
     faults: list[FaultStep] | None = None  # this variant's own fault schedule, in place of the experiment's
     expect: list[str] = Field(default_factory=list)
+
+    @field_validator("workload")
+    @classmethod
+    def workload_fields(cls, fields: dict[str, Any]) -> dict[str, Any]:
+        other = sorted(set(fields) - VARIANT_WORKLOAD)
+        if other:
+            raise ValueError(
+                f"a variant cannot set workload {', '.join(other)}; it may set {', '.join(sorted(VARIANT_WORKLOAD))}"
+            )
+        Workload.model_validate({"topic": "t", **fields})
+        return fields
 
     @field_validator("expect")
     @classmethod
@@ -317,6 +348,15 @@ def schedule(exp: Experiment, variant: Variant) -> list[FaultStep]:
     return exp.faults if variant.faults is None else variant.faults
 
 
+def workload_of(exp: Experiment, variant: Variant) -> Workload:
+    """The variant's workload: the experiment's with the variant's ``workload`` fields over it."""
+    if not variant.workload:
+        return exp.workload
+    return exp.workload.model_copy(
+        update=Workload.model_validate({"topic": "t", **variant.workload}).model_dump(include=set(variant.workload))
+    )
+
+
 def pipeline_spec(exp: Experiment, variant: Variant) -> PipelineSpec | None:
     """The variant's pipeline: ``workload.pipeline`` with its ``pipeline`` fields over it."""
     spec = exp.workload.pipeline
@@ -431,6 +471,8 @@ _HOW = {
     "store": "set the pipeline's store",
     "client": "add a crash-producer fault step",
     "segments": "add an inspect-log step",
+    "stats": "set statistics.interval.ms in the variant's producer (or consumer) config",
+    "perf": "add a perf-test step",
 }
 
 
@@ -446,13 +488,18 @@ def capabilities(exp: Experiment, variant: Variant) -> frozenset[str]:
         can |= {"pipeline", "group"} | ({"txn"} if pipe.mode == "exactly-once" else set())
         if pipe.store != "none":
             can.add("store")
-    if exp.workload.keys != "none":
+    if workload_of(exp, variant).keys != "none":
         can.add("keyed")
     steps = schedule(exp, variant)
     if any(f.do == "crash-producer" for f in steps):
         can.add("client")
     if any(f.do == "step" and f.args.get("name") == "inspect-log" for f in steps):
         can.add("segments")
+    if any(f.do == "step" and f.args.get("name") == "perf-test" for f in steps):
+        can.add("perf")
+    group = exp.workload.consumers.config if exp.workload.consumers else {}
+    if any("statistics.interval.ms" in c for c in (variant.producer, variant.consumer, group)):
+        can.add("stats")
     return frozenset(can)
 
 

@@ -27,11 +27,12 @@ from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
 from kchaos.events import Client, Meta, Phase
 from kchaos.expectations import evaluate
-from kchaos.experiment import Experiment, PipelineSpec, Variant, group_spec, pipeline_spec, schedule
+from kchaos.experiment import Experiment, PipelineSpec, Variant, group_spec, pipeline_spec, schedule, workload_of
 from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
 from kchaos.history import HistoryWriter, load
 from kchaos.results import Observer, RunResult, VariantResult
+from kchaos.steps.broker import set_broker_defaults
 from kchaos.workload import pipeline
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer, drain, wait_for_members
@@ -83,7 +84,11 @@ class Runner:
         for i, variant in enumerate(self.exp.variants):
             if variant.nightly_only and self.result.mode == "quick":
                 continue
-            self.result.variants.append(self.run_variant(i, variant))
+            set_broker_defaults(self.cluster.bootstrap, variant.broker_config)
+            try:
+                self.result.variants.append(self.run_variant(i, variant))
+            finally:  # the next variant, and a reused cluster, get Kafka's defaults back
+                set_broker_defaults(self.cluster.bootstrap, dict.fromkeys(variant.broker_config))
         return self.result
 
     # --- one variant ---------------------------------------------------------------------
@@ -91,10 +96,11 @@ class Runner:
         tag = uuid.uuid4().hex[:6]  # not from the seed: a rerun with the same seed needs new topics
         names = {t.name: f"{self.exp.id}.{t.name}.v{index}.{tag}" for t in self.exp.topics}
         adm = admin(self.cluster.bootstrap)
+        wl = self.exp.workload.topic
         new = [
             NewTopic(
                 names[t.name],
-                t.partitions,
+                variant.partitions if t.name == wl and variant.partitions else t.partitions,
                 t.replication_factor,
                 config={
                     k: str(v).lower() if isinstance(v, bool) else str(v)
@@ -136,7 +142,7 @@ class Runner:
         return False
 
     def run_variant(self, index: int, variant: Variant) -> VariantResult:
-        d, wl = self.durations, self.exp.workload
+        d, wl = self.durations, workload_of(self.exp, variant)
         # A reused cluster starts each variant whole: nothing paused, down or cut.
         self.cluster.heal()
         wait_writable(self.cluster.bootstrap, self.cluster.spec, timeout=90)
@@ -153,6 +159,7 @@ class Runner:
                 "producer": pconf,
                 "consumer": variant.consumer,
                 "topic": {**next(t.config for t in self.exp.topics if t.name == wl.topic), **variant.topic_config},
+                **({"broker": dict(variant.broker_config)} if variant.broker_config else {}),
             },
             topic,
             hist_path,
@@ -172,11 +179,12 @@ class Runner:
                 history,
                 wl.rate,
                 lifetime,
-                Keys(wl.keys, wl.key_count),
+                Keys(wl.keys, wl.key_count, prefix=wl.key_prefix),
                 self.rng.getrandbits(32),
                 wl.value_bytes,
                 variant.txn_size or wl.txn_size,
                 wl.abort_every,
+                int(wl.volume_mb * 1e6 / wl.value_bytes),
             )
             for i in range(wl.producers)
         ]
@@ -245,7 +253,7 @@ class Runner:
             # and on through the drain, so it records the whole ISR.
             self._wait_replicated([topic], 60)
             # The topic as it is now: an add-partitions step may have grown it.
-            declared = next(t.partitions for t in self.exp.topics if t.name == wl.topic)
+            declared = variant.partitions or next(t.partitions for t in self.exp.topics if t.name == wl.topic)
             try:
                 parts = max(declared, len(partitions(self.cluster, topic).get(topic, [])))
             except ClusterError:  # no broker answers: the drain records what it cannot read
@@ -296,7 +304,7 @@ class Runner:
                     "topics": [topic],
                     "config": {**conf, **({"group.instance.id": f"{group}-m{m}"} if m in spec.static_members else {})},
                     "commit": spec.commit,
-                    "processing_ms": spec.processing_ms,
+                    "processing_ms": spec.processing_of(g),
                     "duration": total + 60 + GROUP_WAIT_S,
                     "batch": spec.batch,
                     "commit_every": spec.commit_every,
@@ -384,7 +392,7 @@ class Runner:
         self, index: int, variant: Variant, topic: str, pconf: dict[str, Any], history: HistoryWriter, total: float
     ) -> list[JavaProducer]:
         """Kafka's own VerifiableProducer beside the Python producers (``java_producers``)."""
-        wl = self.exp.workload
+        wl = workload_of(self.exp, variant)
         conf = {**pconf, **variant.java_producer}  # java.java_producer_config translates it
         return [
             JavaProducer(
@@ -479,7 +487,10 @@ class Runner:
         spec = group_spec(self.exp, variant)
         if spec is None:
             return 0.6
-        return max(0.6, 1.5 * spec.processing_ms * spec.batch / 1000 + 2 * spec.poll_ms / 1000)
+        return max(
+            0.6,
+            1.5 * max(spec.processing_of(g) for g in range(spec.groups)) * spec.batch / 1000 + 2 * spec.poll_ms / 1000,
+        )
 
     def _settle(self, consumers: list[GroupConsumer], quiet: float = 0.6, limit: float = 20.0) -> None:
         """Let consumers catch up: wait until deliveries stop growing for ``quiet`` seconds."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from kchaos.checker import performance
 from kchaos.checker.index import RC, Index
 from kchaos.checker.rebalances import METRICS, by_trigger, episodes
 from kchaos.checker.rebalances import steps as rebalance_steps
@@ -138,6 +139,26 @@ MEASURES: dict[str, Measure] = {
         _m("sequenced_batches", "batches", "decoded batches that carry a sequence number (idempotence)", "segments"),
         _m("index_entries", "entries", "offset index entries decoded", "segments"),
         _m("timeindex_entries", "entries", "time index entries decoded", "segments"),
+        _m("records_per_request", "records", "records per Produce request (librdkafka statistics)", "stats"),
+        _m("records_per_batch", "records", "records per produce batch, mean of the statistics windows", "stats"),
+        _m("batch_bytes", "bytes", "bytes per produce batch, mean of the statistics windows", "stats"),
+        _m("produce_requests_per_s", "requests/s", "Produce requests per second, all producers", "stats"),
+        _m("throughput_mb_per_s", "MB/s", "acknowledged sends per second times bytes per record", "stats"),
+        _m("rtt_ms.p50", "ms", "broker round trip (median, mean over brokers and windows)", "stats"),
+        _m("queue_ms.p50", "ms", "time a record waited in the producer before a request took it", "stats"),
+        _m("fetch_requests_per_s", "requests/s", "Fetch requests per second, all group consumers", "stats"),
+        _m("records_per_fetch", "records", "records per Fetch request, group consumers", "stats"),
+        _m("perf_test_throughput_per_s", "records/s", "Kafka's ProducerPerformance on the same cluster", "perf"),
+        _m("perf_test_mb_per_s", "MB/s", "Kafka's ProducerPerformance, MB per second", "perf"),
+        _m("perf_test_latency_ms.p50", "ms", "Kafka's ProducerPerformance, median latency", "perf"),
+        _m("perf_test_latency_ms.p99", "ms", "Kafka's ProducerPerformance, 99th percentile latency", "perf"),
+        _m("keys_split", "keys", "keys whose acknowledged records landed on more than one partition", "keyed"),
+        _m("new_partition_first_ack_s", "s", "add-partitions to the first ack on an added partition"),
+        _m("new_partition_unread", "records", "records acknowledged on added partitions no group member got", "group"),
+        _m("consumers_active", "members", "group members that were given records", "group"),
+        _m("group_throughput_per_s", "records/s", "records per second the groups took in (first deliveries)", "group"),
+        _m("lag_peak.<group>", "records", "a group's largest total lag (g0, g1, ...)", "group"),
+        _m("lag_peak_partition.<group>", "partition", "the partition with the most lag at that peak", "group"),
     )
 }
 
@@ -145,12 +166,18 @@ MEASURES: dict[str, Measure] = {
 _PER_TRIGGER = re.compile(r"^rebalance\.([a-z0-9][a-z0-9_-]*)\.(" + "|".join(METRICS) + r")$")
 
 
+_PER_GROUP = re.compile(r"^(lag_peak|lag_peak_partition)\.g\d+$")
+
+
 def measure(name: str) -> Measure | None:
-    """The measurement an expectation names: one of ``MEASURES``, or a rebalance trigger's
-    (``rebalance.<trigger>.<metric>``: an action of ``rebalances.TRIGGERS`` or a step's ``as:`` name)."""
+    """The measurement an expectation names: one of ``MEASURES``, a rebalance trigger's
+    (``rebalance.<trigger>.<metric>``: an action of ``rebalances.TRIGGERS`` or a step's
+    ``as:`` name), or a group's (``lag_peak.g0``)."""
     found = MEASURES.get(name)
     if found is None and (m := _PER_TRIGGER.match(name)):
         found = MEASURES[f"rebalance.<trigger>.{m.group(2)}"]
+    if found is None and (m := _PER_GROUP.match(name)):
+        found = MEASURES[f"{m.group(1)}.<group>"]
     return found
 
 
@@ -387,6 +414,12 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     m["client_takeover_s"] = max(takeovers) if takeovers else None
     m.update(group_measurements(ix, checked["info"]["redelivered_by_cause"]))
     m.update(pipeline_measurements(ix))
+    m.update(performance.client_statistics(ix, m["throughput_per_s"]))
+    m.update(performance.perf_test(ix))
+    m.update(performance.key_placement(ix))
+    m.update(performance.added_partitions(ix))
+    m.update(performance.lag_by_group(ix))
+    m.update(performance.group_consumption(ix))
     return m
 
 
@@ -572,4 +605,5 @@ def timelines(ix: Index) -> dict[str, Any]:
         "rebalance_pauses": rebalance_pauses(ix),
         "rebalance_steps": rebalance_steps(ix),
         "disk": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Segments)],
+        "lag": lag_timeline(ix),
     }

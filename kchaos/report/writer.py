@@ -186,9 +186,24 @@ def _plots(run_dir: Path, index: int, v: VariantResult) -> list[str]:
             x_max=end,
         ),
     }
+    lag = v.timelines.get("lag", [])
+    if lag:
+        files[f"lag-{index}.svg"] = line_chart(
+            f"{v.name}: consumer lag per partition", _lag_series(lag), "records", windows, step=True, x_max=end
+        )
     for name, svg in files.items():
         (run_dir / name).write_text(svg)
     return [f"![{name}]({name})" for name in files]
+
+
+def _lag_series(samples: list[dict[str, Any]], most: int = 8) -> dict[str, list[tuple[float, float]]]:
+    """One series per (group, partition), the ``most`` with the largest lag first."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for s in samples:
+        group = s["group"].split("-")[2] if s["group"].startswith("kchaos-v") else s["group"]
+        series.setdefault(f"{group} p{s['partition']}", []).append((s["t"], max(s["lag"], 0)))
+    ranked = sorted(series, key=lambda k: -max(v for _, v in series[k]))
+    return {k: series[k] for k in sorted(ranked[:most])}
 
 
 def _on_disk(v: VariantResult) -> list[str]:
@@ -238,15 +253,29 @@ def _profile(provenance: dict[str, Any] | None) -> list[str]:
 
 
 def _compared(run_dir: Path, run: RunResult) -> list[str]:
-    """One bar chart per measurement the experiment compares across its variants."""
+    """One bar chart per measurement the experiment compares across its variants, and
+    which variant did best on it."""
     md: list[str] = []
     for name in run.experiment.compare:
         unit = measure(name).unit if measure(name) else ""
         bars = [(v.name, _number(lookup(name, v.anomalies, v.measurements))) for v in run.variants]
         file = f"compare-{name.replace('.', '-')}.svg"
         (run_dir / file).write_text(bar_chart(f"{name} per variant", bars, unit))
-        md += [f"![{name} per variant]({file})", ""]
+        md += [f"![{name} per variant]({file})", "", *_best(name, unit, bars), ""]
     return ["## Compared", "", *md] if md else []
+
+
+def _best(name: str, unit: str, bars: list[tuple[str, float | None]]) -> list[str]:
+    """``Best on NAME: VARIANT (value unit)``: lowest for times, highest for the rest."""
+    measured = [(value, variant) for variant, value in bars if value is not None]
+    if len(measured) < 2:
+        return []
+    lower = unit in ("ms", "s")
+    value, variant = min(measured) if lower else max(measured)
+    worst = max(measured)[0] if lower else min(measured)[0]
+    ratio = f", {value / worst:.1f}× the worst" if value and worst and not lower else ""
+    ratio = f", the worst {worst / value:.1f}× as long" if value and worst and lower else ratio
+    return [f"Best on {name} ({'lowest' if lower else 'highest'}): **{variant}** ({value:g} {unit}{ratio})."]
 
 
 def _number(value: Any) -> float | None:
@@ -305,7 +334,9 @@ def write_report(run: RunResult) -> Path:
             f"## {v.name}",
             "",
             f"Producer config `{json.dumps(v.config['producer'])}`, "
-            f"topic config `{json.dumps(v.config['topic'])}`, history [`{v.history.name}`]({v.history.name}).",
+            f"topic config `{json.dumps(v.config['topic'])}`, "
+            + (f"broker settings `{json.dumps(v.config['broker'])}`, " if v.config.get("broker") else "")
+            + f"history [`{v.history.name}`]({v.history.name}).",
             "",
         ]
         md += _plots(d, i, v) + [""]

@@ -12,12 +12,14 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from kchaos.steps import log, topic
+from kchaos.steps import broker, log, perf, topic
 
 STEPS: dict[str, Callable[..., None]] = {
     "inspect-log": log.inspect_log_step,
     "set-topic-config": log.set_topic_config_step,
     "add-partitions": topic.add_partitions_step,
+    "set-broker-config": broker.set_broker_config_step,
+    "perf-test": perf.perf_test_step,
 }
 
 

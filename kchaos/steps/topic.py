@@ -20,11 +20,12 @@ def add_partitions_step(cluster: Cluster, nemesis: Nemesis, topic: str, total: i
     next metadata refresh (``topic.metadata.refresh.interval.ms``), then rebalance."""
     real = nemesis.topic_names.get(topic, topic)
     client = admin(cluster.bootstrap)  # kept alive until the futures resolve
+    before = len(client.list_topics(real, timeout=15).topics[real].partitions)
     futures = client.create_partitions([NewPartitions(real, total)], operation_timeout=30)
     try:
         for fut in futures.values():
             fut.result(timeout=30)
     except Exception as err:  # noqa: BLE001 - any admin failure is the same to the run
         raise ClusterError(f"cannot grow {real} to {total} partitions: {err}") from None
-    nemesis.record("add-partitions", real, "start", args={"total": total})
+    nemesis.record("add-partitions", real, "start", args={"total": total, "from": before})
     nemesis.record("add-partitions", real, "end")

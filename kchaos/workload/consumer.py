@@ -24,6 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from kchaos.clients import QUIET
 from kchaos.events import Assign, Commit, Drain, Lost, Process, Read, Revoke, Stall
 from kchaos.history import HistoryWriter
+from kchaos.workload.stats import stats_event
 
 COMMIT_MODES = ("auto", "store", "sync", "async", "before")
 
@@ -107,12 +108,18 @@ class GroupConsumer(threading.Thread):
         self.commit_every, self.commit_on_revoke = max(1, commit_every), commit_on_revoke
         if commit in ("async", "auto", "store"):
             self.config["on_commit"] = self._committed
+        if "statistics.interval.ms" in config:
+            self.config["stats_cb"] = self._stats
         self.delivered = 0
         self._halt = threading.Event()
         self._hang_requested = threading.Event()
 
     def stop(self) -> None:
         self._halt.set()
+
+    def _stats(self, raw: str) -> None:
+        """librdkafka's statistics (served by poll): a ``stats`` event."""
+        self.history.write(stats_event(self.reader, "consumer", self.history.now(), raw))
 
     def hang(self) -> None:
         """Stop polling, never commit or close (the client object is kept alive)."""

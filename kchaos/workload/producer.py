@@ -21,6 +21,11 @@ from kchaos.errors import BadInput
 from kchaos.events import Client, Send, Txn
 from kchaos.history import HistoryWriter
 from kchaos.workload.outcome import classify, retries_enabled
+from kchaos.workload.stats import stats_event
+
+#: At most this many sends go out between two polls; each poll serves the delivery
+#: reports and writes their lines in one write.
+POLL_EVERY = 64
 
 
 @dataclass
@@ -30,13 +35,14 @@ class Keys:
     distribution: str = "uniform"
     count: int = 100
     hot_share: float = 0.5
+    prefix: str = "k"
 
     def pick(self, rng: random.Random) -> str | None:
         if self.distribution == "none":
             return None
         if self.distribution == "hot" and rng.random() < self.hot_share:
-            return "k0"
-        return f"k{rng.randrange(self.count)}"
+            return f"{self.prefix}0"
+        return f"{self.prefix}{rng.randrange(self.count)}"
 
 
 @dataclass
@@ -66,22 +72,28 @@ class RecordingProducer(threading.Thread):
         value_bytes: int = 100,
         txn_size: int = 10,
         abort_every: int = 0,
+        max_records: int = 0,
     ) -> None:
         super().__init__(name=f"producer-{name}", daemon=True)
         self.producer_name, self.topic, self.history = name, topic, history
         self.rate, self.duration, self.keys = rate, duration, keys
         self.rng = random.Random(seed)
-        self.config = {"bootstrap.servers": bootstrap, **QUIET, **config}
+        self.config = {"bootstrap.servers": bootstrap, **QUIET, **config, "on_delivery": self._record}
         self.retries = retries_enabled(config)
-        self.pad = b"x" * max(0, value_bytes - 40)
+        self.pad = b"x" * value_bytes  # a value is its id, a space, and padding to value_bytes
         self.stats = ProducerStats()
         self.transactional = "transactional.id" in config
         if self.transactional:
             self.config["transactional.id"] = f"{config['transactional.id']}-{name}"
         self.txn_size, self.abort_every = txn_size, abort_every
+        self.max_records = max_records  # stop after this many sends (0: no limit)
+        if "statistics.interval.ms" in config:
+            self.config["stats_cb"] = self._stats
         self._txn: str | None = None
         self._txn_number = 0
         self._txn_count = 0
+        self._reports: list[tuple[KafkaError | None, Any, float]] = []  # served, not yet written
+        self._inflight: dict[bytes, tuple[str, int, str | None, float, str | None]] = {}  # by value
         self._halt = threading.Event()
         self._crash_request: dict[str, Any] | None = None
 
@@ -95,20 +107,71 @@ class RecordingProducer(threading.Thread):
             raise BadInput(f"producer {self.producer_name} is not transactional: crash-producer needs transactional.id")
         self._crash_request = {"zombie_sends": zombie_sends}
 
-    def _record(
-        self, err: KafkaError | None, msg: Any, id_: str, seq: int, key: str | None, t0: float, txn: str | None = None
-    ) -> None:
+    def _record(self, err: KafkaError | None, msg: Any) -> None:
+        """Every delivery report, with the moment it arrived, kept until the client call that
+        served it (a poll, flush or transactional call) returns and ``_drain`` writes it.
+        One callback for the whole producer (set in its config), not one object per record:
+        hundreds of thousands of those waiting in flight keep the garbage collector busy."""
+        self._reports.append((err, msg, time.monotonic()))
+
+    def _stats(self, raw: str) -> None:
+        """librdkafka's statistics (served by poll, like delivery reports): a ``stats`` event."""
+        self._drain()
+        self.history.write(stats_event(self.producer_name, "producer", self.history.now(), raw))
+
+    def _drain(self) -> None:
+        """Write the reports the last client call served as ``send`` events, in order, in one
+        write. Runs per record: it does as little as it can."""
+        if not self._reports:
+            return
+        start, pop, name, topic = self.history.start, self._inflight.pop, self.producer_name, self.topic
+        events, ok = [], 0
+        for err, msg, arrived in self._reports:
+            sent = pop(msg.value(), None)
+            if sent is None:  # not one of ours (cannot happen: every value is stored before produce)
+                continue
+            id_, seq, key, t0, txn = sent
+            t1 = (arrived - start) * 1e6 // 1 / 1e6
+            if err is None:
+                ok += 1
+                events.append(Send(id_, name, seq, key, topic, "ok", t0, t1, msg.partition(), msg.offset(), txn))
+            else:
+                events.append(self._failed(id_, seq, key, t0, t1, txn, err))
+        self._reports.clear()
+        self.stats.ok += ok
+        self.history.write_events(events)
+
+    def _failed(
+        self, id_: str, seq: int, key: str | None, t0: float, t1: float, txn: str | None, err: KafkaError
+    ) -> Send:
+        """A send that did not succeed: ``fail`` or ``unknown`` by its error, counted."""
         status = classify(err, self.retries)
-        where: dict[str, Any] = {}
-        if status == "ok":
-            where = {"partition": msg.partition(), "offset": msg.offset()}
-            self.stats.ok += 1
-        else:
-            where = {"error": err.name() if err is not None else "?"}
-            self.stats.errors[where["error"]] = self.stats.errors.get(where["error"], 0) + 1
-            setattr(self.stats, status, getattr(self.stats, status) + 1)
-        t1 = self.history.now()
-        self.history.write(Send(id_, self.producer_name, seq, key, self.topic, status, t0, t1, txn=txn, **where))  # type: ignore[arg-type]
+        name = err.name()
+        self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
+        setattr(self.stats, status, getattr(self.stats, status) + 1)
+        return Send(id_, self.producer_name, seq, key, self.topic, status, t0, t1, txn=txn, error=name)  # type: ignore[arg-type]
+
+    def _due(self, start: float, seq: int) -> int:
+        """How many sends to make before the next poll: those the schedule says are due
+        (all of ``POLL_EVERY`` when unpaced), and no more than the open transaction takes.
+        A poll per send would cost more than the send."""
+        due = POLL_EVERY
+        if self.rate > 0:
+            due = min(due, int((time.monotonic() - start) * self.rate) + 1 - seq)
+        if self.transactional and self._txn is not None:
+            due = min(due, self.txn_size - self._txn_count)
+        return due
+
+    def _wait(self, start: float, seq: int) -> float:
+        """Seconds until send ``seq`` is due, at most 50 ms, never below 0: a negative
+        timeout makes librdkafka's poll wait forever (and the clock moved on since ``_due``)."""
+        if self.rate <= 0:
+            return 0.0
+        return max(0.0, min(start + seq / self.rate - time.monotonic(), 0.05))
+
+    def _poll(self, producer: Producer, timeout: float) -> None:
+        producer.poll(timeout)
+        self._drain()
 
     def run(self) -> None:
         """The thread: produce until stopped or the duration ends. Nothing escapes it: an
@@ -126,16 +189,19 @@ class RecordingProducer(threading.Thread):
         seq = 0
         while not self._halt.is_set() and time.monotonic() - start < self.duration:
             try:
-                if self.rate > 0:
-                    wait = start + seq / self.rate - time.monotonic()
-                    if wait > 0:
-                        producer.poll(min(wait, 0.05))
-                        continue
+                due = self._due(start, seq)
+                if self.max_records:
+                    if seq >= self.max_records:
+                        break
+                    due = min(due, self.max_records - seq)
+                if due <= 0:  # ahead of the schedule: wait for the next send's time, serving reports
+                    self._poll(producer, self._wait(start, seq))
+                    continue
                 if self.transactional and self._txn is None:
                     self._begin(producer)
-                self._send(producer, seq)
-                seq += 1
-                producer.poll(0)
+                self._burst(producer, seq, due)
+                seq += due
+                self._poll(producer, 0)
                 if self._crash_request is not None:
                     producer, seq = self._crash_mid_transaction(producer, seq, **self._crash_request)
                     self._crash_request = None
@@ -154,6 +220,7 @@ class RecordingProducer(threading.Thread):
             except KafkaException:
                 self._write_txn("unknown")
         self._close(producer)
+        self._drain()
 
     # --- transactions -------------------------------------------------------------------
     def _new_producer(self) -> Producer:
@@ -193,6 +260,7 @@ class RecordingProducer(threading.Thread):
         return replacement, seq
 
     def _client_event(self, event: str, **fields: Any) -> None:
+        self._drain()
         self.history.write(Client(self.producer_name, event, self.history.now(), **fields))
 
     def _begin(self, producer: Producer) -> None:
@@ -202,6 +270,7 @@ class RecordingProducer(threading.Thread):
         self._txn_count = 0
 
     def _write_txn(self, status: str, t0: float | None = None) -> None:
+        self._drain()  # the delivery reports the commit (or abort) served come first
         self.history.write(Txn(self._txn, self.producer_name, status, self.history.now(), t0))  # type: ignore[arg-type]
         self._txn = None
 
@@ -213,6 +282,7 @@ class RecordingProducer(threading.Thread):
         try:
             if aborting:
                 producer.flush(30)  # the records reach the log first: an abort must hide them
+                self._drain()
                 producer.abort_transaction(30)
             else:
                 producer.commit_transaction(30)
@@ -238,8 +308,7 @@ class RecordingProducer(threading.Thread):
         self.stats.errors["fatal"] = self.stats.errors.get("fatal", 0) + 1
         return self._new_producer()
 
-    @staticmethod
-    def _close(producer: Producer, wait: float = 30) -> None:
+    def _close(self, producer: Producer, wait: float = 30) -> None:
         """Flush; records still queued afterwards are purged (their callbacks say unknown)."""
         try:
             if producer.flush(wait):
@@ -248,32 +317,35 @@ class RecordingProducer(threading.Thread):
         except KafkaException:
             producer.purge(in_queue=True, in_flight=True)
             producer.poll(1)
+        self._drain()
 
     def _send(self, producer: Producer, seq: int) -> None:
-        id_ = f"{self.producer_name}-{seq}"
-        key = self.keys.pick(self.rng)
-        t0 = self.history.now()
-        value = id_.encode() + b" " + self.pad
+        self._burst(producer, seq, 1)
 
-        txn = self._txn
-        self._txn_count += 1
-
-        def report(
-            err: KafkaError | None, msg: Any, id_: str = id_, seq: int = seq, key: str | None = key, t0: float = t0
-        ) -> None:
-            self._record(err, msg, id_, seq, key, t0, txn)
-
-        while True:
-            try:
-                producer.produce(
-                    self.topic, value=value, key=key.encode() if key else None, headers={"id": id_}, on_delivery=report
-                )
-                return
-            except BufferError:
-                producer.poll(0.1)
-            except KafkaException as exc:
-                if exc.args[0].fatal():
-                    raise
-                # Raised by produce() itself: nothing left the client.
-                self._record(exc.args[0], None, id_, seq, key, t0, txn)
-                return
+    def _burst(self, producer: Producer, seq: int, count: int) -> None:
+        """Send records ``seq`` .. ``seq + count - 1``. Each is stored in ``_inflight`` by its
+        value before ``produce()`` (its delivery report finds it there); the loop keeps
+        what it needs in locals, as it runs per record."""
+        name, topic, pad, txn, store = self.producer_name, self.topic, self.pad, self._txn, self._inflight
+        pick, rng, start, produce = self.keys.pick, self.rng, self.history.start, producer.produce
+        self._txn_count += count
+        for seq in range(seq, seq + count):  # noqa: B020 - the argument is the first seq
+            id_ = f"{name}-{seq}"
+            key = pick(rng)
+            value = id_.encode() + b" " + pad[len(id_) + 1 :]
+            t0 = (time.monotonic() - start) * 1e6 // 1 / 1e6  # history.now(), inlined
+            store[value] = (id_, seq, key, t0, txn)
+            while True:
+                try:
+                    produce(topic, value, key.encode() if key else None, headers={"id": id_})
+                    break
+                except BufferError:
+                    self._poll(producer, 0.1)
+                except KafkaException as exc:
+                    del store[value]
+                    if exc.args[0].fatal():
+                        raise
+                    # Raised by produce() itself: nothing left the client.
+                    self._drain()
+                    self.history.write(self._failed(id_, seq, key, t0, self.history.now(), txn, exc.args[0]))
+                    break

@@ -1,0 +1,87 @@
+"""Kafka's own producer benchmark, run as a step on the experiment's cluster and topic:
+``org.apache.kafka.tools.ProducerPerformance`` (``kafka-producer-perf-test``) from the
+installed Kafka. Its final line (records/s, MB/s, latency average and percentiles)
+becomes a ``perf`` event, so a report can set the harness's own producer beside it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from typing import TYPE_CHECKING, Any
+
+from kchaos import install
+from kchaos.cluster.base import Cluster
+from kchaos.errors import ClusterError
+from kchaos.events import Perf
+
+if TYPE_CHECKING:
+    from kchaos.faults.nemesis import Nemesis
+
+FINAL_LINE = re.compile(
+    r"^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, "
+    r"[\d.]+ ms max latency, (\d+) ms 50th, \d+ ms 95th, (\d+) ms 99th"
+)
+
+
+def parse_final_line(text: str) -> dict[str, float] | None:
+    """The numbers of ProducerPerformance's last line, or None when it never got there."""
+    for line in reversed(text.splitlines()):
+        m = FINAL_LINE.match(line.strip())
+        if m:
+            records, rate, mb, avg, p50, p99 = m.groups()
+            return {
+                "records": int(records),
+                "records_per_s": float(rate),
+                "mb_per_s": float(mb),
+                "latency_ms_avg": float(avg),
+                "latency_ms_p50": float(p50),
+                "latency_ms_p99": float(p99),
+            }
+    return None
+
+
+def perf_test_step(
+    cluster: Cluster,
+    nemesis: Nemesis,
+    topic: str,
+    records: int = 1_000_000,
+    record_size: int = 100,
+    config: dict[str, Any] | None = None,
+    timeout_s: float = 60,
+) -> None:
+    """Send ``records`` records of ``record_size`` bytes as fast as the tool goes, with
+    ``config`` (Java producer names) as its producer properties; a ``perf`` event."""
+    real = nemesis.topic_names.get(topic, topic)
+    props = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (config or {}).items()}
+    cmd = [
+        install.find_java(),
+        "-Xmx512m",
+        "-cp",
+        f"{install.find_kafka(cluster.spec.kafka_version).libs}/*",
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        real,
+        "--num-records",
+        str(records),
+        "--record-size",
+        str(record_size),
+        "--throughput",
+        "-1",
+        "--producer-props",
+        f"bootstrap.servers={cluster.bootstrap}",
+        *(f"{k}={v}" for k, v in props.items()),
+    ]
+    t0 = nemesis.history.now()
+    nemesis.record("perf-test", real, "start", args={"records": records, "record_size": record_size, **props})
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ClusterError(f"perf-test: {records} records did not finish within {timeout_s:g} s") from None
+    finally:
+        nemesis.record("perf-test", real, "end")
+    found = parse_final_line(done.stdout)
+    if found is None:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ClusterError(f"perf-test failed (exit {done.returncode}): {tail[0][:200]}")
+    t1 = nemesis.history.now()
+    nemesis.history.write(Perf(t1, real, seconds=round(t1 - t0, 3), config=props, **found))  # type: ignore[arg-type]
