@@ -281,6 +281,7 @@ class Stats(_Event, tag="stats"):
     rtt_ms_p99: float | None = None
     queue_ms_p50: float | None = None  # time a record waited in the client (int_latency)
     queue_ms_p99: float | None = None
+    instance: str | None = None  # librdkafka's handle name: a replaced client's counters start again
 
 
 class Perf(_Event, tag="perf"):

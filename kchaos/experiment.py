@@ -134,8 +134,9 @@ class Variant(Strict):
     txn_size: int | None = None  # records per transaction, over workload.txn_size
     workload: dict[str, Any] = Field(default_factory=dict)  # rate, value_bytes, ... over the workload's
     partitions: int | None = None  # the workload topic's partition count in this variant
-    # Broker settings for this variant, set as cluster-wide dynamic defaults before it and
-    # removed after it (only settings Kafka can change on a running broker).
+    # Broker settings for this variant, set on every broker as dynamic configs before it
+    # and removed after it, which gives each broker its server.properties value back
+    # (only settings Kafka can change on a running broker).
     broker_config: dict[str, str | int | bool] = Field(default_factory=dict)
     faults: list[FaultStep] | None = None  # this variant's own fault schedule, in place of the experiment's
     expect: list[str] = Field(default_factory=list)

@@ -32,7 +32,7 @@ from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
 from kchaos.history import HistoryWriter, load
 from kchaos.results import Observer, RunResult, VariantResult
-from kchaos.steps.broker import set_broker_defaults
+from kchaos.steps.broker import set_broker_configs
 from kchaos.workload import pipeline
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer, drain, wait_for_members
@@ -84,12 +84,19 @@ class Runner:
         for i, variant in enumerate(self.exp.variants):
             if variant.nightly_only and self.result.mode == "quick":
                 continue
-            set_broker_defaults(self.cluster.bootstrap, variant.broker_config)
             try:
                 self.result.variants.append(self.run_variant(i, variant))
-            finally:  # the next variant, and a reused cluster, get Kafka's defaults back
-                set_broker_defaults(self.cluster.bootstrap, dict.fromkeys(variant.broker_config))
+            finally:
+                self._remove_broker_configs(variant)
         return self.result
+
+    def _remove_broker_configs(self, variant: Variant) -> None:
+        """The next variant, and a reused cluster, get the brokers' own settings back: with
+        every broker up (a down one would keep the variant's dynamic setting)."""
+        if variant.broker_config:
+            self.cluster.heal()
+            wait_writable(self.cluster.bootstrap, self.cluster.spec, timeout=90)
+            set_broker_configs(self.cluster.bootstrap, dict.fromkeys(variant.broker_config))
 
     # --- one variant ---------------------------------------------------------------------
     def _create_topics(self, index: int, variant: Variant) -> dict[str, str]:
@@ -146,6 +153,7 @@ class Runner:
         # A reused cluster starts each variant whole: nothing paused, down or cut.
         self.cluster.heal()
         wait_writable(self.cluster.bootstrap, self.cluster.spec, timeout=90)
+        set_broker_configs(self.cluster.bootstrap, variant.broker_config)  # every broker is up now
         names = self._create_topics(index, variant)
         topic = names[wl.topic]
         hist_path = self.result.run_dir / f"history.{index}-{slug(variant.name)}.jsonl"

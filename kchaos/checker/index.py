@@ -287,6 +287,8 @@ def build(events: Iterable[Any]) -> Index:
             if ev.group is None and ev.isolation is not None:
                 drain_isolation.setdefault(ev.reader, ev.isolation)
         elif kind is Send:
+            if ev.status == "ok" and (ev.partition is None or ev.offset is None):
+                raise ValueError(f"send {ev.id}: {ev.problem()}")  # a Struct handed to check() directly
             sends[ev.id] = ev
         elif kind is Process:
             processes_append(ev)

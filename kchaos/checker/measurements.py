@@ -31,10 +31,16 @@ class Measure:
     unit: str
     help: str
     needs: frozenset[str] = frozenset()
+    better: str | None = None  # "higher" or "lower": a report names the best variant on it
+
+    @property
+    def direction(self) -> str | None:
+        """Which way is better: as declared, else lower for times, else no best at all."""
+        return self.better or ("lower" if self.unit in ("ms", "s") else None)
 
 
-def _m(name: str, unit: str, help: str, *needs: str) -> Measure:
-    return Measure(name, unit, help, frozenset(needs))
+def _m(name: str, unit: str, help: str, *needs: str, better: str | None = None) -> Measure:
+    return Measure(name, unit, help, frozenset(needs), better)
 
 
 _REBALANCE_UNITS = {
@@ -65,7 +71,7 @@ MEASURES: dict[str, Measure] = {
         _m("sends_unknown", "sends", "sends whose outcome the client could not know"),
         _m("sends_failed", "sends", "sends that surely were not written"),
         _m("reads", "records", "records delivered to consumers and drain readers"),
-        _m("throughput_per_s", "acks/s", "acknowledged sends per second over the run"),
+        _m("throughput_per_s", "acks/s", "acknowledged sends per second over the run", better="higher"),
         _m("produce_latency_ms.p50", "ms", "median send-to-ack latency"),
         _m("produce_latency_ms.p99", "ms", "99th percentile send-to-ack latency"),
         _m("produce_latency_ms.max", "ms", "largest send-to-ack latency"),
@@ -115,7 +121,13 @@ MEASURES: dict[str, Measure] = {
         _m("pipeline_unprocessed", "records", "inputs past the pipeline's last commit, without output", "pipeline"),
         _m("pipeline_duplicated", "records", "committed inputs with more than one committed output", "pipeline"),
         _m("pipeline_redelivered", "records", "deliveries of an input beyond its first, to the pipeline", "pipeline"),
-        _m("pipeline_throughput_per_s", "records/s", "committed outputs per second of the pipeline's work", "pipeline"),
+        _m(
+            "pipeline_throughput_per_s",
+            "records/s",
+            "committed outputs per second of the pipeline's work",
+            "pipeline",
+            better="higher",
+        ),
         _m("pipeline_latency_ms.p50", "ms", "median input send to its output committed (visible)", "pipeline"),
         _m("pipeline_latency_ms.p99", "ms", "99th percentile input send to its output committed", "pipeline"),
         _m(
@@ -139,25 +151,49 @@ MEASURES: dict[str, Measure] = {
         _m("sequenced_batches", "batches", "decoded batches that carry a sequence number (idempotence)", "segments"),
         _m("index_entries", "entries", "offset index entries decoded", "segments"),
         _m("timeindex_entries", "entries", "time index entries decoded", "segments"),
-        _m("records_per_request", "records", "records per Produce request (librdkafka statistics)", "stats"),
+        _m(
+            "records_per_request",
+            "records",
+            "records per Produce request (librdkafka statistics)",
+            "stats",
+            better="higher",
+        ),
         _m("records_per_batch", "records", "records per produce batch, mean of the statistics windows", "stats"),
         _m("batch_bytes", "bytes", "bytes per produce batch, mean of the statistics windows", "stats"),
         _m("produce_requests_per_s", "requests/s", "Produce requests per second, all producers", "stats"),
-        _m("throughput_mb_per_s", "MB/s", "acknowledged sends per second times bytes per record", "stats"),
+        _m(
+            "throughput_mb_per_s",
+            "MB/s",
+            "acknowledged sends per second times the bytes per record librdkafka counted (txmsg_bytes), 10^6 bytes",
+            "stats",
+            better="higher",
+        ),
         _m("rtt_ms.p50", "ms", "broker round trip (median, mean over brokers and windows)", "stats"),
         _m("queue_ms.p50", "ms", "time a record waited in the producer before a request took it", "stats"),
         _m("fetch_requests_per_s", "requests/s", "Fetch requests per second, all group consumers", "stats"),
         _m("records_per_fetch", "records", "records per Fetch request, group consumers", "stats"),
-        _m("perf_test_throughput_per_s", "records/s", "Kafka's ProducerPerformance on the same cluster", "perf"),
-        _m("perf_test_mb_per_s", "MB/s", "Kafka's ProducerPerformance, MB per second", "perf"),
+        _m(
+            "perf_test_throughput_per_s",
+            "records/s",
+            "Kafka's ProducerPerformance on the same cluster",
+            "perf",
+            better="higher",
+        ),
+        _m("perf_test_mb_per_s", "MiB/s", "Kafka's ProducerPerformance, MB/sec as it prints it (2^20 bytes)", "perf"),
         _m("perf_test_latency_ms.p50", "ms", "Kafka's ProducerPerformance, median latency", "perf"),
         _m("perf_test_latency_ms.p99", "ms", "Kafka's ProducerPerformance, 99th percentile latency", "perf"),
         _m("keys_split", "keys", "keys whose acknowledged records landed on more than one partition", "keyed"),
         _m("new_partition_first_ack_s", "s", "add-partitions to the first ack on an added partition"),
         _m("new_partition_unread", "records", "records acknowledged on added partitions no group member got", "group"),
         _m("consumers_active", "members", "group members that were given records", "group"),
-        _m("group_throughput_per_s", "records/s", "records per second the groups took in (first deliveries)", "group"),
-        _m("lag_peak.<group>", "records", "a group's largest total lag (g0, g1, ...)", "group"),
+        _m(
+            "group_throughput_per_s",
+            "records/s",
+            "records per second the groups took in (first deliveries)",
+            "group",
+            better="higher",
+        ),
+        _m("lag_peak.<group>", "records", "a group's largest total lag (g0, g1, ...)", "group", better="lower"),
         _m("lag_peak_partition.<group>", "partition", "the partition with the most lag at that peak", "group"),
     )
 }

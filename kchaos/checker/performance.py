@@ -17,18 +17,24 @@ def _mean(values: list[float]) -> float | None:
     return round(statistics.fmean(values), 3) if values else None
 
 
-def _per_client(stats: list[Stats]) -> dict[str, list[Stats]]:
-    out: dict[str, list[Stats]] = defaultdict(list)
+def _per_client(stats: list[Stats]) -> dict[tuple[str, str | None], list[Stats]]:
+    """Reports by client instance: a client replaced after a fatal error keeps its name,
+    but its counters start again (librdkafka names each handle)."""
+    out: dict[tuple[str, str | None], list[Stats]] = defaultdict(list)
     for s in stats:
-        out[s.client].append(s)
+        out[(s.client, s.instance)].append(s)
     return out
 
 
-def _rate(reports: list[Stats], field: str) -> float:
-    """Per second of ``field``'s counter from a client's first report to its last one."""
-    first, last = reports[0], reports[-1]
-    span = last.t - first.t
-    return (getattr(last, field) - getattr(first, field)) / span if span > 0 else 0.0
+def _rates(clients: dict[Any, list[Stats]], field: str) -> float | None:
+    """Per second of ``field``'s counter from each instance's first report to its last,
+    summed; None when no instance reported twice."""
+    rates = [
+        (getattr(r[-1], field) - getattr(r[0], field)) / (r[-1].t - r[0].t)
+        for r in clients.values()
+        if r[-1].t > r[0].t
+    ]
+    return round(sum(rates), 1) if rates else None
 
 
 def client_statistics(ix: Index, throughput_per_s: float) -> dict[str, Any]:
@@ -47,13 +53,13 @@ def client_statistics(ix: Index, throughput_per_s: float) -> dict[str, Any]:
     out["records_per_request"] = round(records / requests, 2) if requests else None
     out["records_per_batch"] = _mean([s.batch_records for s in prod if s.batch_records is not None])
     out["batch_bytes"] = _mean([s.batch_bytes for s in prod if s.batch_bytes is not None])
-    out["produce_requests_per_s"] = round(sum(_rate(r, "requests") for r in p_clients.values()), 1) if prod else None
+    out["produce_requests_per_s"] = _rates(p_clients, "requests")
     out["throughput_mb_per_s"] = round(throughput_per_s * per_record / 1e6, 3) if per_record else None
     out["rtt_ms"] = {"p50": _mean([s.rtt_ms_p50 for s in prod if s.rtt_ms_p50 is not None])}
     out["queue_ms"] = {"p50": _mean([s.queue_ms_p50 for s in prod if s.queue_ms_p50 is not None])}
     last_c = [r[-1] for r in c_clients.values()]
     fetches = sum(r.requests for r in last_c)
-    out["fetch_requests_per_s"] = round(sum(_rate(r, "requests") for r in c_clients.values()), 1) if cons else None
+    out["fetch_requests_per_s"] = _rates(c_clients, "requests")
     out["records_per_fetch"] = round(sum(r.msgs for r in last_c) / fetches, 2) if fetches else None
     return out
 
@@ -106,6 +112,13 @@ def added_partitions(ix: Index) -> dict[str, Any]:
 _GROUP = re.compile(r"^kchaos-v\d+-(g\d+)-")
 
 
+def short_group(group: str) -> str:
+    """A workload group's name as experiments write it (``g0``, ``g1``, ...); another
+    group's name unchanged."""
+    m = _GROUP.match(group)
+    return m.group(1) if m else group
+
+
 def lag_by_group(ix: Index) -> dict[str, Any]:
     """The largest total lag (over partitions) each group reached, by the group's short
     name (g0, g1, ...), and the partition with the most lag at that peak, so a report can
@@ -113,11 +126,10 @@ def lag_by_group(ix: Index) -> dict[str, Any]:
     current: dict[str, dict[int, int]] = defaultdict(dict)
     peak: dict[str, tuple[int, int]] = {}
     for ev in sorted((e for e in ix.other if isinstance(e, Lag)), key=lambda e: e.t):
-        m = _GROUP.match(ev.group)
-        parts = current[m.group(1) if m else ev.group]
+        group = short_group(ev.group)
+        parts = current[group]
         parts[ev.partition] = max(ev.lag, 0)
         total = sum(parts.values())
-        group = m.group(1) if m else ev.group
         if total >= peak.get(group, (-1, 0))[0]:
             peak[group] = (total, max(parts, key=lambda p: parts[p]))
     return {

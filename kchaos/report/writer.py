@@ -11,6 +11,7 @@ from typing import Any
 
 from kchaos.checker.anomalies import KINDS
 from kchaos.checker.measurements import measure
+from kchaos.checker.performance import short_group
 from kchaos.expectations import lookup
 from kchaos.report.sequence import mermaid
 from kchaos.report.svg import bar_chart, fault_windows, line_chart
@@ -200,8 +201,7 @@ def _lag_series(samples: list[dict[str, Any]], most: int = 8) -> dict[str, list[
     """One series per (group, partition), the ``most`` with the largest lag first."""
     series: dict[str, list[tuple[float, float]]] = {}
     for s in samples:
-        group = s["group"].split("-")[2] if s["group"].startswith("kchaos-v") else s["group"]
-        series.setdefault(f"{group} p{s['partition']}", []).append((s["t"], max(s["lag"], 0)))
+        series.setdefault(f"{short_group(s['group'])} p{s['partition']}", []).append((s["t"], max(s["lag"], 0)))
     ranked = sorted(series, key=lambda k: -max(v for _, v in series[k]))
     return {k: series[k] for k in sorted(ranked[:most])}
 
@@ -254,28 +254,30 @@ def _profile(provenance: dict[str, Any] | None) -> list[str]:
 
 def _compared(run_dir: Path, run: RunResult) -> list[str]:
     """One bar chart per measurement the experiment compares across its variants, and
-    which variant did best on it."""
+    which variant did best on it (where the measurement has a better direction)."""
     md: list[str] = []
     for name in run.experiment.compare:
-        unit = measure(name).unit if measure(name) else ""
+        m = measure(name)
+        unit = m.unit if m else ""
         bars = [(v.name, _number(lookup(name, v.anomalies, v.measurements))) for v in run.variants]
         file = f"compare-{name.replace('.', '-')}.svg"
         (run_dir / file).write_text(bar_chart(f"{name} per variant", bars, unit))
-        md += [f"![{name} per variant]({file})", "", *_best(name, unit, bars), ""]
+        md += [f"![{name} per variant]({file})", "", *_best(name, unit, m.direction if m else None, bars), ""]
     return ["## Compared", "", *md] if md else []
 
 
-def _best(name: str, unit: str, bars: list[tuple[str, float | None]]) -> list[str]:
-    """``Best on NAME: VARIANT (value unit)``: lowest for times, highest for the rest."""
+def _best(name: str, unit: str, direction: str | None, bars: list[tuple[str, float | None]]) -> list[str]:
+    """``Best on NAME: VARIANT (value unit, against the worst)``; nothing without a direction."""
     measured = [(value, variant) for variant, value in bars if value is not None]
-    if len(measured) < 2:
+    if direction is None or len(measured) < 2:
         return []
-    lower = unit in ("ms", "s")
+    lower = direction == "lower"
     value, variant = min(measured) if lower else max(measured)
     worst = max(measured)[0] if lower else min(measured)[0]
-    ratio = f", {value / worst:.1f}× the worst" if value and worst and not lower else ""
-    ratio = f", the worst {worst / value:.1f}× as long" if value and worst and lower else ratio
-    return [f"Best on {name} ({'lowest' if lower else 'highest'}): **{variant}** ({value:g} {unit}{ratio})."]
+    against = ""
+    if value and worst:
+        against = f", the worst {worst / value:.1f}× as much" if lower else f", {value / worst:.1f}× the worst"
+    return [f"Best on {name} ({'lowest' if lower else 'highest'}): **{variant}** ({value:g} {unit}{against})."]
 
 
 def _number(value: Any) -> float | None:

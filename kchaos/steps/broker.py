@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kchaos.faults.nemesis import Nemesis
 
 
-def set_broker_defaults(bootstrap: str, config: dict[str, Any]) -> None:
+def set_broker_configs(bootstrap: str, config: dict[str, Any]) -> None:
     """Set (a value) or remove (None) dynamic broker settings on every broker, incrementally."""
     if not config:
         return
@@ -38,11 +38,11 @@ def set_broker_defaults(bootstrap: str, config: dict[str, Any]) -> None:
             for fut in client.incremental_alter_configs([resource]).values():
                 fut.result(timeout=30)
     except Exception as err:  # noqa: BLE001 - any admin failure is the same to the run
-        raise ClusterError(f"cannot set broker defaults {config}: {err}") from None
+        raise ClusterError(f"cannot set broker configs {config}: {err}") from None
 
 
 def set_broker_config_step(cluster: Cluster, nemesis: Nemesis, config: dict[str, Any]) -> None:
     """Change cluster-wide broker settings now (dynamic ones only)."""
-    set_broker_defaults(cluster.bootstrap, config)
+    set_broker_configs(cluster.bootstrap, config)
     nemesis.record("set-broker-config", "cluster", "start", args=dict(config))
     nemesis.record("set-broker-config", "cluster", "end")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from typing import TYPE_CHECKING, Any
 
 from kchaos import install
@@ -48,9 +49,15 @@ def perf_test_step(
     record_size: int = 100,
     config: dict[str, Any] | None = None,
     timeout_s: float = 60,
+    after_producers_s: float = 0,
 ) -> None:
     """Send ``records`` records of ``record_size`` bytes as fast as the tool goes, with
-    ``config`` (Java producer names) as its producer properties; a ``perf`` event."""
+    ``config`` (Java producer names) as its producer properties; a ``perf`` event. With
+    ``after_producers_s``, first wait (that long at most) for the workload's Python
+    producers to finish (a ``volume_mb`` workload), so the two never share the cluster."""
+    deadline = time.monotonic() + after_producers_s
+    for p in nemesis.producers:
+        p.join(max(0.0, deadline - time.monotonic()))
     real = nemesis.topic_names.get(topic, topic)
     props = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (config or {}).items()}
     cmd = [

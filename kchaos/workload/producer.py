@@ -94,6 +94,7 @@ class RecordingProducer(threading.Thread):
         self._txn_count = 0
         self._reports: list[tuple[KafkaError | None, Any, float]] = []  # served, not yet written
         self._inflight: dict[bytes, tuple[str, int, str | None, float, str | None]] = {}  # by value
+        self._next_seq = 0  # where a burst cut short by a fatal error stopped
         self._halt = threading.Event()
         self._crash_request: dict[str, Any] | None = None
 
@@ -134,7 +135,12 @@ class RecordingProducer(threading.Thread):
             t1 = (arrived - start) * 1e6 // 1 / 1e6
             if err is None:
                 ok += 1
-                events.append(Send(id_, name, seq, key, topic, "ok", t0, t1, msg.partition(), msg.offset(), txn))
+                offset = msg.offset()  # None under acks=0 (the broker says nothing): written as -1
+                events.append(
+                    Send(
+                        id_, name, seq, key, topic, "ok", t0, t1, msg.partition(), -1 if offset is None else offset, txn
+                    )
+                )
             else:
                 events.append(self._failed(id_, seq, key, t0, t1, txn, err))
         self._reports.clear()
@@ -158,8 +164,8 @@ class RecordingProducer(threading.Thread):
         due = POLL_EVERY
         if self.rate > 0:
             due = min(due, int((time.monotonic() - start) * self.rate) + 1 - seq)
-        if self.transactional and self._txn is not None:
-            due = min(due, self.txn_size - self._txn_count)
+        if self.transactional:  # the transaction _begin is about to open counts from 0
+            due = min(due, self.txn_size - (self._txn_count if self._txn is not None else 0))
         return due
 
     def _wait(self, start: float, seq: int) -> float:
@@ -199,8 +205,7 @@ class RecordingProducer(threading.Thread):
                     continue
                 if self.transactional and self._txn is None:
                     self._begin(producer)
-                self._burst(producer, seq, due)
-                seq += due
+                seq = self._burst(producer, seq, due)
                 self._poll(producer, 0)
                 if self._crash_request is not None:
                     producer, seq = self._crash_mid_transaction(producer, seq, **self._crash_request)
@@ -211,8 +216,7 @@ class RecordingProducer(threading.Thread):
             except KafkaException as exc:
                 if not exc.args[0].fatal():
                     raise
-                if self._txn is not None:
-                    self._write_txn("unknown")
+                seq = max(seq, self._next_seq)  # a burst cut short: its sent records keep their ids
                 producer = self._replace(producer, exc.args[0])
         if self._txn is not None:
             try:
@@ -220,7 +224,6 @@ class RecordingProducer(threading.Thread):
             except KafkaException:
                 self._write_txn("unknown")
         self._close(producer)
-        self._drain()
 
     # --- transactions -------------------------------------------------------------------
     def _new_producer(self) -> Producer:
@@ -304,12 +307,16 @@ class RecordingProducer(threading.Thread):
         """A fatal error (e.g. an idempotent producer's sequence desynchronised by an unclean
         election) makes a producer unusable: as a real application must, start a new one."""
         self._client_event("fatal-error", error=err.name(), detail=err.str())
-        self._close(producer, wait=2)
+        self._close(producer, wait=2)  # its reports first, then the transaction's outcome
+        if self._txn is not None:
+            self._write_txn("unknown")
         self.stats.errors["fatal"] = self.stats.errors.get("fatal", 0) + 1
         return self._new_producer()
 
     def _close(self, producer: Producer, wait: float = 30) -> None:
-        """Flush; records still queued afterwards are purged (their callbacks say unknown)."""
+        """Flush; records still queued afterwards are purged (their callbacks say unknown).
+        A record whose report never came (a client that cannot go on) is written as
+        ``unknown``: every send ends as exactly one event."""
         try:
             if producer.flush(wait):
                 producer.purge(in_queue=True, in_flight=True)
@@ -318,18 +325,31 @@ class RecordingProducer(threading.Thread):
             producer.purge(in_queue=True, in_flight=True)
             producer.poll(1)
         self._drain()
+        if self._inflight:
+            now, name, topic = self.history.now(), self.producer_name, self.topic
+            self.history.write_events(
+                [
+                    Send(i, name, s, k, topic, "unknown", t0, now, txn=x, error="not-reported")
+                    for i, s, k, t0, x in self._inflight.values()
+                ]
+            )
+            self.stats.unknown += len(self._inflight)
+            self._inflight.clear()
 
-    def _send(self, producer: Producer, seq: int) -> None:
-        self._burst(producer, seq, 1)
+    def _send(self, producer: Producer, seq: int) -> int:
+        return self._burst(producer, seq, 1)
 
-    def _burst(self, producer: Producer, seq: int, count: int) -> None:
-        """Send records ``seq`` .. ``seq + count - 1``. Each is stored in ``_inflight`` by its
-        value before ``produce()`` (its delivery report finds it there); the loop keeps
-        what it needs in locals, as it runs per record."""
+    def _burst(self, producer: Producer, seq: int, count: int) -> int:
+        """Send records ``seq`` .. ``seq + count - 1`` and return the next seq. Each is stored
+        in ``_inflight`` by its value before ``produce()`` (its delivery report finds it
+        there); the loop keeps what it needs in locals, as it runs per record. A fatal error
+        from ``produce()`` leaves ``_next_seq`` at the record it refused (which never left
+        the client): the ones before it were sent, and their ids are not used again."""
         name, topic, pad, txn, store = self.producer_name, self.topic, self.pad, self._txn, self._inflight
         pick, rng, start, produce = self.keys.pick, self.rng, self.history.start, producer.produce
         self._txn_count += count
-        for seq in range(seq, seq + count):  # noqa: B020 - the argument is the first seq
+        end = seq + count
+        for seq in range(seq, end):  # noqa: B020 - the argument is the first seq
             id_ = f"{name}-{seq}"
             key = pick(rng)
             value = id_.encode() + b" " + pad[len(id_) + 1 :]
@@ -344,8 +364,10 @@ class RecordingProducer(threading.Thread):
                 except KafkaException as exc:
                     del store[value]
                     if exc.args[0].fatal():
+                        self._next_seq = seq
                         raise
                     # Raised by produce() itself: nothing left the client.
                     self._drain()
                     self.history.write(self._failed(id_, seq, key, t0, self.history.now(), txn, exc.args[0]))
                     break
+        return end

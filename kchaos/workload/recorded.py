@@ -87,6 +87,12 @@ class IdSource:
         return ""
 
 
+def _offset(msg: Any) -> int:
+    """An acknowledged record's offset; -1 when the broker gave none (acks=0)."""
+    offset = msg.offset()
+    return -1 if offset is None else offset
+
+
 def _header(headers: Any, name: str) -> str | None:
     """The text of header ``name`` among ``headers`` (a dict or a list of pairs), if any."""
     items = headers.items() if isinstance(headers, dict) else headers or ()
@@ -177,7 +183,7 @@ class RecordedProducer(Producer):
     ) -> None:
         status = classify(err, self._retries)
         where: dict[str, Any] = (
-            {"partition": msg.partition(), "offset": msg.offset()} if status == "ok" else {"error": err.name()}
+            {"partition": msg.partition(), "offset": _offset(msg)} if status == "ok" else {"error": err.name()}
         )
         now = self.history.now()
         self.history.write(

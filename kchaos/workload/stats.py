@@ -51,4 +51,5 @@ def stats_event(client: str, role: str, t: float, raw: str) -> Stats:
         _ms(_window_mean(rtt, "p99")),
         _ms(_window_mean(queued, "p50")),
         _ms(_window_mean(queued, "p99")),
+        doc.get("name"),
     )

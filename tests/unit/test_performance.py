@@ -178,11 +178,21 @@ def test_perf_event_becomes_measurements(tmp_path):
 
 
 def test_best_line_picks_lowest_time_and_highest_rate():
-    assert _best("x", "ms", [("a", 10.0), ("b", 40.0), ("c", None)]) == [
-        "Best on x (lowest): **a** (10 ms, the worst 4.0× as long)."
+    assert _best("x", "ms", "lower", [("a", 10.0), ("b", 40.0), ("c", None)]) == [
+        "Best on x (lowest): **a** (10 ms, the worst 4.0× as much)."
     ]
-    assert _best("y", "MB/s", [("a", 10.0), ("b", 40.0)]) == ["Best on y (highest): **b** (40 MB/s, 4.0× the worst)."]
-    assert _best("y", "MB/s", [("a", 10.0), ("b", None)]) == []
+    assert _best("y", "MB/s", "higher", [("a", 10.0), ("b", 40.0)]) == [
+        "Best on y (highest): **b** (40 MB/s, 4.0× the worst)."
+    ]
+    assert _best("y", "MB/s", "higher", [("a", 10.0), ("b", None)]) == []
+    assert _best("z", "requests/s", None, [("a", 10.0), ("b", 40.0)]) == [], "fewer requests is not worse"
+
+
+def test_directions_of_compared_measures():
+    from kchaos.checker.measurements import measure
+
+    assert measure("lag_peak.g0").direction == "lower" and measure("produce_latency_ms.p99").direction == "lower"
+    assert measure("throughput_mb_per_s").direction == "higher" and measure("fetch_requests_per_s").direction is None
 
 
 def test_write_events_lines_equal_single_writes(tmp_path):
