@@ -113,10 +113,17 @@ class ClientProcess:
         start_marked(self._proc, self.cluster)
 
     def stop(self) -> None:
-        if self._halt is not None:
-            self._halt.set()
+        """Ask the child to finish. A paused child is resumed first. Setting the event
+        waits for every process asleep on it to wake, and a child killed in its sleep never
+        does: the set gets 5 s in a thread of its own, then the child is killed (``join``)."""
         if self._proc is not None and procs.paused(self._proc.pid):
             self.resume()
+        if self._halt is not None:
+            setter = threading.Thread(target=self._halt.set, name="client-stop", daemon=True)
+            setter.start()
+            setter.join(5)
+            if setter.is_alive():
+                self.kill()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the child; one that does not leave in time is killed (nothing is left)."""

@@ -250,8 +250,11 @@ class Pipeline(threading.Thread):
 
     def _replace(self, producer: RecordedProducer, err: Any) -> RecordedProducer:
         self.history.write(Client(self.reader, "fatal-error", self.history.now(), error=err.name(), detail=err.str()))
-        producer.purge(in_queue=True, in_flight=True)
-        producer.flush(5)
+        try:  # a fenced or fatal producer may refuse even this: it is dropped either way
+            producer.purge(in_queue=True, in_flight=True)
+            producer.flush(5)
+        except KafkaException:
+            pass
         return self._new_producer()
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
