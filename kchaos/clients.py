@@ -28,3 +28,8 @@ def init_transactions(producer: Any, patience: float = 90.0) -> Any:
         except KafkaException as exc:
             if exc.args[0].fatal() or not exc.args[0].retriable() or time.monotonic() > deadline:
                 raise
+
+
+def config_text(value: object) -> str:
+    """A config value as Kafka's properties and Admin API want it (``true``, not ``True``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)

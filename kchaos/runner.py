@@ -21,6 +21,7 @@ from confluent_kafka.admin import NewTopic
 
 from kchaos.checker import build, check_index
 from kchaos.checker import measurements as measure
+from kchaos.clients import config_text
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions
 from kchaos.cluster.readiness import admin, wait_writable
@@ -109,10 +110,7 @@ class Runner:
                 names[t.name],
                 variant.partitions if t.name == wl and variant.partitions else t.partitions,
                 t.replication_factor,
-                config={
-                    k: str(v).lower() if isinstance(v, bool) else str(v)
-                    for k, v in {**t.config, **variant.topic_config}.items()
-                },
+                config={k: config_text(v) for k, v in {**t.config, **variant.topic_config}.items()},
             )
             for t in self.exp.topics
         ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
+from kchaos.clients import config_text
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.readiness import admin
 from kchaos.errors import ClusterError
@@ -26,9 +27,7 @@ def set_broker_configs(bootstrap: str, config: dict[str, Any]) -> None:
     entries = [
         ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE)
         if v is None
-        else ConfigEntry(
-            k, str(v).lower() if isinstance(v, bool) else str(v), incremental_operation=AlterConfigOpType.SET
-        )
+        else ConfigEntry(k, config_text(v), incremental_operation=AlterConfigOpType.SET)
         for k, v in config.items()
     ]
     try:

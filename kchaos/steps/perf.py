@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from kchaos import install
+from kchaos.clients import config_text
 from kchaos.cluster.base import Cluster
 from kchaos.errors import ClusterError
 from kchaos.events import Perf
@@ -59,7 +60,7 @@ def perf_test_step(
     for p in nemesis.producers:
         p.join(max(0.0, deadline - time.monotonic()))
     real = nemesis.topic_names.get(topic, topic)
-    props = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (config or {}).items()}
+    props = {k: config_text(v) for k, v in (config or {}).items()}
     cmd = [
         install.find_java(),
         "-Xmx512m",

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kchaos import install, procs
+from kchaos.clients import config_text
 from kchaos.events import Assign, Client, Commit, Read, Revoke, Send
 from kchaos.history import HistoryWriter
 from kchaos.workload.producer import ProducerStats
@@ -179,7 +180,7 @@ class _JavaRole(threading.Thread):
 
 def write_properties(path: Path, config: dict[str, Any]) -> str:
     """A Java client config file."""
-    path.write_text("".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}\n" for k, v in config.items()))
+    path.write_text("".join(f"{k}={config_text(v)}\n" for k, v in config.items()))
     return str(path)
 
 
