@@ -38,6 +38,9 @@ class Send(_Event, tag="send", gc=False):  # plain values only: never in a cycle
     txn: str | None = None
     error: str | None = None  # kchaos' own: the client's error name when not ok
     input: str | None = None  # a pipeline's output: the id of the input record it came from
+    # kchaos' own: a copy of an earlier record (a retry, a dead letter, a replay): the id of
+    # the first record of its line (the root). Not an output: the pipeline checks ignore it.
+    origin: str | None = None
     t0_known: bool = True  # false: the client reported only the ack (t0 = t1; no latency)
 
     def problem(self) -> str | None:
@@ -126,6 +129,18 @@ class Lost(Assign, tag="lost"):
     pass
 
 
+class Seek(_Event, tag="seek"):
+    """kchaos' own: a consumer moved its position itself (a batch rewound after a failure,
+    a retry copy not yet due): a read at or below an earlier one after it is no anomaly."""
+
+    reader: str
+    group: str | None
+    topic: str
+    partition: int
+    offset: int
+    t: float
+
+
 class Fault(_Event, tag="fault"):
     """A nemesis action began (``start``) or was undone (``end``)."""
 
@@ -172,6 +187,9 @@ class Meta(_Event, tag="meta"):
     txn_timeout_s: float | None = None
     experiment: str | None = None
     variant: str | None = None
+    # A pattern's topics (``kchaos.patterns``): {"group", "input", "retry": [...], "dead_letter"},
+    # what the "processed once or dead-lettered" check needs to know of the topology.
+    pattern: dict[str, Any] | None = None
 
 
 class Phase(_Event, tag="phase"):
@@ -300,6 +318,17 @@ class Perf(_Event, tag="perf"):
     config: dict[str, Any] = {}
 
 
+class Measured(_Event, tag="measured"):
+    """kchaos' own: a number a step measured directly (a round trip, a refused record's
+    size), named, with its unit and the error or setting that explains it."""
+
+    t: float
+    name: str
+    value: float
+    unit: str
+    detail: str | None = None
+
+
 EVENT_TYPES = (
     Send,
     Read,
@@ -309,6 +338,7 @@ EVENT_TYPES = (
     Assign,
     Revoke,
     Lost,
+    Seek,
     Fault,
     Drain,
     Stall,
@@ -322,6 +352,7 @@ EVENT_TYPES = (
     Effect,
     Stats,
     Perf,
+    Measured,
 )
 Event = Union[EVENT_TYPES]  # type: ignore[valid-type]  # noqa: UP007
 #: op -> its Struct: the ops kchaos knows (any other op is skipped by readers).

@@ -24,6 +24,8 @@ from kchaos.cluster import targets
 from kchaos.errors import BadInput
 from kchaos.faults import actions
 from kchaos.faults.step import FaultStep
+from kchaos.patterns.worker import POINTS as PATTERN_POINTS
+from kchaos.workload.pipeline import POINTS as PIPELINE_POINTS
 
 # Installed from a wheel, the experiment files are package data (kchaos/experiments);
 # in a checkout (or an editable install) they are the repository's experiments/.
@@ -95,6 +97,52 @@ class PipelineSpec(Strict):
     producer: dict[str, str | int | bool] = Field(default_factory=dict)  # the workers' producer
 
 
+class HandlerSpec(Strict):
+    """The pattern workers' handler (``kchaos.patterns.handler.FlakyHandler``): which
+    records fail and how (shares of the records, chosen by a hash of the record's id)."""
+
+    transient: float = 0.0  # fail with TransientError on the first transient_failures attempts
+    transient_failures: int = 2
+    poison: float = 0.0  # fail on every attempt
+    strict_utf8: bool = False  # a value that is not UTF-8 is undecodable (see workload.corrupt)
+    fixed: bool = False  # the fixed version (the deploy-fix step sets it mid-run)
+    processing_ms: float = 0.0
+
+
+class PatternSpec(Strict):
+    """Pattern workers (``workload.pattern``, ``kchaos.patterns.worker``): a group that
+    reads the workload's topic and hands each record to a handler, with retries (in place
+    or through retry topics), a dead-letter topic and in-partition parallelism."""
+
+    workers: int = 2
+    handler: HandlerSpec = Field(default_factory=HandlerSpec)
+    retry: Literal["none", "blocking", "topics"] = "none"
+    attempts: int = 3  # tries in all, the first included
+    backoff_ms: float = 200.0  # blocking: the wait between tries
+    retry_topics: list[str] = Field(default_factory=list)  # topics: one per try after the first
+    delays_ms: list[float] = Field(default_factory=list)  # topics: each retry topic's delay
+    dead_letter: str | None = None  # a topic of this experiment; none: a record that fails for good is dropped
+    dedupe: bool = False  # remember finished records: a re-delivered one is not done again
+    parallel: int = 1  # threads per worker
+    ordering: Literal["key", "none"] = "key"  # parallel: one key on one thread, or records dealt in turn
+    batch: int = 100
+    poll_ms: int = 200
+    config: dict[str, str | int | bool] = Field(default_factory=dict)  # the workers' consumer
+    producer: dict[str, str | int | bool] = Field(default_factory=dict)  # the workers' producer (copies)
+
+    @model_validator(mode="after")
+    def plan_fits(self) -> PatternSpec:
+        if self.retry == "topics" and len(self.retry_topics) < self.attempts - 1:
+            raise ValueError(f"{self.attempts} attempts through retry topics need {self.attempts - 1} retry_topics")
+        if len(self.delays_ms) != len(self.retry_topics):
+            raise ValueError("delays_ms: one delay per retry topic")
+        return self
+
+    def topics(self) -> list[str]:
+        """The topics the pattern writes copies to (retry topics, then the dead-letter topic)."""
+        return [*self.retry_topics, *([self.dead_letter] if self.dead_letter else [])]
+
+
 class Workload(Strict):
     topic: str
     producers: int = 1
@@ -104,6 +152,8 @@ class Workload(Strict):
     value_bytes: int = 100
     consumers: ConsumerGroups | None = None
     pipeline: PipelineSpec | None = None
+    pattern: PatternSpec | None = None
+    corrupt: float = 0.0  # the share of records whose value is not valid UTF-8 (undecodable)
     txn_size: int = 10  # records per transaction, for producers with a transactional.id
     abort_every: int = 0  # abort every N-th transaction (0: never)
     java_producers: int = 0  # more producers: Kafka's own VerifiableProducer, beside the Python ones
@@ -115,7 +165,7 @@ class Workload(Strict):
 #: The workload fields a variant may set (``Variant.workload``): its shape (topic,
 #: consumers, pipeline) stays the experiment's.
 VARIANT_WORKLOAD = frozenset(
-    {"producers", "rate", "keys", "key_count", "value_bytes", "java_producers", "key_prefix", "volume_mb"}
+    {"producers", "rate", "keys", "key_count", "value_bytes", "java_producers", "key_prefix", "volume_mb", "corrupt"}
 )
 
 
@@ -131,6 +181,8 @@ class Variant(Strict):
     group: dict[str, str | int | bool] = Field(default_factory=dict)
     # How this variant's pipeline runs, over workload.pipeline (mode, store, batch, ...).
     pipeline: dict[str, Any] = Field(default_factory=dict)
+    # How this variant's pattern workers run, over workload.pattern (retry, dedupe, parallel, ...).
+    pattern: dict[str, Any] = Field(default_factory=dict)
     txn_size: int | None = None  # records per transaction, over workload.txn_size
     workload: dict[str, Any] = Field(default_factory=dict)  # rate, value_bytes, ... over the workload's
     partitions: int | None = None  # the workload topic's partition count in this variant
@@ -205,6 +257,10 @@ class Experiment(Strict):
         pipe = self.workload.pipeline
         if pipe is not None and (pipe.output not in names or pipe.output == self.workload.topic):
             raise ValueError(f"workload.pipeline.output {pipe.output!r}: another of the topics {names}")
+        pattern = self.workload.pattern
+        for topic in pattern.topics() if pattern is not None else ():
+            if topic not in names or topic == self.workload.topic:
+                raise ValueError(f"workload.pattern: topic {topic!r} is not another of the topics {names}")
         if not self.variants:
             raise ValueError("at least one variant is needed")
         return self
@@ -281,6 +337,7 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
             yield from _schedule_problems(exp, variant.faults, ("variants", v, "faults"), [variant])
     yield from _consumer_problems(exp)
     yield from _pipeline_problems(exp)
+    yield from _pattern_problems(exp)
     for v, variant in enumerate(exp.variants):
         can = capabilities(exp, variant)
         for e, text in enumerate(variant.expect):
@@ -380,6 +437,36 @@ def _pipeline_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]
             )
 
 
+def pattern_spec(exp: Experiment, variant: Variant) -> PatternSpec | None:
+    """The variant's pattern workers: ``workload.pattern`` with its ``pattern`` fields over it."""
+    spec = exp.workload.pattern
+    if spec is not None and variant.pattern:
+        spec = PatternSpec.model_validate({**spec.model_dump(), **variant.pattern})
+    return spec if spec is not None and spec.workers > 0 else None
+
+
+def _pattern_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
+    names = {t.name for t in exp.topics}
+    for v, variant in enumerate(exp.variants):
+        if not variant.pattern:
+            continue
+        if exp.workload.pattern is None:
+            yield ("variants", v, "pattern"), "a variant's pattern settings need workload.pattern"
+            continue
+        yield from _override_problem(lambda variant=variant: pattern_spec(exp, variant), ("variants", v, "pattern"))
+        spec = _safe(lambda variant=variant: pattern_spec(exp, variant))
+        for topic in spec.topics() if spec is not None else ():
+            if topic not in names or topic == exp.workload.topic:
+                yield ("variants", v, "pattern"), f"topic {topic!r} is not another of the topics {sorted(names)}"
+
+
+def _safe(merge: Callable[[], Any]) -> Any:
+    try:
+        return merge()
+    except ValidationError:
+        return None  # reported by the problems of its own part
+
+
 def _override_problem(merge: Callable[[], Any], where: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
     """A variant's fields over the workload's (``group``, ``pipeline``) that do not validate."""
     try:
@@ -429,17 +516,22 @@ def _consumer_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]
 def _pipeline_target_problem(
     exp: Experiment, t: targets.Target, step: FaultStep, variants: list[Variant]
 ) -> str | None:
-    """``pipeline:M`` must be a worker of every variant that runs the step; ``at`` (a
-    point of a pipeline worker's loop) goes only with a pipeline target."""
-    if step.args.get("at") and t.kind != "pipeline":
-        return f"{step.do} {t.text()}: 'at' is a point of a pipeline worker's loop; use a pipeline:M target"
-    if t.kind != "pipeline":
+    """``pipeline:M`` (``pattern:M``) must be a worker of every variant that runs the step;
+    ``at`` (a point of a worker's loop) goes only with such a target, and the point must be
+    one of that worker's."""
+    at = step.args.get("at")
+    if at and t.kind not in ("pipeline", "pattern"):
+        return f"{step.do} {t.text()}: 'at' is a point of a worker's loop; use a pipeline:M or pattern:M target"
+    if t.kind not in ("pipeline", "pattern"):
         return None
+    points = PIPELINE_POINTS if t.kind == "pipeline" else PATTERN_POINTS
+    if at and at != "between" and at not in points:
+        return f"{step.do} {t.text()}: at {at!r} is not a point of a {t.kind} worker ({', '.join(points)}, between)"
     for v in variants:
-        spec = _safe_pipeline_spec(exp, v)
+        spec = _safe_pipeline_spec(exp, v) if t.kind == "pipeline" else _safe(lambda v=v: pattern_spec(exp, v))
         workers = spec.workers if spec is not None else 0
         if (t.index or 0) >= workers:
-            return f"{t.text()}: variant {v.name!r} has {workers} pipeline workers"
+            return f"{t.text()}: variant {v.name!r} has {workers} {t.kind} workers"
     return None
 
 
@@ -470,6 +562,7 @@ _HOW = {
     "keyed": "use keys other than none",
     "pipeline": "add workload.pipeline",
     "store": "set the pipeline's store",
+    "pattern": "add workload.pattern",
     "client": "add a crash-producer fault step",
     "segments": "add an inspect-log step",
     "stats": "set statistics.interval.ms in the variant's producer (or consumer) config",
@@ -489,6 +582,8 @@ def capabilities(exp: Experiment, variant: Variant) -> frozenset[str]:
         can |= {"pipeline", "group"} | ({"txn"} if pipe.mode == "exactly-once" else set())
         if pipe.store != "none":
             can.add("store")
+    if _safe(lambda: pattern_spec(exp, variant)) is not None:
+        can |= {"pattern", "group"}
     if workload_of(exp, variant).keys != "none":
         can.add("keyed")
     steps = schedule(exp, variant)

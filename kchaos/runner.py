@@ -28,10 +28,21 @@ from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
 from kchaos.events import Client, Meta, Phase
 from kchaos.expectations import evaluate
-from kchaos.experiment import Experiment, PipelineSpec, Variant, group_spec, pipeline_spec, schedule, workload_of
+from kchaos.experiment import (
+    Experiment,
+    PatternSpec,
+    PipelineSpec,
+    Variant,
+    group_spec,
+    pattern_spec,
+    pipeline_spec,
+    schedule,
+    workload_of,
+)
 from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
 from kchaos.history import HistoryWriter, load
+from kchaos.patterns.worker import PatternProcess
 from kchaos.results import Observer, RunResult, VariantResult
 from kchaos.steps.broker import set_broker_configs
 from kchaos.workload import pipeline
@@ -158,7 +169,16 @@ class Runner:
         history = HistoryWriter(hist_path)
         pconf = {**PRODUCER_DEFAULTS, **variant.producer}
         txn_timeout = _txn_timeout(pconf, pipeline_spec(self.exp, variant))
-        history.write(Meta(t=0.0, txn_timeout_s=txn_timeout, experiment=self.exp.id, variant=variant.name))
+        pattern = pattern_spec(self.exp, variant)
+        history.write(
+            Meta(
+                t=0.0,
+                txn_timeout_s=txn_timeout,
+                experiment=self.exp.id,
+                variant=variant.name,
+                pattern=self._pattern_topology(index, pattern, names),
+            )
+        )
         res = VariantResult(
             variant.name,
             {
@@ -191,6 +211,7 @@ class Runner:
                 variant.txn_size or wl.txn_size,
                 wl.abort_every,
                 int(wl.volume_mb * 1e6 / wl.value_bytes),
+                wl.corrupt,
             )
             for i in range(wl.producers)
         ]
@@ -200,6 +221,7 @@ class Runner:
         pipe = pipeline_spec(self.exp, variant)
         store = self.result.run_dir / f"effects.{index}.sqlite" if pipe is not None and pipe.store != "none" else None
         members |= self._pipelines(index, variant, names, history, lifetime, store)
+        members |= self._patterns(index, pattern, names, variant, history, lifetime)
         consumers = list(members.values())
         standby = self._standby(members)
         nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
@@ -267,7 +289,9 @@ class Runner:
             # A read_committed drain waits out the transaction timeout: a hanging transaction
             # holds it below the end until the coordinator aborts it (else: stuck-lso).
             wait = max(60.0, (txn_timeout or 0) + 15)
-            for name, n, transactional in self._drained(topic, parts, "transactional.id" in pconf, pipe, names):
+            drained = self._drained(topic, parts, "transactional.id" in pconf, pipe, names)
+            drained += [(names[t], self._declared(t), False) for t in (pattern.topics() if pattern else ())]
+            for name, n, transactional in drained:
                 for iso in ["read_committed"] + (["read_uncommitted"] if transactional else []):
                     drain(self.cluster.bootstrap, name, list(range(n)), history, iso, f"drain-{iso}", timeout=wait)
         finally:
@@ -370,6 +394,62 @@ class Runner:
             }
             workers[f"pipeline:{m}"] = PipelineProcess(kwargs, history.path, history.start, self.cluster.name)
         return workers
+
+    def _pattern_topology(self, index: int, spec: PatternSpec | None, names: dict[str, str]) -> dict[str, Any] | None:
+        """What the history must say of a pattern for its check: its group and topics."""
+        if spec is None:
+            return None
+        return {
+            "group": f"kchaos-v{index}-pattern-{names[self.exp.workload.topic]}",
+            "input": names[self.exp.workload.topic],
+            "retry": [names[t] for t in spec.retry_topics],
+            "dead_letter": names[spec.dead_letter] if spec.dead_letter else None,
+        }
+
+    def _patterns(
+        self,
+        index: int,
+        spec: PatternSpec | None,
+        names: dict[str, str],
+        variant: Variant,
+        history: HistoryWriter,
+        total: float,
+    ) -> dict[str, PatternProcess]:
+        """The pattern workers by target name (``pattern:M``), each in a process of its own."""
+        if spec is None:
+            return {}
+        where = self._pattern_topology(index, spec, names)
+        done = self.result.run_dir / f"done.{index}.sqlite" if spec.dedupe else None
+        workers = {}
+        for m in range(spec.workers):
+            kwargs = {
+                "name": f"v{index}r{m}",
+                "group": where["group"],  # type: ignore[index]
+                "bootstrap": self.cluster.bootstrap,
+                "input_topic": where["input"],  # type: ignore[index]
+                "handler": spec.handler.model_dump(),
+                "retry": {
+                    "mode": spec.retry,
+                    "attempts": spec.attempts,
+                    "backoff_ms": spec.backoff_ms,
+                    "topics": where["retry"],  # type: ignore[index]
+                    "delays_ms": spec.delays_ms,
+                },
+                "dead_letter": where["dead_letter"],  # type: ignore[index]
+                "dedupe": str(done) if done is not None else None,
+                "parallel": spec.parallel,
+                "ordering": spec.ordering,
+                "consumer_config": {**spec.config, **variant.consumer},
+                "producer_config": dict(spec.producer),
+                "batch": spec.batch,
+                "poll_ms": spec.poll_ms,
+                "duration": total + 60 + GROUP_WAIT_S,
+            }
+            workers[f"pattern:{m}"] = PatternProcess(kwargs, history.path, history.start, self.cluster.name)
+        return workers
+
+    def _declared(self, name: str) -> int:
+        return next(t.partitions for t in self.exp.topics if t.name == name)
 
     def _drained(
         self, topic: str, parts: int, transactional: bool, pipe: PipelineSpec | None, names: dict[str, str]
@@ -478,14 +558,21 @@ class Runner:
     ) -> None:
         """Pipeline workers are done when their input is committed to its end; one that
         is not by ``limit`` is recorded (a ``client`` event), and the run goes on."""
-        pipes = [c for c in members.values() if isinstance(c, PipelineProcess)]
-        if not pipes:
+        workers = [c for c in members.values() if isinstance(c, PipelineProcess | PatternProcess)]
+        if not workers:
             return
-        group, topic = pipes[0].group, pipes[0].kwargs["input_topic"]
-        if not pipeline.wait_caught_up(self.cluster.bootstrap, group, topic, limit, transactional_input):
-            history.write(
-                Client(group, "not-caught-up", history.now(), detail=f"input not committed after {limit:g} s")
-            )
+        group, topic = workers[0].group, workers[0].kwargs["input_topic"]
+        # A pattern's records move forward only (input, retry topics in order): each topic
+        # committed to its end, in that order, leaves nothing in flight.
+        topics = [topic, *(workers[0].kwargs.get("retry") or {}).get("topics", [])]
+        deadline = time.monotonic() + limit
+        for t in topics:
+            left = max(1.0, deadline - time.monotonic())
+            if not pipeline.wait_caught_up(self.cluster.bootstrap, group, t, left, transactional_input):
+                history.write(
+                    Client(group, "not-caught-up", history.now(), detail=f"{t} not committed after {limit:g} s")
+                )
+                return
 
     def _quiet(self, variant: Variant) -> float:
         """How long deliveries must stand still before consumers count as caught up:

@@ -26,6 +26,7 @@ from kchaos.events import (
     Process,
     Read,
     Revoke,
+    Seek,
     Send,
     Stall,
     Txn,
@@ -301,6 +302,8 @@ def build(events: Iterable[Any]) -> Index:
         elif kind in REBALANCES:
             epochs[ev.reader] = epochs.get(ev.reader, 0) + 1
             ix.rebalances.append(ev)
+        elif kind is Seek:  # the position moved on purpose: the reads after it start afresh
+            epochs[ev.reader] = epochs.get(ev.reader, 0) + 1
         elif kind is Fault:
             ix.faults.append(ev)
         elif kind is Stall:

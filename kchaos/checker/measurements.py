@@ -5,7 +5,6 @@ Pure functions over an ``Index``, like the anomaly checks; the report draws them
 
 from __future__ import annotations
 
-import math
 import re
 from bisect import bisect_left
 from collections import Counter, defaultdict
@@ -14,11 +13,12 @@ from typing import Any
 
 import msgspec
 
-from kchaos.checker import performance
+from kchaos.checker import patterns, performance
 from kchaos.checker.index import RC, Index
+from kchaos.checker.numbers import percentile
 from kchaos.checker.rebalances import METRICS, by_trigger, episodes
 from kchaos.checker.rebalances import steps as rebalance_steps
-from kchaos.events import Assign, Client, Effect, Lag, Leader, Lost, Revoke, Segments
+from kchaos.events import Assign, Client, Effect, Lag, Leader, Lost, Measured, Revoke, Segments
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,40 @@ MEASURES: dict[str, Measure] = {
         _m("perf_test_mb_per_s", "MiB/s", "Kafka's ProducerPerformance, MB/sec as it prints it (2^20 bytes)", "perf"),
         _m("perf_test_latency_ms.p50", "ms", "Kafka's ProducerPerformance, median latency", "perf"),
         _m("perf_test_latency_ms.p99", "ms", "Kafka's ProducerPerformance, 99th percentile latency", "perf"),
+        _m("pattern_inputs", "records", "records written to the pattern's input topic", "pattern"),
+        _m("pattern_processed", "records", "inputs the handler processed (at least once)", "pattern"),
+        _m("pattern_dead_lettered", "records", "inputs with a copy in the dead-letter topic", "pattern"),
+        _m("pattern_retried", "attempts", "retries: copies to retry topics and failed in-place attempts", "pattern"),
+        _m("pattern_replayed", "records", "inputs replayed from the dead-letter topic to the input", "pattern"),
+        _m("pattern_duplicates_skipped", "records", "re-deliveries the worker recognised as done (dedupe)", "pattern"),
+        _m("pattern_unfinished", "records", "inputs neither processed nor dead-lettered (lost)", "pattern"),
+        _m("pattern_processed_twice", "records", "inputs the handler processed more than once", "pattern"),
+        _m("pattern_dead_lettered_twice", "records", "inputs dead-lettered more than once", "pattern"),
+        _m("pattern_processed_and_dead_lettered", "records", "inputs both processed and dead-lettered", "pattern"),
+        _m(
+            "healthy_latency_ms.p50",
+            "ms",
+            "send to processed, records that never failed, sent in the calm (steady + 1 s to the faults), median",
+            "pattern",
+        ),
+        _m(
+            "healthy_latency_ms.p99",
+            "ms",
+            "the same, 99th percentile: head-of-line blocking",
+            "pattern",
+        ),
+        _m("pattern_latency_ms.p50", "ms", "send to first processed, every processed input (median)", "pattern"),
+        _m("pattern_latency_ms.p99", "ms", "send to first processed, every processed input", "pattern"),
+        _m("pattern_throughput_per_s", "records/s", "inputs processed per second", "pattern", better="higher"),
+        _m(
+            "keys_reordered_by_processing",
+            "keys",
+            "keys whose records were processed in another order than one producer sent them",
+            "pattern",
+            better="lower",
+        ),
+        _m("dead_letters_replayed", "records", "dead letters the replay-dead-letters step sent back"),
+        _m("dead_letters_with_provenance", "records", "of those, dead letters carrying every provenance header"),
         _m("keys_split", "keys", "keys whose acknowledged records landed on more than one partition", "keyed"),
         _m("new_partition_first_ack_s", "s", "add-partitions to the first ack on an added partition"),
         _m("new_partition_unread", "records", "records acknowledged on added partitions no group member got", "group"),
@@ -215,15 +249,6 @@ def measure(name: str) -> Measure | None:
     if found is None and (m := _PER_GROUP.match(name)):
         found = MEASURES[f"{m.group(1)}.<group>"]
     return found
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (0..100) by nearest rank; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def _ms(x: float | None) -> float | None:
@@ -450,6 +475,8 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     m["client_takeover_s"] = max(takeovers) if takeovers else None
     m.update(group_measurements(ix, checked["info"]["redelivered_by_cause"]))
     m.update(pipeline_measurements(ix))
+    m.update(patterns.pattern_measurements(ix))
+    m.update(step_measurements(ix))
     m.update(performance.client_statistics(ix, m["throughput_per_s"]))
     m.update(performance.perf_test(ix))
     m.update(performance.key_placement(ix))
@@ -457,6 +484,11 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     m.update(performance.lag_by_group(ix))
     m.update(performance.group_consumption(ix))
     return m
+
+
+def step_measurements(ix: Index) -> dict[str, Any]:
+    """Numbers a step measured itself (``measured`` events), by name; the last one counts."""
+    return {e.name: e.value for e in ix.other if isinstance(e, Measured)}
 
 
 def pipeline_measurements(ix: Index) -> dict[str, Any]:

@@ -13,6 +13,7 @@
 | ``group-coordinator[:N]`` | the broker leading the ``__consumer_offsets`` partition of the workload's group N (run-only) |
 | ``consumer:G:M`` | member M of the workload's consumer group G, for client faults (run-only) |
 | ``pipeline:M`` | worker M of the workload's pipeline, for client faults (run-only) |
+| ``pattern:M`` | worker M of the workload's pattern group (retries, dead letters), for client faults (run-only) |
 | ``$name`` | the node an earlier step resolved and named with ``as: name`` (run-only) |
 
 In experiment files TOPIC is the file's topic name; the run maps it to the real one.
@@ -23,9 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RUN_ONLY = ("txn-coordinator", "group-coordinator", "consumer", "pipeline", "$")
+RUN_ONLY = ("txn-coordinator", "group-coordinator", "consumer", "pipeline", "pattern", "$")
 #: The target kinds that name a workload client (the client faults' targets).
-CLIENT_KINDS = ("consumer", "pipeline")
+CLIENT_KINDS = ("consumer", "pipeline", "pattern")
 ALIASES = {"leader": "leader-of", "follower": "follower-of"}
 
 
@@ -53,8 +54,8 @@ class Target:
             return f"{self.kind}:{self.index or 0}"
         if self.kind == "consumer":
             return f"consumer:{self.partition}:{self.index}"
-        if self.kind == "pipeline":
-            return f"pipeline:{self.index}"
+        if self.kind in ("pipeline", "pattern"):
+            return f"{self.kind}:{self.index}"
         return self.kind
 
 
@@ -82,9 +83,9 @@ def parse(ref: str | int) -> Target:
         if not (g.isdigit() and m.isdigit()):
             raise ValueError(f"target {text!r}: write consumer:GROUP:MEMBER (0-based numbers), e.g. consumer:0:1")
         return Target(kind, partition=int(g), index=int(m))  # group in ``partition``, member in ``index``
-    if kind == "pipeline":
+    if kind in ("pipeline", "pattern"):
         if not rest.isdigit():
-            raise ValueError(f"target {text!r}: write pipeline:WORKER (0-based), e.g. pipeline:0")
+            raise ValueError(f"target {text!r}: write {kind}:WORKER (0-based), e.g. {kind}:0")
         return Target(kind, index=int(rest))
     if kind in ("leader-of", "follower-of"):
         parts = rest.split(":")
@@ -95,7 +96,7 @@ def parse(ref: str | int) -> Target:
         raise ValueError(f"target {text!r}: write {kind}:TOPIC:PARTITION, e.g. {kind}:orders:0")
     raise ValueError(
         f"target {text!r}: unknown kind {kind!r}; use a node id, leader-of:T:P, follower-of:T:P[:N], controller, "
-        "random, coordinator:TRANSACTIONAL_ID, group-coordinator-of:GROUP, txn-coordinator[:N], group-coordinator[:N], consumer:G:M, pipeline:M or $name"
+        "random, coordinator:TRANSACTIONAL_ID, group-coordinator-of:GROUP, txn-coordinator[:N], group-coordinator[:N], consumer:G:M, pipeline:M, pattern:M or $name"
     )
 
 

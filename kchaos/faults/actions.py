@@ -80,13 +80,13 @@ class Action:
 MID_BATCH = Arg(
     "mid_batch", bool, False, "wait (up to 10 s) until the client begins processing a new batch (not yet committed)"
 )
-#: Where a pipeline worker can be made to crash (``kchaos.workload.pipeline.POINTS``).
+#: Where a worker can be made to crash (``kchaos.workload.pipeline.POINTS``, ``kchaos.patterns.worker.POINTS``).
 AT = Arg(
     "at",
     str,
     "",
-    "pipeline workers: SIGKILL when the worker reaches this point of its loop (waits up to 15 s)",
-    ("", "after-output", "after-commit", "between"),
+    "pipeline and pattern workers: SIGKILL when the worker reaches this point of its loop (waits up to 15 s)",
+    ("", "after-output", "after-commit", "between", "after-handle"),
 )
 HOLD = Arg("hold_ms", int, 0, "with mid_batch: act this long after the batch was delivered (deeper into it)")
 DIRECTION = Arg("direction", str, "both", "in, out or both (relative to the node)", ("in", "out", "both"))
@@ -156,7 +156,7 @@ ACTIONS: dict[str, Action] = {
         Action(
             "kill-client",
             "run",
-            "SIGKILL a workload client in its own process (consumers with process: true, pipeline workers):"
+            "SIGKILL a workload client in its own process (consumers with process: true, pipeline and pattern workers):"
             " no close, no commit.",
             target="client",
             process=True,

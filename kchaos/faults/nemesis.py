@@ -52,7 +52,7 @@ class Nemesis:
         #: (``crash-producer``) and for ``txn-coordinator[:N]`` / ``group-coordinator[:N]``.
         self.producers: list[Any] = []
         self.groups: list[str] = []
-        #: Workload clients in processes of their own, by target (``consumer:G:M``, ``pipeline:M``).
+        #: Workload clients in processes of their own, by target (``consumer:G:M``, ``pipeline:M``, ``pattern:M``).
         self.clients: dict[str, Any] = {}
         self.open: list[dict[str, Any]] = []
         self.log: list[dict[str, Any]] = []
@@ -160,7 +160,7 @@ class Nemesis:
             else:
                 self.record(act.name, client.reader, "end")
             return
-        if args.get("at"):  # a pipeline worker, killed where its loop reaches a point
+        if args.get("at"):  # a pipeline or pattern worker, killed where its loop reaches a point
             recorded["at"] = args["at"]
             recorded["reached"] = client.kill_at(args["at"])
             self.record(act.name, client.reader, "start", args=recorded)

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from kchaos.steps import broker, log, perf, topic
+from kchaos.steps import broker, deploy, log, perf, topic
 
 STEPS: dict[str, Callable[..., None]] = {
     "inspect-log": log.inspect_log_step,
@@ -20,6 +20,7 @@ STEPS: dict[str, Callable[..., None]] = {
     "add-partitions": topic.add_partitions_step,
     "set-broker-config": broker.set_broker_config_step,
     "perf-test": perf.perf_test_step,
+    "deploy-fix": deploy.deploy_fix_step,
 }
 
 

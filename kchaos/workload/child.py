@@ -191,3 +191,32 @@ class ClientProcess:
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
+
+
+class ArmedProcess(ClientProcess):
+    """A worker that can be killed at a point of its loop: ``kill_at`` arms the point (a
+    shared number the child's loop checks, ``point_code``), waits until the child stopped
+    itself there (SIGSTOP) and SIGKILLs it."""
+
+    def __init__(self, kwargs: dict[str, Any], history_path: Path, history_start: float, cluster: str) -> None:
+        self.arm = _SPAWN.Value("i", 0, lock=False)
+        super().__init__({**kwargs, "arm": self.arm}, history_path, history_start, cluster)
+
+    def point_code(self, point: str) -> int:
+        """The number the child's loop knows ``point`` by (a subclass's points)."""
+        raise NotImplementedError
+
+    def kill_at(self, point: str, timeout: float = 15.0) -> bool:
+        """Arm ``point``, wait until the worker stopped itself there, SIGKILL it; whether it
+        got there in time (if not, it is killed wherever it is)."""
+        self.arm.value = self.point_code(point)
+        deadline = time.monotonic() + timeout
+        reached = False
+        while time.monotonic() < deadline and self.alive:
+            if procs.paused(self.pid):
+                reached = True
+                break
+            time.sleep(0.01)
+        self.arm.value = 0
+        self.kill()
+        return reached

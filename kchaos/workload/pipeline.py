@@ -45,7 +45,7 @@ from kchaos.clients import QUIET, init_transactions
 from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Effect
 from kchaos.history import HistoryWriter
-from kchaos.workload.child import _SPAWN, ClientProcess
+from kchaos.workload.child import ArmedProcess
 from kchaos.workload.consumer import next_offsets, record_id
 from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
 
@@ -379,27 +379,11 @@ def _pipeline_main(
     worker.run()
 
 
-class PipelineProcess(ClientProcess):
+class PipelineProcess(ArmedProcess):
     """A pipeline worker in a child process: the client faults of ``ClientProcess``, and
-    ``kill_at``: SIGKILL when the worker reaches a point of its loop."""
+    ``kill_at``: SIGKILL when the worker reaches a point of its loop (``POINTS``)."""
 
     main = staticmethod(_pipeline_main)
 
-    def __init__(self, kwargs: dict[str, Any], history_path: Path, history_start: float, cluster: str) -> None:
-        self.arm = _SPAWN.Value("i", 0, lock=False)
-        super().__init__({**kwargs, "arm": self.arm}, history_path, history_start, cluster)
-
-    def kill_at(self, point: str, timeout: float = 15.0) -> bool:
-        """Arm ``point``, wait until the worker stopped itself there, SIGKILL it; whether it
-        got there in time (if not, it is killed wherever it is)."""
-        self.arm.value = _CODES[resolve_point(point, self.kwargs.get("mode", "exactly-once"))]
-        deadline = time.monotonic() + timeout
-        reached = False
-        while time.monotonic() < deadline and self.alive:
-            if procs.paused(self.pid):
-                reached = True
-                break
-            time.sleep(0.01)
-        self.arm.value = 0
-        self.kill()
-        return reached
+    def point_code(self, point: str) -> int:
+        return _CODES[resolve_point(point, self.kwargs.get("mode", "exactly-once"))]

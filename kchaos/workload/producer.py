@@ -11,6 +11,7 @@ import random
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,7 @@ class RecordingProducer(threading.Thread):
         txn_size: int = 10,
         abort_every: int = 0,
         max_records: int = 0,
+        corrupt: float = 0.0,
     ) -> None:
         super().__init__(name=f"producer-{name}", daemon=True)
         self.producer_name, self.topic, self.history = name, topic, history
@@ -87,6 +89,9 @@ class RecordingProducer(threading.Thread):
             self.config["transactional.id"] = f"{config['transactional.id']}-{name}"
         self.txn_size, self.abort_every = txn_size, abort_every
         self.max_records = max_records  # stop after this many sends (0: no limit)
+        # The share of values made undecodable (a byte that is not UTF-8 after the padding),
+        # chosen by a hash of the id: the poison records of the dead-letter questions.
+        self.corrupt = int(corrupt * 10_000)
         if "statistics.interval.ms" in config:
             self.config["stats_cb"] = self._stats
         self._txn: str | None = None
@@ -347,12 +352,15 @@ class RecordingProducer(threading.Thread):
         the client): the ones before it were sent, and their ids are not used again."""
         name, topic, pad, txn, store = self.producer_name, self.topic, self.pad, self._txn, self._inflight
         pick, rng, start, produce = self.keys.pick, self.rng, self.history.start, producer.produce
+        corrupt = self.corrupt
         self._txn_count += count
         end = seq + count
         for seq in range(seq, end):  # noqa: B020 - the argument is the first seq
             id_ = f"{name}-{seq}"
             key = pick(rng)
             value = id_.encode() + b" " + pad[len(id_) + 1 :]
+            if corrupt and zlib.crc32(id_.encode()) % 10_000 < corrupt:
+                value += b"\xff"
             t0 = (time.monotonic() - start) * 1e6 // 1 / 1e6  # history.now(), inlined
             store[value] = (id_, seq, key, t0, txn)
             while True:

@@ -29,7 +29,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from kchaos.errors import BadInput
-from kchaos.events import Assign, Client, Commit, Lost, Process, Read, Revoke, Send, Txn
+from kchaos.events import Assign, Client, Commit, Lost, Process, Read, Revoke, Seek, Send, Txn
 from kchaos.history import HistoryWriter, load
 from kchaos.workload.outcome import classify, retries_enabled
 
@@ -78,13 +78,14 @@ class IdSource:
             raise BadInput(f"id_from={spec!r}: write 'header:NAME' or 'key'")
 
     def of(self, msg: Any) -> str:
-        """The id of a consumed record ('' when it has none)."""
+        """The id of a consumed record: its header, else the value's first word (how
+        Kafka's VerifiableProducer and kchaos' own producer write it)."""
         if self.header is None:
             return _text(msg.key())
         for k, v in msg.headers() or ():
             if k == self.header and v is not None:
                 return _text(v)
-        return ""
+        return (msg.value() or b"").split(b" ", 1)[0].decode(errors="replace")
 
 
 def _offset(msg: Any) -> int:
@@ -141,11 +142,12 @@ class RecordedProducer(Producer):
         seq = next(self._seq)
         id_, headers = self._id(key, headers, seq)
         source = _header(headers, "input")  # a pipeline's output names its input
+        origin = _header(headers, "origin")  # a retry, dead letter or replay names its root
         user_cb = callback or on_delivery or self._config_cb
         t0, txn, key_text = self.history.now(), self._txn, _text(key) if key is not None else None
 
         def report(err: KafkaError | None, msg: Any) -> None:
-            self._write(err, msg, id_, seq, key_text, topic, t0, txn, source)
+            self._write(err, msg, id_, seq, key_text, topic, t0, txn, source, origin)
             if user_cb is not None:
                 user_cb(err, msg)
 
@@ -154,7 +156,7 @@ class RecordedProducer(Producer):
                 topic, value, key, partition=partition, on_delivery=report, timestamp=timestamp, headers=headers
             )
         except KafkaException as exc:
-            self._write(exc.args[0], None, id_, seq, key_text, topic, t0, txn, source)
+            self._write(exc.args[0], None, id_, seq, key_text, topic, t0, txn, source, origin)
             raise
 
     def _id(self, key: Any, headers: Any, seq: int) -> tuple[str, Any]:
@@ -180,6 +182,7 @@ class RecordedProducer(Producer):
         t0: float,
         txn: str | None,
         source: str | None = None,
+        origin: str | None = None,
     ) -> None:
         status = classify(err, self._retries)
         where: dict[str, Any] = (
@@ -187,7 +190,7 @@ class RecordedProducer(Producer):
         )
         now = self.history.now()
         self.history.write(
-            Send(id_, self.producer_id, seq, key, topic, status, t0, now, txn=txn, input=source, **where)  # type: ignore[arg-type]
+            Send(id_, self.producer_id, seq, key, topic, status, t0, now, txn=txn, input=source, origin=origin, **where)  # type: ignore[arg-type]
         )
 
     def begin_transaction(self) -> None:
@@ -258,6 +261,12 @@ class RecordedConsumer(Consumer):
     def processed(self, msg: Any, outcome: str = "ok", output: str | None = None) -> None:
         """Processing of ``msg`` is done (its side effect happened): a ``process`` event."""
         self.history.write(Process(*self._place(msg), outcome, self.history.now(), output))
+
+    def seek(self, partition: TopicPartition) -> None:
+        """``Consumer.seek``, recorded (``seek``): the reads after it may go back."""
+        super().seek(partition)
+        now = self.history.now()
+        self.history.write(Seek(self.name, self.group, partition.topic, partition.partition, partition.offset, now))
 
     def subscribe(self, topics: list[str], on_assign: Any = None, on_revoke: Any = None, on_lost: Any = None) -> None:  # type: ignore[override]
         """``Consumer.subscribe`` with each rebalance callback recorded (then the team's own runs)."""

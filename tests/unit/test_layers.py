@@ -27,7 +27,7 @@ LAYERS = [
     ),
     ("cluster", ("kchaos.cluster", "kchaos.disk")),
     ("faults", ("kchaos.faults", "kchaos.steps")),
-    ("workload", ("kchaos.workload",)),
+    ("workload", ("kchaos.workload", "kchaos.patterns")),
     ("checker", ("kchaos.checker",)),
     ("spec", ("kchaos.experiment", "kchaos.expectations", "kchaos.results", "kchaos.profile")),
     ("report", ("kchaos.report", "kchaos.live", "kchaos.present")),

@@ -16,6 +16,7 @@ from kchaos.cluster import targets
 from kchaos.disk import parse_dump
 from kchaos.errors import BadInput
 from kchaos.faults import actions
+from kchaos.patterns import worker as pattern_worker
 from kchaos.report.svg import bar_chart
 from kchaos.workload import pipeline
 
@@ -124,7 +125,7 @@ def test_at_goes_with_pipeline_targets_only(tmp_path):
     text = PIPELINE_EXPERIMENT.replace('target: "pipeline:%s"', 'target: "consumer:0:%s"')
     text = text.replace("members: 1}", "members: 1, process: true}")
     _, errors = experiments.check(_write(tmp_path, text % (0, "{store: sqlite}", "{}")))
-    assert any("'at' is a point of a pipeline worker's loop" in e for e in errors), errors
+    assert any("'at' is a point of a worker's loop" in e for e in errors), errors
 
 
 def test_an_input_output_twice_is_duplicated_and_redelivered():
@@ -198,7 +199,8 @@ def test_crash_points():
     assert pipeline.resolve_point("between", "at-most-once") == "after-commit"
     assert pipeline.resolve_point("between", "exactly-once") == "after-output"
     assert pipeline.resolve_point("after-commit", "at-least-once") == "after-commit"
-    assert set(actions.AT.choices) - {""} == set(pipeline.POINTS), "the fault's choices are the worker's points"
+    workers = set(pipeline.POINTS) | set(pattern_worker.POINTS)
+    assert set(actions.AT.choices) - {""} == workers, "the fault's choices are the workers' points"
 
 
 def test_pipeline_target():

@@ -1,0 +1,1 @@
+"""Application patterns exercised by experiments (schema evolution, retries and dead letters, ...)."""
