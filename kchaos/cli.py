@@ -430,6 +430,10 @@ def run_command(
         Optional[list[str]],
         typer.Option("--variant", help="Run only the variants whose names contain this (repeatable)."),
     ] = None,
+    schema_registry: Annotated[
+        Optional[str],
+        typer.Option(help="A schema registry URL (Confluent API) for Avro experiments; default: one on loopback."),
+    ] = None,
 ) -> None:
     """Run one experiment against a real cluster and write its report; exit 0 on PASS, 1 on FAIL."""
     from kchaos import experiment as experiments
@@ -448,13 +452,23 @@ def run_command(
     if present and not (console.is_terminal and sys.stdin.isatty()):
         raise BadInput("--present needs a terminal (stdin and stdout)")
     mode = "nightly" if nightly else "quick"
+    if schema_registry:
+        from kchaos.patterns.schema import connect
+
+        connect(schema_registry)  # an unreachable registry: one line, exit 2, before any cluster
     from kchaos.cluster import choose_backend
 
     version = (prof.kafka_version if prof else None) or installer.DEFAULT_KAFKA_VERSION
     chosen, why = (backend, "") if cluster else choose_backend(backend, version)
     if backend == "auto" and not cluster:
         console.print(why)
-    images = {"kafka_image": kafka_image, "toxiproxy_image": toxiproxy_image, "profile": prof, "variants": variant}
+    images = {
+        "kafka_image": kafka_image,
+        "toxiproxy_image": toxiproxy_image,
+        "profile": prof,
+        "variants": variant,
+        "schema_registry": schema_registry,
+    }
     view = PresentView(exp, console, step) if present else (LiveView(console) if live and console.is_terminal else None)
     if view:
         with view:

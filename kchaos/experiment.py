@@ -143,6 +143,34 @@ class PatternSpec(Strict):
         return [*self.retry_topics, *([self.dead_letter] if self.dead_letter else [])]
 
 
+COMPATIBILITY = Literal[
+    "NONE", "BACKWARD", "FORWARD", "FULL", "BACKWARD_TRANSITIVE", "FORWARD_TRANSITIVE", "FULL_TRANSITIVE"
+]
+
+
+class SchemaSpec(Strict):
+    """Avro records whose schema evolves (``workload.schemas``, question 6.4): one producer
+    deploys ``versions`` in turn, every ``every_s`` seconds, through a schema registry
+    whose subject is at ``compatibility``; each of ``readers`` (name -> reader schema) is
+    a consumer group deployed with that schema. Schema files are found under
+    experiments/schemas (or by their path). A record a reader cannot decode goes to
+    ``dead_letter``."""
+
+    versions: list[str] = Field(min_length=1)
+    every_s: float = 3.0
+    compatibility: COMPATIBILITY = "BACKWARD"
+    readers: dict[str, str] = Field(min_length=1)
+    dead_letter: str | None = None
+
+    @field_validator("readers")
+    @classmethod
+    def reader_names(cls, readers: dict[str, str]) -> dict[str, str]:
+        for name in readers:
+            if not re.fullmatch(r"[a-z][a-z0-9]*", name):
+                raise ValueError(f"reader {name!r}: a name of lower-case letters and digits (it names a group)")
+        return readers
+
+
 class Workload(Strict):
     topic: str
     producers: int = 1
@@ -153,6 +181,7 @@ class Workload(Strict):
     consumers: ConsumerGroups | None = None
     pipeline: PipelineSpec | None = None
     pattern: PatternSpec | None = None
+    schemas: SchemaSpec | None = None
     corrupt: float = 0.0  # the share of records whose value is not valid UTF-8 (undecodable)
     txn_size: int = 10  # records per transaction, for producers with a transactional.id
     abort_every: int = 0  # abort every N-th transaction (0: never)
@@ -183,6 +212,8 @@ class Variant(Strict):
     pipeline: dict[str, Any] = Field(default_factory=dict)
     # How this variant's pattern workers run, over workload.pattern (retry, dedupe, parallel, ...).
     pattern: dict[str, Any] = Field(default_factory=dict)
+    # This variant's schema settings, over workload.schemas (compatibility, versions, readers).
+    schemas: dict[str, Any] = Field(default_factory=dict)
     txn_size: int | None = None  # records per transaction, over workload.txn_size
     workload: dict[str, Any] = Field(default_factory=dict)  # rate, value_bytes, ... over the workload's
     partitions: int | None = None  # the workload topic's partition count in this variant
@@ -257,6 +288,11 @@ class Experiment(Strict):
         pipe = self.workload.pipeline
         if pipe is not None and (pipe.output not in names or pipe.output == self.workload.topic):
             raise ValueError(f"workload.pipeline.output {pipe.output!r}: another of the topics {names}")
+        schema = self.workload.schemas
+        if schema is not None and schema.dead_letter and schema.dead_letter not in names:
+            raise ValueError(f"workload.schemas.dead_letter {schema.dead_letter!r}: not among the topics {names}")
+        if schema is not None and (self.workload.pattern or self.workload.pipeline or self.workload.consumers):
+            raise ValueError("workload.schemas brings its own producer and readers: no consumers, pipeline or pattern")
         pattern = self.workload.pattern
         for topic in pattern.topics() if pattern is not None else ():
             if topic not in names or topic == self.workload.topic:
@@ -338,6 +374,7 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
     yield from _consumer_problems(exp)
     yield from _pipeline_problems(exp)
     yield from _pattern_problems(exp)
+    yield from _schema_problems(exp)
     for v, variant in enumerate(exp.variants):
         can = capabilities(exp, variant)
         for e, text in enumerate(variant.expect):
@@ -460,6 +497,42 @@ def _pattern_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
                 yield ("variants", v, "pattern"), f"topic {topic!r} is not another of the topics {sorted(names)}"
 
 
+def schema_spec(exp: Experiment, variant: Variant) -> SchemaSpec | None:
+    """The variant's schema workload: ``workload.schema`` with its ``schema`` fields over it."""
+    spec = exp.workload.schemas
+    if spec is not None and variant.schemas:
+        spec = SchemaSpec.model_validate({**spec.model_dump(), **variant.schemas})
+    return spec
+
+
+def schema_file(name: str) -> Path:
+    """Where a schema file of an experiment is: under experiments/schemas, else the path."""
+    packaged = EXPERIMENTS_DIR / "schemas" / name
+    return packaged if packaged.exists() else Path(name)
+
+
+def _schema_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Schema files that do not exist or do not parse as Avro (one line each), and variant
+    schema settings that do not validate."""
+    from kchaos.patterns.schema import load_schema  # Avro's parser: only for files that use it
+
+    for v, variant in enumerate(exp.variants):
+        if variant.schemas and exp.workload.schemas is None:
+            yield ("variants", v, "schemas"), "a variant's schema settings need workload.schemas"
+        elif variant.schemas:
+            yield from _override_problem(lambda variant=variant: schema_spec(exp, variant), ("variants", v, "schemas"))
+    own = [(("workload", "schemas"), exp.workload.schemas.model_dump() if exp.workload.schemas else {})]
+    own += [(("variants", v, "schemas"), x.schemas) for v, x in enumerate(exp.variants) if x.schemas]
+    for where, fields in own:  # each file where it is named (a variant's own, not the ones it inherits)
+        files = [("versions", f) for f in fields.get("versions", [])]
+        files += [("readers", f) for f in (fields.get("readers") or {}).values()]
+        for part, name in files:
+            try:
+                load_schema(schema_file(name))
+            except BadInput as err:
+                yield (*where, part), str(err)
+
+
 def _safe(merge: Callable[[], Any]) -> Any:
     try:
         return merge()
@@ -563,6 +636,7 @@ _HOW = {
     "pipeline": "add workload.pipeline",
     "store": "set the pipeline's store",
     "pattern": "add workload.pattern",
+    "schemas": "add workload.schemas",
     "client": "add a crash-producer fault step",
     "segments": "add an inspect-log step",
     "stats": "set statistics.interval.ms in the variant's producer (or consumer) config",
@@ -584,6 +658,8 @@ def capabilities(exp: Experiment, variant: Variant) -> frozenset[str]:
             can.add("store")
     if _safe(lambda: pattern_spec(exp, variant)) is not None:
         can |= {"pattern", "group"}
+    if exp.workload.schemas is not None:
+        can |= {"schemas", "group"}
     if workload_of(exp, variant).keys != "none":
         can.add("keyed")
     steps = schedule(exp, variant)

@@ -32,16 +32,22 @@ from kchaos.experiment import (
     Experiment,
     PatternSpec,
     PipelineSpec,
+    SchemaSpec,
     Variant,
     group_spec,
     pattern_spec,
     pipeline_spec,
     schedule,
+    schema_file,
+    schema_spec,
     workload_of,
 )
 from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
 from kchaos.history import HistoryWriter, load
+from kchaos.patterns.evolving import EvolvingProducer
+from kchaos.patterns.registry import EmbeddedRegistry
+from kchaos.patterns.schema import connect, load_schema
 from kchaos.patterns.worker import PatternProcess
 from kchaos.results import Observer, RunResult, VariantResult
 from kchaos.steps.broker import set_broker_configs
@@ -69,9 +75,16 @@ class Runner:
     """Runs one experiment on one cluster; see the module docstring for the phases."""
 
     def __init__(
-        self, experiment: Experiment, cluster: Cluster, result: RunResult, observers: list[Observer] | None = None
+        self,
+        experiment: Experiment,
+        cluster: Cluster,
+        result: RunResult,
+        observers: list[Observer] | None = None,
+        schema_registry: str | None = None,
     ) -> None:
         self.exp, self.cluster, self.result = experiment, cluster, result
+        self.schema_registry = schema_registry  # a user's registry URL; None: an embedded one, if needed
+        self._embedded: EmbeddedRegistry | None = None
         self.observers = observers or []
         self.durations = getattr(experiment, result.mode)
         self.rng = random.Random(result.seed)
@@ -93,13 +106,17 @@ class Runner:
         return time.monotonic() - t0
 
     def run(self) -> RunResult:
-        for i, variant in enumerate(self.exp.variants):
-            if variant.nightly_only and self.result.mode == "quick":
-                continue
-            try:
-                self.result.variants.append(self.run_variant(i, variant))
-            finally:
-                self._remove_broker_configs(variant)
+        try:
+            for i, variant in enumerate(self.exp.variants):
+                if variant.nightly_only and self.result.mode == "quick":
+                    continue
+                try:
+                    self.result.variants.append(self.run_variant(i, variant))
+                finally:
+                    self._remove_broker_configs(variant)
+        finally:
+            if self._embedded is not None:
+                self._embedded.stop()
         return self.result
 
     def _remove_broker_configs(self, variant: Variant) -> None:
@@ -215,6 +232,9 @@ class Runner:
             )
             for i in range(wl.producers)
         ]
+        schemas = schema_spec(self.exp, variant)
+        if schemas is not None:  # the records are Avro: the evolving producer writes them instead
+            producers = [self._evolving(index, schemas, topic, pconf, history, lifetime, wl.rate)]
         nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
         producers += self._java_producers(index, variant, topic, pconf, history, lifetime)
         members = self._consumers(index, variant, names, history, lifetime)
@@ -222,6 +242,7 @@ class Runner:
         store = self.result.run_dir / f"effects.{index}.sqlite" if pipe is not None and pipe.store != "none" else None
         members |= self._pipelines(index, variant, names, history, lifetime, store)
         members |= self._patterns(index, pattern, names, variant, history, lifetime)
+        members |= self._readers(index, schemas, names, history, lifetime)
         consumers = list(members.values())
         standby = self._standby(members)
         nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
@@ -291,6 +312,8 @@ class Runner:
             wait = max(60.0, (txn_timeout or 0) + 15)
             drained = self._drained(topic, parts, "transactional.id" in pconf, pipe, names)
             drained += [(names[t], self._declared(t), False) for t in (pattern.topics() if pattern else ())]
+            if schemas is not None and schemas.dead_letter:
+                drained.append((names[schemas.dead_letter], self._declared(schemas.dead_letter), False))
             for name, n, transactional in drained:
                 for iso in ["read_committed"] + (["read_uncommitted"] if transactional else []):
                     drain(self.cluster.bootstrap, name, list(range(n)), history, iso, f"drain-{iso}", timeout=wait)
@@ -448,6 +471,56 @@ class Runner:
             workers[f"pattern:{m}"] = PatternProcess(kwargs, history.path, history.start, self.cluster.name)
         return workers
 
+    def _registry(self) -> str:
+        """The schema registry's URL: the user's (``--schema-registry``), else one started
+        on loopback for this run (``kchaos.patterns.registry.EmbeddedRegistry``)."""
+        if self.schema_registry is None:
+            self._embedded = EmbeddedRegistry()
+            self._embedded.start()
+            self.schema_registry = self._embedded.url
+        return self.schema_registry
+
+    def _evolving(
+        self,
+        index: int,
+        spec: SchemaSpec,
+        topic: str,
+        pconf: dict[str, Any],
+        history: HistoryWriter,
+        total: float,
+        rate: float,
+    ) -> EvolvingProducer:
+        """The producer that deploys the schema versions in turn, on a subject set to the
+        variant's compatibility level."""
+        url = self._registry()
+        connect(url).set_compatibility(subject_name=f"{topic}-value", level=spec.compatibility)
+        versions = [(name, load_schema(schema_file(name))) for name in spec.versions]
+        return EvolvingProducer(
+            f"v{index}a0", self.cluster.bootstrap, topic, pconf, history, url, versions, spec.every_s, rate, total
+        )
+
+    def _readers(
+        self, index: int, spec: SchemaSpec | None, names: dict[str, str], history: HistoryWriter, total: float
+    ) -> dict[str, PatternProcess]:
+        """One consumer group per reader schema (``reader:NAME``), each worker decoding with
+        it and dead-lettering what it cannot read."""
+        if spec is None:
+            return {}
+        topic, url = names[self.exp.workload.topic], self._registry()
+        readers = {}
+        for name, schema in spec.readers.items():
+            kwargs = {
+                "name": f"v{index}{name}0",
+                "group": f"kchaos-v{index}-reader-{name}-{topic}",
+                "bootstrap": self.cluster.bootstrap,
+                "input_topic": topic,
+                "handler": {"avro": {"registry": url, "reader_schema": load_schema(schema_file(schema))}},
+                "dead_letter": names[spec.dead_letter] if spec.dead_letter else None,
+                "duration": total + 60 + GROUP_WAIT_S,
+            }
+            readers[f"reader:{name}"] = PatternProcess(kwargs, history.path, history.start, self.cluster.name)
+        return readers
+
     def _declared(self, name: str) -> int:
         return next(t.partitions for t in self.exp.topics if t.name == name)
 
@@ -559,20 +632,19 @@ class Runner:
         """Pipeline workers are done when their input is committed to its end; one that
         is not by ``limit`` is recorded (a ``client`` event), and the run goes on."""
         workers = [c for c in members.values() if isinstance(c, PipelineProcess | PatternProcess)]
-        if not workers:
-            return
-        group, topic = workers[0].group, workers[0].kwargs["input_topic"]
-        # A pattern's records move forward only (input, retry topics in order): each topic
-        # committed to its end, in that order, leaves nothing in flight.
-        topics = [topic, *(workers[0].kwargs.get("retry") or {}).get("topics", [])]
         deadline = time.monotonic() + limit
-        for t in topics:
-            left = max(1.0, deadline - time.monotonic())
-            if not pipeline.wait_caught_up(self.cluster.bootstrap, group, t, left, transactional_input):
-                history.write(
-                    Client(group, "not-caught-up", history.now(), detail=f"{t} not committed after {limit:g} s")
-                )
-                return
+        for group in sorted({w.group for w in workers}):
+            first = next(w for w in workers if w.group == group)
+            # A pattern's records move forward only (input, retry topics in order): each
+            # topic committed to its end, in that order, leaves nothing in flight.
+            topics = [first.kwargs["input_topic"], *(first.kwargs.get("retry") or {}).get("topics", [])]
+            for t in topics:
+                left = max(1.0, deadline - time.monotonic())
+                if not pipeline.wait_caught_up(self.cluster.bootstrap, group, t, left, transactional_input):
+                    history.write(
+                        Client(group, "not-caught-up", history.now(), detail=f"{t} not committed after {limit:g} s")
+                    )
+                    break
 
     def _quiet(self, variant: Variant) -> float:
         """How long deliveries must stand still before consumers count as caught up:

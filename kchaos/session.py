@@ -68,6 +68,7 @@ def execute(
     toxiproxy_image: str | None = None,
     profile: Profile | None = None,
     variants: list[str] | None = None,
+    schema_registry: str | None = None,
 ) -> RunResult:
     """Run one experiment end to end and write its report; returns the result. A
     ``profile`` is laid under the experiment (``kchaos.profile``); ``variants`` keeps
@@ -131,7 +132,7 @@ def execute(
     )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        Runner(exp, cluster, result, observers).run()
+        Runner(exp, cluster, result, observers, schema_registry).run()
     except KeyboardInterrupt:
         result.interrupted = True
     except KchaosError as err:

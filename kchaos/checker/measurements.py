@@ -214,7 +214,22 @@ MEASURES: dict[str, Measure] = {
             "pattern",
             better="lower",
         ),
-        _m("dead_letters_replayed", "records", "dead letters the replay-dead-letters step sent back"),
+        _m(
+            "schema_versions_registered",
+            "versions",
+            "schema versions the registry took (and the producer deployed)",
+            "schemas",
+        ),
+        _m("schema_versions_refused", "versions", "schema versions the registry refused (not deployed)", "schemas"),
+        _m("decoded.<reader>", "records", "records a reader group decoded with its schema", "schemas"),
+        _m("decode_failed.<reader>", "records", "records a reader group could not decode (dead-lettered)", "schemas"),
+        _m(
+            "first_broken_version.<reader>",
+            "version",
+            "the first schema version (1-based, in deploy order) whose records a reader could not decode; 0: none",
+            "schemas",
+        ),
+        _m("dead_letters_replayed", "records", "dead letters the deploy-fix step replayed"),
         _m("dead_letters_with_provenance", "records", "of those, dead letters carrying every provenance header"),
         _m("keys_split", "keys", "keys whose acknowledged records landed on more than one partition", "keyed"),
         _m("new_partition_first_ack_s", "s", "add-partitions to the first ack on an added partition"),
@@ -237,17 +252,20 @@ _PER_TRIGGER = re.compile(r"^rebalance\.([a-z0-9][a-z0-9_-]*)\.(" + "|".join(MET
 
 
 _PER_GROUP = re.compile(r"^(lag_peak|lag_peak_partition)\.g\d+$")
+_PER_READER = re.compile(r"^(decoded|decode_failed|first_broken_version)\.[a-z][a-z0-9]*$")
 
 
 def measure(name: str) -> Measure | None:
     """The measurement an expectation names: one of ``MEASURES``, a rebalance trigger's
     (``rebalance.<trigger>.<metric>``: an action of ``rebalances.TRIGGERS`` or a step's
-    ``as:`` name), or a group's (``lag_peak.g0``)."""
+    ``as:`` name), a group's (``lag_peak.g0``) or a schema reader's (``decode_failed.old``)."""
     found = MEASURES.get(name)
     if found is None and (m := _PER_TRIGGER.match(name)):
         found = MEASURES[f"rebalance.<trigger>.{m.group(2)}"]
     if found is None and (m := _PER_GROUP.match(name)):
         found = MEASURES[f"{m.group(1)}.<group>"]
+    if found is None and (m := _PER_READER.match(name)):
+        found = MEASURES[f"{m.group(1)}.<reader>"]
     return found
 
 
@@ -476,6 +494,7 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     m.update(group_measurements(ix, checked["info"]["redelivered_by_cause"]))
     m.update(pipeline_measurements(ix))
     m.update(patterns.pattern_measurements(ix))
+    m.update(patterns.schema_measurements(ix))
     m.update(step_measurements(ix))
     m.update(performance.client_statistics(ix, m["throughput_per_s"]))
     m.update(performance.perf_test(ix))

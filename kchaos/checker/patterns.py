@@ -29,11 +29,14 @@ The pattern's topology (its group and topics) comes from the history's ``meta`` 
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from typing import Any
 
 from kchaos.checker.index import Index
 from kchaos.checker.numbers import percentile
+from kchaos.events import Client
 
 VIOLATIONS = ("unfinished", "processed-twice", "dead-lettered-twice", "processed-and-dead-lettered")
 
@@ -164,3 +167,44 @@ def keys_reordered(roots: dict[str, Any], first_ok: dict[str, float]) -> int:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
+
+
+READER_GROUP = re.compile(r"^kchaos-v\d+-reader-([a-z][a-z0-9]*)-")
+
+
+def schema_measurements(ix: Index) -> dict[str, Any]:
+    """Schema evolution (question 6.4): which versions the registry took, and per reader
+    group (``kchaos-vN-reader-NAME-...``) how many records it decoded, how many it could
+    not, and the first version whose records broke it. A record's version is the one
+    deployed when it was sent (the producer's ``schema-registered`` events). Empty when
+    no schema producer ran."""
+    deploys = [e for e in ix.other if isinstance(e, Client) and e.event in ("schema-registered", "schema-refused")]
+    if not deploys:
+        return {}
+    live = [(e.t, n) for n, e in enumerate(deploys, 1) if e.event == "schema-registered"]
+    times = [t for t, _ in live]
+    m: dict[str, Any] = {
+        "schema_versions_registered": len(live),
+        "schema_versions_refused": len(deploys) - len(live),
+        "decoded": {},
+        "decode_failed": {},
+        "first_broken_version": {},
+    }
+    for reader, processes in _by_reader(ix).items():
+        broken = []
+        for p in processes:
+            send = ix.sends.get(p.id)
+            if p.outcome != "ok" and send is not None and (at := bisect_right(times, send.t0)):
+                broken.append(live[at - 1][1])
+        m["decoded"][reader] = sum(1 for p in processes if p.outcome == "ok")
+        m["decode_failed"][reader] = sum(1 for p in processes if p.outcome != "ok")
+        m["first_broken_version"][reader] = min(broken, default=0)
+    return m
+
+
+def _by_reader(ix: Index) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = defaultdict(list)
+    for p in ix.processes:
+        if p.group and (match := READER_GROUP.match(p.group)) and p.outcome != "duplicate":
+            out[match.group(1)].append(p)
+    return out

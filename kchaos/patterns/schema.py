@@ -221,3 +221,16 @@ def _field_value(f: avro.schema.Field, seq: int) -> Any:
     if f.has_default and f.type.type not in ("bytes", "fixed"):  # JSON defaults for bytes are strings
         return f.default
     return _value(f.type, seq, f.name)
+
+
+class AvroHandler:
+    """A pattern worker's handler that decodes each record with a fixed reader schema: the
+    consumer of an application deployed with that schema. A record it cannot decode
+    raises ``DecodeFailed`` (permanent: the worker dead-letters it at once). Built from
+    plain values (registry URL, reader schema text) so a worker process can make one."""
+
+    def __init__(self, registry: str, reader_schema: str | None) -> None:
+        self.reader = AvroReader(SchemaRegistryClient({"url": registry}), reader_schema)
+
+    def __call__(self, record: Any) -> dict:
+        return self.reader.decode(record.value or b"", record.topic)

@@ -330,7 +330,13 @@ def worker_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
     """A worker's keyword arguments from plain values (what crosses into a child process):
     ``handler`` and ``retry`` as dicts become a ``FlakyHandler`` and a ``RetryPlan``."""
     out = dict(spec)
-    out["handler"] = FlakyHandler(**spec.get("handler", {}))
+    handler = spec.get("handler", {})
+    if "avro" in handler:  # a schema reader: decode with the reader schema it was deployed with
+        from kchaos.patterns.schema import AvroHandler
+
+        out["handler"] = AvroHandler(**handler["avro"])
+    else:
+        out["handler"] = FlakyHandler(**handler)
     out["retry"] = RetryPlan(**spec.get("retry", {}))
     return out
 

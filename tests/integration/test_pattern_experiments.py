@@ -71,3 +71,21 @@ def test_dead_letter_topic_routes_once_with_provenance_and_replays(healthy, tmp_
     assert m["pattern_replayed"] >= 1
     forgot = variant(s, "no record of what was finished")
     assert invariant_from_history(run_dir, forgot)["processed-twice"], "a crash re-delivers a processed batch"
+
+
+def test_schema_evolution_breaking_changes_break_the_old_consumer_compatible_ones_do_not(healthy, tmp_path):
+    s = run(healthy, "schema-evolution", tmp_path)
+    assert s["verdict"] == "PASS", s
+    none = variant(s, "registry compatibility NONE")["measurements"]
+    backward = variant(s, "registry compatibility BACKWARD (the default)")["measurements"]
+    full = variant(s, "registry compatibility FULL")["measurements"]
+    # v1 and v2 (a field added with a default) decode for the old reader; v3 (a field
+    # removed that had no default) is the first version that breaks it.
+    assert none["first_broken_version"]["old"] == 3 and none["decoded"]["old"] >= 1
+    assert none["decode_failed"]["old"] >= 1 and none["schema_versions_registered"] == 4
+    # BACKWARD takes v3 (it protects readers of the new schema only) and refuses v4.
+    assert backward["schema_versions_refused"] == 1 and backward["first_broken_version"]["old"] == 3
+    # FULL refuses both breaking versions: nobody breaks.
+    assert full["schema_versions_refused"] == 2 and full["decode_failed"] == {"old": 0, "new": 0}
+    for v in s["variants"]:
+        zero(v, ["lost", "duplicate", "reordered", "phantom", "skipped"])
