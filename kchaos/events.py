@@ -18,6 +18,11 @@ Key = Union[str, int, float, bool, None]  # noqa: UP007 - a record key as JSON c
 Isolation = Literal["read_committed", "read_uncommitted"]
 
 
+#: The id suffix of a record a broker copied into a share group's dead-letter queue
+#: (KIP-1191): the copy has the root's value but is not the root (``record_id``).
+BROKER_COPY = "@dlq"
+
+
 class _Event(msgspec.Struct, tag_field="op", omit_defaults=True):
     """Base of every event: tagged by ``op``; defaults are left out when written."""
 

@@ -123,6 +123,10 @@ class PatternSpec(Strict):
     delays_ms: list[float] = Field(default_factory=list)  # topics: each retry topic's delay
     dead_letter: str | None = None  # a topic of this experiment; none: a record that fails for good is dropped
     dedupe: bool = False  # remember finished records: a re-delivered one is not done again
+    # Kafka's share group (KIP-932) in place of a consumer group: transient failures are
+    # RELEASEd (delivered again up to ``attempts``), permanent ones REJECTed, and the broker
+    # writes them to ``dead_letter`` (KIP-1191; its name must start with "dlq.").
+    share: bool = False
     parallel: int = 1  # threads per worker
     ordering: Literal["key", "none"] = "key"  # parallel: one key on one thread, or records dealt in turn
     batch: int = 100
@@ -136,6 +140,10 @@ class PatternSpec(Strict):
             raise ValueError(f"{self.attempts} attempts through retry topics need {self.attempts - 1} retry_topics")
         if len(self.delays_ms) != len(self.retry_topics):
             raise ValueError("delays_ms: one delay per retry topic")
+        if self.share and (self.retry != "none" or self.dedupe or self.parallel > 1):
+            raise ValueError("share: the broker retries (RELEASE) and dead-letters; no retry, dedupe or parallel")
+        if self.share and self.dead_letter and not self.dead_letter.startswith("dlq."):
+            raise ValueError(f"share: the broker's dead-letter topic must be named dlq.*, not {self.dead_letter!r}")
         return self
 
     def topics(self) -> list[str]:

@@ -45,6 +45,7 @@ from kchaos.experiment import (
 from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
 from kchaos.history import HistoryWriter, load
+from kchaos.patterns import share
 from kchaos.patterns.evolving import EvolvingProducer
 from kchaos.patterns.registry import EmbeddedRegistry
 from kchaos.patterns.schema import connect, load_schema
@@ -130,7 +131,12 @@ class Runner:
     # --- one variant ---------------------------------------------------------------------
     def _create_topics(self, index: int, variant: Variant) -> dict[str, str]:
         tag = uuid.uuid4().hex[:6]  # not from the seed: a rerun with the same seed needs new topics
-        names = {t.name: f"{self.exp.id}.{t.name}.v{index}.{tag}" for t in self.exp.topics}
+        # A share group's broker-side dead-letter topic must carry the broker's prefix (dlq.).
+        names = {
+            t.name: (f"dlq.{self.exp.id}.{t.name[4:]}" if t.name.startswith("dlq.") else f"{self.exp.id}.{t.name}")
+            + f".v{index}.{tag}"
+            for t in self.exp.topics
+        }
         adm = admin(self.cluster.bootstrap)
         wl = self.exp.workload.topic
         new = [
@@ -443,6 +449,8 @@ class Runner:
             return {}
         where = self._pattern_topology(index, spec, names)
         done = self.result.run_dir / f"done.{index}.sqlite" if spec.dedupe else None
+        if spec.share:
+            share.configure_group(self.cluster.bootstrap, where["group"], where["dead_letter"], spec.attempts)  # type: ignore[index]
         workers = {}
         for m in range(spec.workers):
             kwargs = {
@@ -460,6 +468,7 @@ class Runner:
                 },
                 "dead_letter": where["dead_letter"],  # type: ignore[index]
                 "dedupe": str(done) if done is not None else None,
+                **({"share": True, "attempts": spec.attempts} if spec.share else {}),
                 "parallel": spec.parallel,
                 "ordering": spec.ordering,
                 "consumer_config": {**spec.config, **variant.consumer},
@@ -635,6 +644,9 @@ class Runner:
         deadline = time.monotonic() + limit
         for group in sorted({w.group for w in workers}):
             first = next(w for w in workers if w.group == group)
+            if first.kwargs.get("share"):
+                self._share_caught_up(group, deadline, history)
+                continue
             # A pattern's records move forward only (input, retry topics in order): each
             # topic committed to its end, in that order, leaves nothing in flight.
             topics = [first.kwargs["input_topic"], *(first.kwargs.get("retry") or {}).get("topics", [])]
@@ -645,6 +657,14 @@ class Runner:
                         Client(group, "not-caught-up", history.now(), detail=f"{t} not committed after {limit:g} s")
                     )
                     break
+
+    def _share_caught_up(self, group: str, deadline: float, history: HistoryWriter) -> None:
+        """A share group is done when its lag is 0 (no committed offsets to compare)."""
+        while time.monotonic() < deadline:
+            if share.lag(self.cluster, group) == 0:
+                return
+            time.sleep(1.0)
+        history.write(Client(group, "not-caught-up", history.now(), detail="share group lag not 0"))
 
     def _quiet(self, variant: Variant) -> float:
         """How long deliveries must stand still before consumers count as caught up:

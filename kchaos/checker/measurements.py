@@ -229,8 +229,28 @@ MEASURES: dict[str, Measure] = {
             "the first schema version (1-based, in deploy order) whose records a reader could not decode; 0: none",
             "schemas",
         ),
+        _m("request_reply_kafka_p50_ms", "ms", "request/reply over two topics, median round trip (request-reply)"),
+        _m("request_reply_kafka_p99_ms", "ms", "request/reply over two topics, 99th percentile round trip"),
+        _m("request_reply_direct_p50_ms", "ms", "the same exchange over a loopback TCP connection, median"),
+        _m("request_reply_direct_p99_ms", "ms", "the same exchange over a loopback TCP connection, 99th percentile"),
+        _m("request_reply_timeouts", "requests", "requests over Kafka without a reply within 5 s"),
+        _m("oversized_refused_by_client", "records", "1: the client refused the record over its message.max.bytes"),
+        _m("oversized_refused_by_broker", "records", "1: the broker refused the record (client limit raised)"),
+        _m("delete_records_collateral", "records", "records DeleteRecords removed to delete one in the middle"),
+        _m("compaction_delete_s", "s", "a tombstone on a compacted topic until the old value is no longer read"),
+        _m("priority_behind_backlog_ms", "ms", "an urgent record behind a backlog in the same topic"),
+        _m(
+            "priority_topic_same_consumer_ms", "ms", "an urgent record in a topic of its own, read by the same consumer"
+        ),
+        _m("priority_topic_ms", "ms", "an urgent record in a topic of its own with a consumer of its own"),
         _m("dead_letters_replayed", "records", "dead letters the deploy-fix step replayed"),
         _m("dead_letters_with_provenance", "records", "of those, dead letters carrying every provenance header"),
+        _m(
+            "dead_letters_with_origin",
+            "records",
+            "of those, dead letters that name the topic and offset they came from",
+        ),
+        _m("dead_letters_with_error_class", "records", "of those, dead letters that name the exception's class"),
         _m("keys_split", "keys", "keys whose acknowledged records landed on more than one partition", "keyed"),
         _m("new_partition_first_ack_s", "s", "add-partitions to the first ack on an added partition"),
         _m("new_partition_unread", "records", "records acknowledged on added partitions no group member got", "group"),
@@ -683,7 +703,9 @@ def client_takeovers(ix: Index) -> list[float]:
 
 def timelines(ix: Index) -> dict[str, Any]:
     """What the report plots: per-second throughput and latency, unavailability windows,
-    leader/ISR changes, rebalance pauses and the segment files seen."""
+    leader/ISR changes, rebalance pauses, the segment files seen, what steps measured
+    (with the errors and settings behind each number) and the first roots that break
+    the pattern invariant."""
     return {
         "throughput": throughput_timeline(ix),
         "latency": latency_timeline(ix),
@@ -693,4 +715,6 @@ def timelines(ix: Index) -> dict[str, Any]:
         "rebalance_steps": rebalance_steps(ix),
         "disk": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Segments)],
         "lag": lag_timeline(ix),
+        "measured": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Measured)],
+        "pattern_violations": {k: v[:5] for k, v in patterns.processed_once_or_dead_lettered(ix).items() if v},
     }

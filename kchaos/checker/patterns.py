@@ -36,7 +36,7 @@ from typing import Any
 
 from kchaos.checker.index import Index
 from kchaos.checker.numbers import percentile
-from kchaos.events import Client
+from kchaos.events import BROKER_COPY, Client
 
 VIOLATIONS = ("unfinished", "processed-twice", "dead-lettered-twice", "processed-and-dead-lettered")
 
@@ -72,8 +72,9 @@ def processed_once_or_dead_lettered(ix: Index, where: dict[str, Any] | None = No
     roots, copies = roots_and_copies(ix, where)
     root_of = {s.id: s.origin for c in copies.values() for s in c}
     ok = Counter(root_of.get(p.id, p.id) for p in ix.processes if p.outcome == "ok" and p.group == where["group"])
+    letters = dead_letters(ix, where, copies, root_of)
     for root in roots:
-        dead = sum(1 for s in copies.get(root, ()) if s.topic == where.get("dead_letter"))
+        dead = len(letters.get(root, ()))
         replays = sum(1 for s in copies.get(root, ()) if s.topic == where["input"])
         done = ok[root]
         if done == 0 and dead <= replays:
@@ -84,6 +85,23 @@ def processed_once_or_dead_lettered(ix: Index, where: dict[str, Any] | None = No
             out["dead-lettered-twice"].append(root)
         if done and dead and not replays:
             out["processed-and-dead-lettered"].append(root)
+    return out
+
+
+def dead_letters(
+    ix: Index, where: dict[str, Any], copies: dict[str, list[Any]], root_of: dict[str, str]
+) -> dict[str, set[tuple[str, int, int]]]:
+    """Per root, the positions of its dead letters: copies a worker wrote (sends), and
+    records the drain found in the dead-letter topic (a broker writes a share group's
+    dead letters itself: no send of ours, the record's value carries the root's id)."""
+    out: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
+    for root, sent in copies.items():
+        for s in sent:
+            if s.topic == where.get("dead_letter") and (pos := ix.position(s)) is not None:
+                out[root].add(pos)
+    for r in ix.drain_reads():
+        if r.topic == where.get("dead_letter"):
+            out[root_of.get(r.id, r.id.removesuffix(BROKER_COPY))].add((r.topic, r.partition, r.offset))
     return out
 
 
@@ -98,6 +116,7 @@ def pattern_measurements(ix: Index) -> dict[str, Any]:
     found = processed_once_or_dead_lettered(ix, where)
     roots, copies = roots_and_copies(ix, where)
     group = [p for p in ix.processes if p.group == where["group"]]
+    dead = dead_letters(ix, where, copies, {s.id: s.origin for c in copies.values() for s in c})
     first_ok = _first_ok(group, {s.id: s.origin for c in copies.values() for s in c})
     # Head-of-line blocking is a cost of the design, not of the faults: measured on the
     # records sent in the calm (a killed member stalls every design alike): from 1 s into
@@ -115,9 +134,10 @@ def pattern_measurements(ix: Index) -> dict[str, Any]:
     return {
         "pattern_inputs": len(roots),
         "pattern_processed": sum(1 for r in roots if r in first_ok),
-        "pattern_dead_lettered": sum(1 for r in roots if any(s.topic == where.get("dead_letter") for s in copies[r])),
+        "pattern_dead_lettered": sum(1 for r in roots if dead.get(r)),
         "pattern_retried": sum(1 for r in roots if any(s.topic in where.get("retry", ()) for s in copies[r]))
-        + outcomes["failed"],
+        + outcomes["failed"]
+        + outcomes["released"],
         "pattern_replayed": sum(1 for r in roots if any(s.topic == where["input"] for s in copies[r])),
         "pattern_duplicates_skipped": outcomes["duplicate"],
         **{f"pattern_{v.replace('-', '_')}": len(found[v]) for v in VIOLATIONS},
@@ -147,7 +167,7 @@ def _first_ok(processes: list[Any], root_of: dict[str, str]) -> dict[str, float]
 
 def _failed_once(processes: list[Any], copies: dict[str, list[Any]]) -> set[str]:
     """Roots that failed at least once (an attempt failed in place, or a copy was made)."""
-    return {p.id for p in processes if p.outcome == "failed"} | {r for r, c in copies.items() if c}
+    return {p.id for p in processes if p.outcome in ("failed", "released")} | {r for r, c in copies.items() if c}
 
 
 def keys_reordered(roots: dict[str, Any], first_ok: dict[str, float]) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from kchaos.clients import QUIET
+from kchaos.events import BROKER_COPY
 from kchaos.patterns.handler import Record, failure_kind
 from kchaos.workload.consumer import record_id
 
@@ -71,7 +72,7 @@ def record_of(msg: Any) -> Record:
     id_ = record_id(msg, headers)  # the id header, else the value's first word (Kafka's own producers)
     return Record(
         id=id_,
-        root=headers[ORIGIN].decode() if ORIGIN in headers else id_,
+        root=headers[ORIGIN].decode() if ORIGIN in headers else id_.removesuffix(BROKER_COPY),
         key=msg.key(),
         value=msg.value(),
         topic=msg.topic(),
@@ -190,7 +191,10 @@ def replay(bootstrap: str, dead_letter: str, producer: Any, timeout: float = 30.
 
 
 def _replay_one(producer: Any, record: Record) -> None:
-    source = record.headers.get("dlt.source.topic", record.topic.encode()).decode()
+    """One dead letter back to its source: kchaos' ``dlt.source.topic``, or the topic a
+    share group's broker-side dead letter names (``__dlq.errors.topic``)."""
+    source = record.headers.get("dlt.source.topic") or record.headers.get("__dlq.errors.topic") or record.topic.encode()
+    source = source.decode()
     producer.produce(
         source,
         value=record.value,

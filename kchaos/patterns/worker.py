@@ -169,12 +169,8 @@ class PatternWorker(threading.Thread):
         """Send the dead letters written so far back to their source topic (after a fix),
         and record what their headers carried: how many had every provenance header."""
         letters = replay(self.bootstrap, self.dead_letter, producer)  # type: ignore[arg-type]
-        complete = sum(1 for r in letters if all(h in r.headers for h in PROVENANCE))
-        example = letters[0].headers if letters else {}
-        detail = ", ".join(f"{k}={v.decode(errors='replace')}" for k, v in example.items() if k.startswith("dlt."))
-        now = self.history.now()
-        self.history.write(Measured(now, "dead_letters_replayed", len(letters), "records", detail or None))
-        self.history.write(Measured(now, "dead_letters_with_provenance", complete, "records", ", ".join(PROVENANCE)))
+        for event in provenance_events(letters, self.history.now()):
+            self.history.write(event)
 
     def _ready(self, consumer: RecordedConsumer, records: list[Any]) -> list[Any]:
         """The records that may be handled now. A retry copy not yet due pauses its
@@ -322,6 +318,32 @@ class PatternWorker(threading.Thread):
         os.kill(os.getpid(), signal.SIGSTOP)
 
 
+def provenance_events(letters: list[Record], now: float) -> list[Measured]:
+    """What the replayed dead letters said about themselves: how many, how many carried
+    kchaos' whole provenance, where they came from (topic, partition, offset: kchaos'
+    headers or the broker's ``__dlq.errors.*``), and why (the error's class)."""
+    example = letters[0].headers if letters else {}
+    detail = ", ".join(
+        f"{k}={v.decode(errors='replace')}" for k, v in example.items() if k.startswith(("dlt.", "__dlq"))
+    )
+    origin = ("dlt.original.topic", "dlt.original.offset")
+    broker = ("__dlq.errors.topic", "__dlq.errors.offset")
+    counts = {
+        "dead_letters_replayed": (len(letters), detail or None),
+        "dead_letters_with_provenance": (_having(letters, PROVENANCE), ", ".join(PROVENANCE)),
+        "dead_letters_with_origin": (
+            sum(1 for r in letters if all(h in r.headers for h in origin) or all(h in r.headers for h in broker)),
+            "the topic and offset the record was read at",
+        ),
+        "dead_letters_with_error_class": (_having(letters, ("dlt.error",)), "the exception's class (dlt.error)"),
+    }
+    return [Measured(now, name, value, "records", why) for name, (value, why) in counts.items()]
+
+
+def _having(letters: list[Record], headers: tuple[str, ...]) -> int:
+    return sum(1 for r in letters if all(h in r.headers for h in headers))
+
+
 class BatchFailed(Exception):
     """A batch that did not go through (a copy not acknowledged, a commit refused)."""
 
@@ -329,7 +351,7 @@ class BatchFailed(Exception):
 def worker_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
     """A worker's keyword arguments from plain values (what crosses into a child process):
     ``handler`` and ``retry`` as dicts become a ``FlakyHandler`` and a ``RetryPlan``."""
-    out = dict(spec)
+    out = {k: v for k, v in spec.items() if k != "share"}
     handler = spec.get("handler", {})
     if "avro" in handler:  # a schema reader: decode with the reader schema it was deployed with
         from kchaos.patterns.schema import AvroHandler
@@ -347,7 +369,10 @@ def _pattern_main(
     """The child process: one ``PatternWorker`` on the shared history, until ``halt`` is set."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     procs.die_with_parent()
-    worker = PatternWorker(
+    from kchaos.patterns.share import ShareWorker
+
+    kind = ShareWorker if kwargs.get("share") else PatternWorker
+    worker = kind(
         history=HistoryWriter(Path(path), start),
         counter=counter,
         in_hand=in_hand,

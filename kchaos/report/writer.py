@@ -224,6 +224,20 @@ def _on_disk(v: VariantResult) -> list[str]:
     return md
 
 
+def _measured(v: VariantResult) -> list[str]:
+    """What steps measured themselves, with the error or setting behind each number, and
+    the first records that break "processed once or dead-lettered"."""
+    md: list[str] = []
+    rows = v.timelines.get("measured", [])
+    if rows:
+        md += ["Measured by the steps:", "", "| measurement | value | what it came with |", "|---|---|---|"]
+        md += [f"| `{r['name']}` | {_fmt(r['value'])} {r['unit']} | {r.get('detail') or ''} |" for r in rows]
+        md += [""]
+    for kind, roots in v.timelines.get("pattern_violations", {}).items():
+        md += [f"Inputs that are **{kind}** (first {len(roots)}): {', '.join(f'`{r}`' for r in roots)}", ""]
+    return md
+
+
 def _timeline(v: VariantResult) -> list[str]:
     events = sorted(
         [(p["t"], f"phase **{p['name']}**") for p in v.phases]
@@ -353,6 +367,7 @@ def write_report(run: RunResult) -> Path:
             ]
             md += [""]
         md += _on_disk(v)
+        md += _measured(v)
         md += _rebalances(v)
         if v.measurements.get("leader_epochs"):
             md += [f"Leader epochs seen in the drained records: {v.measurements['leader_epochs']}.", ""]

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from kchaos.steps import broker, deploy, log, perf, topic
+from kchaos.steps import broker, deploy, log, misfits, perf, topic
 
 STEPS: dict[str, Callable[..., None]] = {
     "inspect-log": log.inspect_log_step,
@@ -21,6 +21,10 @@ STEPS: dict[str, Callable[..., None]] = {
     "set-broker-config": broker.set_broker_config_step,
     "perf-test": perf.perf_test_step,
     "deploy-fix": deploy.deploy_fix_step,
+    "request-reply": misfits.request_reply_step,
+    "oversized-record": misfits.oversized_record_step,
+    "delete-one-record": misfits.delete_one_record_step,
+    "priority": misfits.priority_step,
 }
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from kchaos.clients import QUIET
-from kchaos.events import Assign, Commit, Drain, Lost, Process, Read, Revoke, Stall
+from kchaos.events import BROKER_COPY, Assign, Commit, Drain, Lost, Process, Read, Revoke, Stall
 from kchaos.history import HistoryWriter
 from kchaos.workload.stats import stats_event
 
@@ -30,11 +30,15 @@ COMMIT_MODES = ("auto", "store", "sync", "async", "before")
 
 
 def record_id(msg: Any, headers: dict[str, bytes] | None = None) -> str:
-    """The id a producer put in the record: the ``id`` header, else the value's first word."""
-    found = (headers if headers is not None else _headers(msg)).get("id")
+    """The id a producer put in the record: the ``id`` header, else the value's first word.
+    A dead letter the broker wrote for a share group keeps the value, not the headers: its
+    id is the root's with ``BROKER_COPY`` after it (a copy is not the record itself)."""
+    headers = headers if headers is not None else _headers(msg)
+    found = headers.get("id")
     if found is not None:
         return found.decode()
-    return (msg.value() or b"").split(b" ", 1)[0].decode(errors="replace")
+    first = (msg.value() or b"").split(b" ", 1)[0].decode(errors="replace")
+    return first + BROKER_COPY if "__dlq.errors.topic" in headers else first
 
 
 def _headers(msg: Any) -> dict[str, bytes]:

@@ -69,8 +69,17 @@ def test_dead_letter_topic_routes_once_with_provenance_and_replays(healthy, tmp_
     assert m["pattern_dead_lettered"] >= 1 and m["dead_letters_replayed"] >= 1
     assert m["dead_letters_with_provenance"] == m["dead_letters_replayed"]
     assert m["pattern_replayed"] >= 1
+    assert m["dead_letters_with_error_class"] == m["dead_letters_replayed"]
     forgot = variant(s, "no record of what was finished")
     assert invariant_from_history(run_dir, forgot)["processed-twice"], "a crash re-delivers a processed batch"
+    # Kafka's share group: the broker's queue says where a record was read, not why it failed.
+    shared = variant(s, "Kafka's share group and its broker-side dead-letter queue (KIP-932, KIP-1191)")
+    found = invariant_from_history(run_dir, shared)
+    assert found["unfinished"] == [] and found["processed-twice"] == [], {k: r[:5] for k, r in found.items() if r}
+    m = shared["measurements"]
+    assert m["pattern_dead_lettered"] >= 1 and m["dead_letters_replayed"] >= 1 and m["pattern_replayed"] >= 1
+    assert m["dead_letters_with_origin"] == m["dead_letters_replayed"] and m["dead_letters_with_error_class"] == 0
+    zero(shared, ["lost", "phantom", "failed-visible"])
 
 
 def test_schema_evolution_breaking_changes_break_the_old_consumer_compatible_ones_do_not(healthy, tmp_path):
@@ -89,3 +98,21 @@ def test_schema_evolution_breaking_changes_break_the_old_consumer_compatible_one
     assert full["schema_versions_refused"] == 2 and full["decode_failed"] == {"old": 0, "new": 0}
     for v in s["variants"]:
         zero(v, ["lost", "duplicate", "reordered", "phantom", "skipped"])
+
+
+def test_when_not_kafka_measures_each_misfit(healthy, tmp_path):
+    s = run(healthy, "when-not-kafka", tmp_path)
+    assert s["verdict"] == "PASS", s
+    v = s["variants"][0]
+    m = v["measurements"]
+    assert m["request_reply_kafka_p50_ms"] > 10 * m["request_reply_direct_p50_ms"], "a direct call is far quicker"
+    assert m["request_reply_timeouts"] == 0
+    assert m["oversized_refused_by_client"] == 1 and m["oversized_refused_by_broker"] == 1
+    run_dir = next(tmp_path.glob("*-when-not-kafka"))
+    refusals = [line for line in (run_dir / v["history"]).read_text().splitlines() if '"oversized_refused_by' in line]
+    assert len(refusals) == 2 and all("MSG_SIZE_TOO_LARGE" in line for line in refusals), refusals
+    assert "MSG_SIZE_TOO_LARGE" in (run_dir / "report.md").read_text(), "the report shows the error"
+    assert m["delete_records_collateral"] == 500, "deleting offset 500 takes the 500 records before it"
+    assert m["compaction_delete_s"] is not None and m["compaction_delete_s"] > 0
+    assert m["priority_topic_ms"] * 5 < m["priority_behind_backlog_ms"], "a lane of its own skips the backlog"
+    assert m["priority_topic_same_consumer_ms"] > m["priority_topic_ms"]
