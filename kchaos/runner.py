@@ -638,8 +638,9 @@ class Runner:
     def _catch_up(
         self, members: dict[str, Any], history: HistoryWriter, transactional_input: bool, limit: float = 45.0
     ) -> None:
-        """Pipeline workers are done when their input is committed to its end; one that
-        is not by ``limit`` is recorded (a ``client`` event), and the run goes on."""
+        """Pipeline and pattern workers are done when their group committed its input (and,
+        for a pattern, each retry topic) to the end; a share group when its lag is 0. A
+        group that is not by ``limit`` is recorded (a ``client`` event), and the run goes on."""
         workers = [c for c in members.values() if isinstance(c, PipelineProcess | PatternProcess)]
         deadline = time.monotonic() + limit
         for group in sorted({w.group for w in workers}):
@@ -652,7 +653,8 @@ class Runner:
             topics = [first.kwargs["input_topic"], *(first.kwargs.get("retry") or {}).get("topics", [])]
             for t in topics:
                 left = max(1.0, deadline - time.monotonic())
-                if not pipeline.wait_caught_up(self.cluster.bootstrap, group, t, left, transactional_input):
+                transactional = transactional_input and t == topics[0]  # retry topics never are
+                if not pipeline.wait_caught_up(self.cluster.bootstrap, group, t, left, transactional):
                     history.write(
                         Client(group, "not-caught-up", history.now(), detail=f"{t} not committed after {limit:g} s")
                     )

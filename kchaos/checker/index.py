@@ -34,6 +34,9 @@ from kchaos.events import (
 )
 
 RC, RU = "read_committed", "read_uncommitted"
+#: A read's epoch counts its reader's rebalance callbacks and, below that, the seeks on its
+#: partition: epoch = rebalances * SEEKS_PER_EPOCH + seeks.
+SEEKS_PER_EPOCH = 1_000_000
 #: Kafka's default transaction.timeout.ms, when a history does not say (``meta``).
 DEFAULT_TXN_TIMEOUT_S = 60.0
 
@@ -272,6 +275,7 @@ def build(events: Iterable[Any]) -> Index:
     """Index typed events (or dicts, converted on the way) in one pass."""
     ix = Index()
     epochs: dict[str, int] = {}
+    seeks: dict[tuple[str, str, int], int] = {}  # a seek starts afresh only its own partition
     reads_append, epochs_append, sends = ix.reads.append, ix.read_epochs.append, ix.sends
     processes_append, commits_append = ix.processes.append, ix.commits.append
     drain_isolation: dict[str, str] = {}
@@ -284,7 +288,8 @@ def build(events: Iterable[Any]) -> Index:
             kind = type(ev)
         if kind is Read:
             reads_append(ev)
-            epochs_append(epochs.get(ev.reader, 0) if epochs else 0)
+            epoch = epochs.get(ev.reader, 0) * SEEKS_PER_EPOCH if epochs else 0
+            epochs_append(epoch + seeks.get((ev.reader, ev.topic, ev.partition), 0) if seeks else epoch)
             if ev.group is None and ev.isolation is not None:
                 drain_isolation.setdefault(ev.reader, ev.isolation)
         elif kind is Send:
@@ -302,8 +307,9 @@ def build(events: Iterable[Any]) -> Index:
         elif kind in REBALANCES:
             epochs[ev.reader] = epochs.get(ev.reader, 0) + 1
             ix.rebalances.append(ev)
-        elif kind is Seek:  # the position moved on purpose: the reads after it start afresh
-            epochs[ev.reader] = epochs.get(ev.reader, 0) + 1
+        elif kind is Seek:  # the position moved on purpose: the partition's reads after it start afresh
+            at = (ev.reader, ev.topic, ev.partition)
+            seeks[at] = seeks.get(at, 0) + 1
         elif kind is Fault:
             ix.faults.append(ev)
         elif kind is Stall:

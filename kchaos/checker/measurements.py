@@ -15,10 +15,10 @@ import msgspec
 
 from kchaos.checker import patterns, performance
 from kchaos.checker.index import RC, Index
-from kchaos.checker.numbers import percentile
 from kchaos.checker.rebalances import METRICS, by_trigger, episodes
 from kchaos.checker.rebalances import steps as rebalance_steps
 from kchaos.events import Assign, Client, Effect, Lag, Leader, Lost, Measured, Revoke, Segments
+from kchaos.percentiles import percentile
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,7 @@ Violations, per root that was written to the input topic:
   was neither processed nor dead-lettered again). This is loss.
 - ``processed-twice``: the handler succeeded more than once (at-least-once without a
   record of what was done).
-- ``dead-lettered-twice``: more than one dead letter for one root (not counting the ones
-  a replay led to).
+- ``dead-lettered-twice``: more than one dead letter for one root between two replays.
 - ``processed-and-dead-lettered``: both, without a replay in between.
 
 The pattern's topology (its group and topics) comes from the history's ``meta`` event
@@ -35,8 +34,8 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from kchaos.checker.index import Index
-from kchaos.checker.numbers import percentile
 from kchaos.events import BROKER_COPY, Client
+from kchaos.percentiles import percentile
 
 VIOLATIONS = ("unfinished", "processed-twice", "dead-lettered-twice", "processed-and-dead-lettered")
 
@@ -64,44 +63,70 @@ def roots_and_copies(ix: Index, where: dict[str, Any]) -> tuple[dict[str, Any], 
 def processed_once_or_dead_lettered(ix: Index, where: dict[str, Any] | None = None) -> dict[str, list[str]]:
     """Each violation kind (``VIOLATIONS``) with the roots that show it; empty lists when
     the invariant holds. ``where``: {"group", "input", "dead_letter"} (default: the
-    history's own)."""
+    history's own).
+
+    A replay starts a new round for its root: the rules hold per round (between one
+    replay and the next), and the last round must end processed or dead-lettered. A
+    round is known by time: the replays' sends, the ``ok`` process events, the dead
+    letters' acknowledgements (one only a drain found, written by a broker, belongs to
+    the first round)."""
     where = where or topology(ix)
     out: dict[str, list[str]] = {v: [] for v in VIOLATIONS}
     if where is None:
         return out
     roots, copies = roots_and_copies(ix, where)
-    root_of = {s.id: s.origin for c in copies.values() for s in c}
-    ok = Counter(root_of.get(p.id, p.id) for p in ix.processes if p.outcome == "ok" and p.group == where["group"])
+    root_of = _root_of(copies)
+    done: dict[str, list[float]] = defaultdict(list)
+    for p in ix.processes:
+        if p.outcome == "ok" and p.group == where["group"]:
+            done[root_of.get(p.id, p.id)].append(p.t)
     letters = dead_letters(ix, where, copies, root_of)
     for root in roots:
-        dead = len(letters.get(root, ()))
-        replays = sum(1 for s in copies.get(root, ()) if s.topic == where["input"])
-        done = ok[root]
-        if done == 0 and dead <= replays:
-            out["unfinished"].append(root)
-        if done > 1:
-            out["processed-twice"].append(root)
-        if dead > 1 + replays:
-            out["dead-lettered-twice"].append(root)
-        if done and dead and not replays:
-            out["processed-and-dead-lettered"].append(root)
+        replays = sorted(s.t0 for s in copies.get(root, ()) if s.topic == where["input"])
+        rounds = [Counter() for _ in range(len(replays) + 1)]
+        for t in done.get(root, ()):
+            rounds[bisect_right(replays, t)]["ok"] += 1
+        for t in letters.get(root, {}).values():
+            rounds[bisect_right(replays, t)]["dead"] += 1
+        for kind in _violations(rounds, len(done.get(root, ()))):
+            out[kind].append(root)
     return out
+
+
+def _violations(rounds: list[Counter], processed: int) -> set[str]:
+    """The kinds one root shows, from its rounds (``ok`` and ``dead`` counts of each)."""
+    found = set()
+    if rounds[-1]["ok"] == 0 and rounds[-1]["dead"] == 0:
+        found.add("unfinished")
+    if processed > 1:
+        found.add("processed-twice")
+    if any(r["dead"] > 1 for r in rounds):
+        found.add("dead-lettered-twice")
+    if any(r["ok"] and r["dead"] for r in rounds):
+        found.add("processed-and-dead-lettered")
+    return found
+
+
+def _root_of(copies: dict[str, list[Any]]) -> dict[str, str]:
+    """Each copy's id -> its root's id."""
+    return {s.id: s.origin for c in copies.values() for s in c}
 
 
 def dead_letters(
     ix: Index, where: dict[str, Any], copies: dict[str, list[Any]], root_of: dict[str, str]
-) -> dict[str, set[tuple[str, int, int]]]:
-    """Per root, the positions of its dead letters: copies a worker wrote (sends), and
-    records the drain found in the dead-letter topic (a broker writes a share group's
-    dead letters itself: no send of ours, the record's value carries the root's id)."""
-    out: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
+) -> dict[str, dict[tuple[str, int, int], float]]:
+    """Per root, its dead letters by position, with when each was written: copies a
+    worker wrote (sends: their acknowledgement), and records the drain found in the
+    dead-letter topic (a broker writes a share group's dead letters itself: no send of
+    ours, the record's value carries the root's id; time unknown, 0)."""
+    out: dict[str, dict[tuple[str, int, int], float]] = defaultdict(dict)
     for root, sent in copies.items():
         for s in sent:
             if s.topic == where.get("dead_letter") and (pos := ix.position(s)) is not None:
-                out[root].add(pos)
+                out[root][pos] = s.t1
     for r in ix.drain_reads():
         if r.topic == where.get("dead_letter"):
-            out[root_of.get(r.id, r.id.removesuffix(BROKER_COPY))].add((r.topic, r.partition, r.offset))
+            out[root_of.get(r.id, r.id.removesuffix(BROKER_COPY))].setdefault((r.topic, r.partition, r.offset), 0.0)
     return out
 
 
@@ -115,9 +140,10 @@ def pattern_measurements(ix: Index) -> dict[str, Any]:
         return {}
     found = processed_once_or_dead_lettered(ix, where)
     roots, copies = roots_and_copies(ix, where)
+    root_of = _root_of(copies)
     group = [p for p in ix.processes if p.group == where["group"]]
-    dead = dead_letters(ix, where, copies, {s.id: s.origin for c in copies.values() for s in c})
-    first_ok = _first_ok(group, {s.id: s.origin for c in copies.values() for s in c})
+    dead = dead_letters(ix, where, copies, root_of)
+    first_ok = _first_ok(group, root_of)
     # Head-of-line blocking is a cost of the design, not of the faults: measured on the
     # records sent in the calm (a killed member stalls every design alike): from 1 s into
     # the steady phase (the group's last join settles) to the fault phase.
@@ -135,9 +161,7 @@ def pattern_measurements(ix: Index) -> dict[str, Any]:
         "pattern_inputs": len(roots),
         "pattern_processed": sum(1 for r in roots if r in first_ok),
         "pattern_dead_lettered": sum(1 for r in roots if dead.get(r)),
-        "pattern_retried": sum(1 for r in roots if any(s.topic in where.get("retry", ()) for s in copies[r]))
-        + outcomes["failed"]
-        + outcomes["released"],
+        "pattern_retried": len(_retried(group, root_of) & roots.keys()),
         "pattern_replayed": sum(1 for r in roots if any(s.topic == where["input"] for s in copies[r])),
         "pattern_duplicates_skipped": outcomes["duplicate"],
         **{f"pattern_{v.replace('-', '_')}": len(found[v]) for v in VIOLATIONS},
@@ -163,6 +187,13 @@ def _first_ok(processes: list[Any], root_of: dict[str, str]) -> dict[str, float]
             root = root_of.get(p.id, p.id)
             out[root] = min(out.get(root, p.t), p.t)
     return out
+
+
+def _retried(processes: list[Any], root_of: dict[str, str]) -> set[str]:
+    """Roots tried more than once: an attempt failed in place, was released (a share
+    group), or a copy went to a retry topic."""
+    again = ("failed", "released", "retry")
+    return {root_of.get(p.id, p.id) for p in processes if p.outcome in again}
 
 
 def _failed_once(processes: list[Any], copies: dict[str, list[Any]]) -> set[str]:

@@ -63,9 +63,15 @@ class EvolvingProducer(threading.Thread):
             if next_version < len(self.versions) and time.monotonic() >= due:
                 writer = self._deploy(client, self.versions[next_version], writer)
                 next_version += 1
-            if writer is not None:
+            if writer is None:  # nothing deployed yet (the first version was refused): wait for the next
+                time.sleep(0.1)
+                continue
+            try:
                 self._send(producer, writer, seq)
-                seq += 1
+            except Exception as exc:  # noqa: BLE001 - a registry or client error: recorded, the run goes on
+                self.history.write(Client(self.producer_name, "send-failed", self.history.now(), detail=str(exc)[:300]))
+                time.sleep(0.5)
+            seq += 1
             time.sleep(max(0.0, start + seq / self.rate - time.monotonic()))
         producer.flush(30)
 
@@ -76,7 +82,7 @@ class EvolvingProducer(threading.Thread):
         candidate = AvroWriter(client, self.topic, schema)
         try:
             candidate.encode(sample(schema, 0))
-        except SchemaRefused as refused:
+        except (SchemaRefused, Exception) as refused:  # noqa: BLE001 - refused, or the registry failed: not deployed
             self.history.write(
                 Client(self.producer_name, "schema-refused", self.history.now(), detail=f"{name}: {refused}")
             )

@@ -13,8 +13,8 @@ Two choices matter for the evidence an experiment produces:
   would make the experiment report on our rules, not on Avro's; with delegation, "the registry
   refused v3" means "the Avro library says old readers cannot resolve v3".
 * The server binds to loopback only. It has no authentication and accepts writes (register,
-  delete, config), and the producers and consumers of an experiment run in this process, so
-  nothing outside the machine has a reason to reach it.
+  delete, config), and the producers and consumers of an experiment run on this machine
+  (the reader groups in child processes), so nothing outside it has a reason to reach it.
 
 Served paths (everything the installed client calls for Avro without references):
 

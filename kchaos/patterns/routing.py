@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from kchaos.clients import QUIET
-from kchaos.events import BROKER_COPY
+from kchaos.events import BROKER_COPY, Measured
 from kchaos.patterns.handler import Record, failure_kind
 from kchaos.workload.consumer import record_id
 
@@ -166,7 +166,13 @@ def replay(bootstrap: str, dead_letter: str, producer: Any, timeout: float = 30.
     a consumer that commits nothing (a replay can be run again). Returns the dead letters
     replayed."""
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "kchaos-replay", "enable.auto.commit": False, **QUIET}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "kchaos-replay",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,  # the end is reached even when its last offset is no record
+            **QUIET,
+        }
     )
     try:
         parts = consumer.list_topics(dead_letter, timeout=10).topics[dead_letter].partitions
@@ -177,7 +183,11 @@ def replay(bootstrap: str, dead_letter: str, producer: Any, timeout: float = 30.
         deadline = time.monotonic() + timeout
         while left and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
-            if msg is None or msg.error() is not None:
+            if msg is None:
+                continue
+            if msg.error() is not None:
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    left.discard(msg.partition())
                 continue
             if msg.offset() >= ends[msg.partition()] - 1:
                 left.discard(msg.partition())
@@ -202,3 +212,29 @@ def _replay_one(producer: Any, record: Record) -> None:
         headers=[(ORIGIN, record.root.encode()), (REPLAY, str(record.replay + 1).encode()), (ATTEMPT, b"1")],
     )
     producer.poll(0)
+
+
+def provenance_events(letters: list[Record], now: float) -> list[Measured]:
+    """What the replayed dead letters said about themselves: how many, how many carried
+    kchaos' whole provenance, where they came from (topic, partition, offset: kchaos'
+    headers or the broker's ``__dlq.errors.*``), and why (the error's class)."""
+    example = letters[0].headers if letters else {}
+    detail = ", ".join(
+        f"{k}={v.decode(errors='replace')}" for k, v in example.items() if k.startswith(("dlt.", "__dlq"))
+    )
+    origin = ("dlt.original.topic", "dlt.original.offset")
+    broker = ("__dlq.errors.topic", "__dlq.errors.offset")
+    counts = {
+        "dead_letters_replayed": (len(letters), detail or None),
+        "dead_letters_with_provenance": (_having(letters, PROVENANCE), ", ".join(PROVENANCE)),
+        "dead_letters_with_origin": (
+            sum(1 for r in letters if all(h in r.headers for h in origin) or all(h in r.headers for h in broker)),
+            "the topic and offset the record was read at",
+        ),
+        "dead_letters_with_error_class": (_having(letters, ("dlt.error",)), "the exception's class (dlt.error)"),
+    }
+    return [Measured(now, name, value, "records", why) for name, (value, why) in counts.items()]
+
+
+def _having(letters: list[Record], headers: tuple[str, ...]) -> int:
+    return sum(1 for r in letters if all(h in r.headers for h in headers))

@@ -36,7 +36,8 @@ from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Process
 from kchaos.history import HistoryWriter
 from kchaos.patterns.handler import FlakyHandler, Handler, TransientError
-from kchaos.patterns.routing import record_of, replay
+from kchaos.patterns.routing import provenance_events, record_of, replay
+from kchaos.workload.recorded import RecordedProducer
 
 #: The smallest lock the broker allows by default (group.share.min.record.lock.duration.ms).
 LOCK_MS = 15_000
@@ -131,9 +132,6 @@ class ShareWorker(threading.Thread):
     def _replay(self) -> None:
         """The broker's dead letters back to their source topic (after a fix), through a
         recorded producer; what their headers said is recorded as for kchaos' own."""
-        from kchaos.patterns.worker import provenance_events
-        from kchaos.workload.recorded import RecordedProducer
-
         producer = RecordedProducer(
             {"bootstrap.servers": self.bootstrap, "acks": "all", **QUIET}, self.history, self.reader
         )

@@ -8,6 +8,7 @@ Each record ends in one of these outcomes, written as a ``process`` event:
 - ``failed``: a blocking retry's failed attempt (the record is tried again in place).
 - ``retry``: copied to the next retry topic (due after the topic's delay).
 - ``dead-lettered``: copied to the dead-letter topic with its provenance.
+- ``dropped``: failed for good, and there is no dead-letter topic.
 - ``duplicate``: a re-delivered record this group already finished (``dedupe``).
 
 Offsets are committed after the batch's copies are acknowledged (at-least-once): a crash
@@ -27,13 +28,12 @@ key on one thread (per-key order holds), ``ordering: none`` deals records out in
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import threading
 import time
 import zlib
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,20 @@ from confluent_kafka import KafkaException, TopicPartition
 
 from kchaos import procs
 from kchaos.clients import QUIET
-from kchaos.events import Client, Measured
+from kchaos.events import Client
 from kchaos.history import HistoryWriter
 from kchaos.patterns.handler import FlakyHandler, Handler, Record, TransientError
-from kchaos.patterns.routing import PROVENANCE, DeadLetterRouter, RetryPlan, due_at, record_of, replay, retry_headers
+from kchaos.patterns.routing import (
+    DeadLetterRouter,
+    RetryPlan,
+    due_at,
+    provenance_events,
+    record_of,
+    replay,
+    retry_headers,
+)
+from kchaos.patterns.share import ShareWorker
+from kchaos.workload.batch import BatchFailed, commit_sync, rewind, stop_here
 from kchaos.workload.child import ArmedProcess
 from kchaos.workload.consumer import next_offsets
 from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
@@ -207,6 +217,7 @@ class PatternWorker(threading.Thread):
         else:
             lanes = self._lanes(records)
             futures = [pool.submit(self._lane, consumer, producer, router, lane) for lane in lanes]
+            wait(futures)  # every lane finished before a failure rewinds the batch
             results = [r for f in futures for r in f.result()]
         left = producer.flush(30)
         failed, self._undelivered = self._undelivered, 0
@@ -218,7 +229,7 @@ class PatternWorker(threading.Thread):
                     self.done.mark(record, outcome)
                 consumer.processed(m, outcome)
         self._crash_point("after-handle")
-        self._commit(consumer, next_offsets(records))
+        commit_sync(consumer, next_offsets(records))
         self._crash_point("after-commit")
 
     def _lanes(self, records: list[Any]) -> list[list[Any]]:
@@ -274,26 +285,13 @@ class PatternWorker(threading.Thread):
         if err is not None:
             self._undelivered += 1
 
-    def _commit(self, consumer: RecordedConsumer, offsets: list[TopicPartition]) -> None:
-        result = consumer.commit(offsets=offsets, asynchronous=False)
-        bad = [tp for tp in result or () if tp.error is not None]
-        if bad:
-            raise BatchFailed(f"commit failed: {bad[0].error}")
-
     def _failed(self, consumer: RecordedConsumer, records: list[Any], exc: Exception) -> None:
         """A batch whose copies or commit failed: recorded, and the consumer sent back to
         the batch's first offsets (handled again: ``dedupe`` keeps that from counting twice)."""
         err = exc.args[0] if isinstance(exc, KafkaException) else None
         name, detail = (err.name(), err.str()) if err is not None else ("batch", str(exc))
         self.history.write(Client(self.reader, "batch-failed", self.history.now(), error=name, detail=detail))
-        first: dict[tuple[str, int], int] = {}
-        for m in records:
-            first.setdefault((m.topic(), m.partition()), m.offset())
-        try:
-            for (t, p), o in first.items():
-                consumer.seek(TopicPartition(t, p, o))
-        except KafkaException:
-            pass  # the partition moved in a rebalance: its new owner starts at the committed offset
+        rewind(consumer, records)
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         if self._assigned is not None:
@@ -310,42 +308,7 @@ class PatternWorker(threading.Thread):
             self.in_hand.value = n
 
     def _crash_point(self, point: str) -> None:
-        """Stop here (SIGSTOP) when armed for this point; the nemesis SIGKILLs us."""
-        if self.arm is None or self.arm.value != _CODES[point]:
-            return
-        self.arm.value = 0
-        self.history.write(Client(self.reader, "crash-point", self.history.now(), detail=point))
-        os.kill(os.getpid(), signal.SIGSTOP)
-
-
-def provenance_events(letters: list[Record], now: float) -> list[Measured]:
-    """What the replayed dead letters said about themselves: how many, how many carried
-    kchaos' whole provenance, where they came from (topic, partition, offset: kchaos'
-    headers or the broker's ``__dlq.errors.*``), and why (the error's class)."""
-    example = letters[0].headers if letters else {}
-    detail = ", ".join(
-        f"{k}={v.decode(errors='replace')}" for k, v in example.items() if k.startswith(("dlt.", "__dlq"))
-    )
-    origin = ("dlt.original.topic", "dlt.original.offset")
-    broker = ("__dlq.errors.topic", "__dlq.errors.offset")
-    counts = {
-        "dead_letters_replayed": (len(letters), detail or None),
-        "dead_letters_with_provenance": (_having(letters, PROVENANCE), ", ".join(PROVENANCE)),
-        "dead_letters_with_origin": (
-            sum(1 for r in letters if all(h in r.headers for h in origin) or all(h in r.headers for h in broker)),
-            "the topic and offset the record was read at",
-        ),
-        "dead_letters_with_error_class": (_having(letters, ("dlt.error",)), "the exception's class (dlt.error)"),
-    }
-    return [Measured(now, name, value, "records", why) for name, (value, why) in counts.items()]
-
-
-def _having(letters: list[Record], headers: tuple[str, ...]) -> int:
-    return sum(1 for r in letters if all(h in r.headers for h in headers))
-
-
-class BatchFailed(Exception):
-    """A batch that did not go through (a copy not acknowledged, a commit refused)."""
+        stop_here(self.arm, _CODES[point], self.history, self.reader, point)
 
 
 def worker_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
@@ -369,8 +332,6 @@ def _pattern_main(
     """The child process: one ``PatternWorker`` on the shared history, until ``halt`` is set."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     procs.die_with_parent()
-    from kchaos.patterns.share import ShareWorker
-
     kind = ShareWorker if kwargs.get("share") else PatternWorker
     worker = kind(
         history=HistoryWriter(Path(path), start),

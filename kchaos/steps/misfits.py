@@ -13,7 +13,8 @@ Each step runs against the experiment's own topics and writes what it measured a
 - ``priority``: an urgent record behind a backlog on one topic, against a topic of its own
   that the consumer fetches beside the backlog.
 
-Every loop is bounded and every client is closed before the step returns.
+Every loop is bounded, and every client is closed (after any thread using it ended)
+before the step returns.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from kchaos.clients import QUIET
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.readiness import admin
 from kchaos.events import Measured
+from kchaos.percentiles import percentile
 
 if TYPE_CHECKING:
     from kchaos.faults.nemesis import Nemesis
@@ -37,17 +39,18 @@ if TYPE_CHECKING:
 #: Low-latency settings for both ends of the Kafka round trip: no linger, short fetch
 #: waits. The comparison is against Kafka at its quickest, not at its defaults.
 FAST_PRODUCER = {"linger.ms": 0, "acks": "all", **QUIET}
-FAST_CONSUMER = {"fetch.wait.max.ms": 5, "fetch.min.bytes": 1, "enable.auto.commit": False, **QUIET}
+FAST_CONSUMER = {
+    "fetch.wait.max.ms": 5,
+    "fetch.min.bytes": 1,
+    "enable.auto.commit": False,
+    "auto.offset.reset": "earliest",  # a request sent before the responder's group settled is still answered
+    **QUIET,
+}
 
 
 def _record(nemesis: Nemesis, name: str, value: float | None, unit: str, detail: str | None = None) -> None:
     if value is not None:
         nemesis.history.write(Measured(nemesis.history.now(), name, round(value, 3), unit, detail))
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else None
 
 
 # --- request/reply -----------------------------------------------------------------------
@@ -59,7 +62,7 @@ def request_reply_step(cluster: Cluster, nemesis: Nemesis, requests: str, replie
     direct = _socket_round_trips(count)
     for name, values in (("kafka", kafka), ("direct", direct)):
         for q in (50, 99):
-            _record(nemesis, f"request_reply_{name}_p{q}_ms", _ms(_percentile(values, q)), "ms", f"{len(values)} trips")
+            _record(nemesis, f"request_reply_{name}_p{q}_ms", _ms(percentile(values, q)), "ms", f"{len(values)} trips")
     _record(nemesis, "request_reply_timeouts", count - len(kafka), "requests", "no reply within 5 s")
 
 
@@ -178,7 +181,9 @@ def _send_one(bootstrap: str, topic: str, value: bytes, client_limit: int | None
         producer.flush(20)
     except KafkaException as exc:
         return f"{exc.args[0].name()}: {exc.args[0].str()} (refused before sending)"
-    err = outcome[0] if outcome else None
+    if not outcome:
+        return "no delivery report within 20 s"
+    err = outcome[0]
     return None if err is None else f"{err.name()}: {err.str()}"
 
 
@@ -191,10 +196,12 @@ def delete_one_record_step(
     reader no longer gets the old value)."""
     real, comp = nemesis.topic_names.get(topic, topic), nemesis.topic_names.get(compacted, compacted)
     producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", **QUIET})
+    acked: list[int] = []
     for i in range(records):
-        producer.produce(real, value=f"r{i}".encode(), key=f"k{i}".encode(), partition=0)
+        producer.produce(real, value=f"r{i}".encode(), key=f"k{i}".encode(), partition=0,
+                         on_delivery=lambda err, msg: acked.append(msg.offset()) if err is None else None)  # fmt: skip
     producer.flush(30)
-    victim = records // 2
+    victim = sorted(acked)[len(acked) // 2]  # the record in the middle of what was written
     client = admin(cluster.bootstrap)  # kept alive until the futures resolve
     futures = client.delete_records([TopicPartition(real, 0, victim + 1)], request_timeout=30)
     for fut in futures.values():
@@ -270,7 +277,7 @@ def _urgent_latency(
         producer.produce(topic, value=f"ordinary-{i}".encode(), partition=0)
     producer.flush(30)
     ordinary = _assigned(bootstrap, topic, backlog)
-    consumers, halt = [ordinary], threading.Event()
+    consumers, halt, beside = [ordinary], threading.Event(), None
     if urgent_topic == topic or lane == "shared":
         mine = ordinary
         if urgent_topic != topic:
@@ -278,7 +285,8 @@ def _urgent_latency(
     else:  # a consumer of its own; the backlog is handled beside it by the other
         mine = _assigned(bootstrap, urgent_topic, 0)
         consumers.append(mine)
-        threading.Thread(target=_handle_until, args=(ordinary, b"", processing_ms, halt), daemon=True).start()
+        beside = threading.Thread(target=_handle_until, args=(ordinary, b"", processing_ms, halt), daemon=True)
+        beside.start()
     marker = f"urgent-{uuid.uuid4().hex}".encode()
     t0 = time.monotonic()
     producer.produce(urgent_topic, value=marker, partition=0)
@@ -288,7 +296,8 @@ def _urgent_latency(
         return None if done is None else done - t0
     finally:
         halt.set()
-        time.sleep(0.3)  # the backlog's thread leaves its loop
+        if beside is not None:
+            beside.join(10)  # out of its consume() before its consumer is closed
         for c in consumers:
             c.close()
 

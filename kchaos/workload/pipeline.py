@@ -29,7 +29,6 @@ when it gets there, and the nemesis then kills it.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import threading
@@ -45,6 +44,7 @@ from kchaos.clients import QUIET, init_transactions
 from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Effect
 from kchaos.history import HistoryWriter
+from kchaos.workload.batch import BatchFailed, commit_sync, rewind, stop_here
 from kchaos.workload.child import ArmedProcess
 from kchaos.workload.consumer import next_offsets, record_id
 from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
@@ -158,7 +158,7 @@ class Pipeline(threading.Thread):
         transaction committed), a commit is recorded once it succeeded."""
         offsets = next_offsets(records)
         if self.mode == "at-most-once":
-            self._commit(consumer, offsets)
+            commit_sync(consumer, offsets)
             self._crash_point("after-commit")
         if self.transactional:
             producer.begin_transaction()
@@ -176,7 +176,7 @@ class Pipeline(threading.Thread):
                 consumer.record_commit(tp.topic, tp.partition, tp.offset, "ok")
             self._crash_point("after-commit")
         elif self.mode == "at-least-once":
-            self._commit(consumer, offsets)
+            commit_sync(consumer, offsets)
             self._crash_point("after-commit")
 
     def _acknowledged(self, producer: RecordedProducer, n: int) -> None:
@@ -205,13 +205,6 @@ class Pipeline(threading.Thread):
         producer.poll(0)
         return out
 
-    def _commit(self, consumer: RecordedConsumer, offsets: list[TopicPartition]) -> None:
-        """A synchronous commit; BatchFailed when a partition's commit did not succeed."""
-        result = consumer.commit(offsets=offsets, asynchronous=False)
-        bad = [tp for tp in result or () if tp.error is not None]
-        if bad:
-            raise BatchFailed(f"commit failed: {bad[0].error}")
-
     def _delivered(self, err: Any, msg: Any) -> None:
         if err is not None:
             self._undelivered += 1
@@ -235,11 +228,7 @@ class Pipeline(threading.Thread):
                 _again(lambda: producer.abort_transaction(30))
             except KafkaException as refused:
                 producer = self._replace(producer, refused.args[0])
-        try:
-            for tp in _first_offsets(records):
-                consumer.seek(tp)
-        except KafkaException:
-            pass  # the partition moved in a rebalance: its new owner starts at the committed offset
+        rewind(consumer, records)
         return producer
 
     def _new_producer(self) -> RecordedProducer:
@@ -289,12 +278,7 @@ class Pipeline(threading.Thread):
 
     # --- crashing where the experiment says ------------------------------------------------
     def _crash_point(self, point: str) -> None:
-        """Stop here (SIGSTOP) when armed for this point; the nemesis SIGKILLs us."""
-        if self.arm is None or self.arm.value != _CODES[point]:
-            return
-        self.arm.value = 0
-        self.history.write(Client(self.reader, "crash-point", self.history.now(), detail=point))
-        os.kill(os.getpid(), signal.SIGSTOP)
+        stop_here(self.arm, _CODES[point], self.history, self.reader, point)
 
 
 def create_store(path: Path, idempotent: bool) -> None:
@@ -340,18 +324,6 @@ def wait_caught_up(bootstrap: str, group: str, topic: str, timeout: float, trans
             pass
         time.sleep(0.3)
     return False
-
-
-def _first_offsets(records: list[Any]) -> list[TopicPartition]:
-    """Per partition of a batch, the offset of its first record: where a retry starts."""
-    first: dict[tuple[str, int], int] = {}
-    for m in records:
-        first.setdefault((m.topic(), m.partition()), m.offset())
-    return [TopicPartition(t, p, o) for (t, p), o in first.items()]
-
-
-class BatchFailed(Exception):
-    """A batch that did not go through (an output not acknowledged, a commit refused)."""
 
 
 def _again(call: Any, attempts: int = 5) -> None:

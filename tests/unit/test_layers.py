@@ -20,6 +20,7 @@ LAYERS = [
             "kchaos.history",
             "kchaos.clients",
             "kchaos.procs",
+            "kchaos.percentiles",
             "kchaos.toxiproxy",
             "kchaos.install",
             "kchaos.release",

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kchaos.checker import build
+from kchaos.checker import build, check
 from kchaos.checker.patterns import VIOLATIONS, keys_reordered, pattern_measurements, processed_once_or_dead_lettered
-from kchaos.events import Meta, Process, Send
+from kchaos.events import Meta, Process, Read, Seek, Send
 from kchaos.patterns.handler import FlakyHandler, PoisonRecord, Record, TransientError
 from kchaos.patterns.routing import (
     ATTEMPT,
@@ -104,6 +104,34 @@ def test_a_replayed_dead_letter_is_processed_once_after_the_replay():
     h2.send("a-d", "dlt", origin=a)
     h2.send("a-replay", "in", origin=a)  # replayed, then neither processed nor dead-lettered again
     assert h2.check()["unfinished"] == ["a"]
+
+
+def test_replays_do_not_hide_a_double_dead_letter_or_a_lost_replay():
+    h = History()
+    a = h.send("a")
+    h.send("a-d1", "dlt", origin=a)
+    h.send("a-d2", "dlt", origin=a)  # dead-lettered twice before the replay
+    h.send("a-r1", "in", origin=a)
+    h.send("a-r2", "in", origin=a)  # both letters replayed
+    h.process("a-r1")
+    h.process("a-r2", "duplicate")
+    b = h.send("b")
+    h.process(b)
+    h.send("b-d", "dlt", origin=b)  # processed and dead-lettered in one round
+    h.send("b-r", "in", origin=b)  # replayed, then never processed: the last round is empty
+    found = h.check()
+    assert found["dead-lettered-twice"] == ["a"] and found["unfinished"] == ["b"]
+    assert found["processed-and-dead-lettered"] == ["b"] and found["processed-twice"] == []
+
+
+def test_a_broker_dead_letter_found_by_the_drain_counts_for_its_root():
+    h = History()
+    a = h.send("a")
+    h.process(a, "rejected")
+    h.events.append(Read("drain", None, "dlt", 0, 0, "a@dlq", "k", 9.0, "read_committed"))
+    h.events.append(Read("drain", None, "dlt", 0, 1, "a@dlq", "k", 9.0, "read_committed"))  # written twice
+    found = h.check()
+    assert found["unfinished"] == [] and found["dead-lettered-twice"] == ["a"]
 
 
 def test_an_unwritten_input_is_not_owed_and_an_unwritten_copy_does_not_count():
@@ -286,9 +314,64 @@ def test_lanes_keep_a_key_on_one_thread_or_deal_in_turn(tmp_path):
     assert sum(len(lane) for lane in lanes) == 40
     for lane in lanes:
         assert [m.offset() for m in lane] == sorted(m.offset() for m in lane)
-    assert all(len({m.key() for m in lane}) == len({m.key() for m in lane}) for lane in lanes)
     owner = {m.key(): n for n, lane in enumerate(lanes) for m in lane}
     assert all(owner[m.key()] == n for n, lane in enumerate(lanes) for m in lane), "a key on one lane"
     dealt = PatternWorker("w", "g", "127.0.0.1:1", "in", history=None, parallel=4, ordering="none")._lanes(batch)
     assert [len(lane) for lane in dealt] == [10, 10, 10, 10]
     assert any(len({n for n, lane in enumerate(dealt) for m in lane if m.key() == k}) > 1 for k in owner)
+
+
+def test_a_seek_excuses_going_back_on_its_own_partition_only():
+    def read(p, o, t):
+        return Read("w", "g", "in", p, o, f"id{p}-{o}", "k", t, "read_committed")
+
+    sends = [Send(f"id{p}-{o}", "p", o, "k", "in", "ok", 0.0, 0.0, p, o) for p in (0, 1) for o in range(6)]
+    events = [
+        *sends,
+        read(0, 5, 1.0),
+        read(1, 5, 1.1),
+        Seek("w", "g", "in", 0, 3, 1.2),
+        read(0, 3, 1.3),
+        read(1, 3, 1.4),
+    ]
+    found = check(events)["examples"].get("nonmonotonic-poll", [])
+    assert [(e["partition"], e["offset"]) for e in found] == [(1, 3)], found
+
+
+class FakeConsumer:
+    """What _ready asks of a consumer: pause, seek (recorded), resume."""
+
+    def __init__(self) -> None:
+        self.paused, self.seeks, self.resumed = [], [], []
+
+    def pause(self, tps):
+        self.paused += [(t.topic, t.partition) for t in tps]
+
+    def seek(self, tp):
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+    def resume(self, tps):
+        self.resumed += [(t.topic, t.partition) for t in tps]
+
+
+def test_a_retry_copy_not_yet_due_pauses_its_partition_and_holds_the_records_after_it():
+    import time as clock
+
+    later = str(int(clock.time() * 1000) + 60_000).encode()
+    due = [(DUE, later)]
+    batch = [
+        Msg([("id", b"a")], topic="r1", partition=0, offset=10),
+        Msg([("id", b"b"), *due], topic="r1", partition=1, offset=20),  # not due yet
+        Msg([("id", b"c")], topic="r1", partition=1, offset=21),  # behind it: waits too
+        Msg([("id", b"d")], topic="r1", partition=0, offset=11),
+    ]
+    worker = PatternWorker("w", "g", "127.0.0.1:1", "in", history=None)
+    consumer = FakeConsumer()
+    ready = worker._ready(consumer, batch)
+    assert [m.offset() for m in ready] == [10, 11], "partition 0 goes on; partition 1 waits from offset 20"
+    assert consumer.paused == [("r1", 1)] and consumer.seeks == [("r1", 1, 20)]
+    worker._resume_due(consumer)
+    assert consumer.resumed == [], "not due: still paused"
+    worker._paused[("r1", 1)] = 0.0
+    worker._resume_due(consumer)
+    assert consumer.resumed == [("r1", 1)] and worker._paused == {}

@@ -18,7 +18,9 @@ SHIPPED = experiments.EXPERIMENTS_DIR / "schema-evolution.yaml"
 
 def _with(tmp_path: Path, old: str, new: str) -> Path:
     path = tmp_path / "schema-evolution.yaml"
-    path.write_text(SHIPPED.read_text().replace(old, new))
+    text = SHIPPED.read_text()
+    assert old in text, f"{old!r} is not in the shipped experiment: the test would run the real one"
+    path.write_text(text.replace(old, new))
     return path
 
 

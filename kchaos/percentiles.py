@@ -1,4 +1,5 @@
-"""Small numeric helpers the measurement modules share."""
+"""The one percentile every number in kchaos uses (nearest rank), for the checker and for
+steps that measure on their own."""
 
 from __future__ import annotations
 
