@@ -28,18 +28,16 @@ key on one thread (per-key order holds), ``ordering: none`` deals records out in
 
 from __future__ import annotations
 
-import signal
+import functools
 import sqlite3
 import threading
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor, wait
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from kchaos import procs
 from kchaos.clients import QUIET
 from kchaos.events import Client
 from kchaos.history import HistoryWriter
@@ -55,7 +53,7 @@ from kchaos.patterns.routing import (
 )
 from kchaos.patterns.share import ShareWorker
 from kchaos.workload.batch import BatchFailed, commit_sync, rewind, stop_here
-from kchaos.workload.child import ArmedProcess
+from kchaos.workload.child import ArmedProcess, serve
 from kchaos.workload.consumer import next_offsets
 from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
 
@@ -329,19 +327,10 @@ def worker_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
 def _pattern_main(
     kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, hang: Any
 ) -> None:
-    """The child process: one ``PatternWorker`` on the shared history, until ``halt`` is set."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    procs.die_with_parent()
+    """The child process: one ``PatternWorker`` (a ``ShareWorker`` for a share group) on the
+    shared history, until ``halt`` is set."""
     kind = ShareWorker if kwargs.get("share") else PatternWorker
-    worker = kind(
-        history=HistoryWriter(Path(path), start),
-        counter=counter,
-        in_hand=in_hand,
-        assigned=assigned,
-        **worker_kwargs(kwargs),
-    )
-    threading.Thread(target=lambda: (halt.wait(), worker.stop()), daemon=True).start()
-    worker.run()
+    serve(functools.partial(kind, **worker_kwargs(kwargs)), path, start, counter, in_hand, assigned, halt)
 
 
 class PatternProcess(ArmedProcess):

@@ -48,6 +48,19 @@ def _consumer_main(
         halt.wait()
 
 
+def serve(build: Any, path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any) -> None:
+    """The body of a worker's child process: ``build(history=..., counter=..., ...)`` makes
+    the worker (a pipeline or pattern worker), which runs on the shared history until
+    ``halt`` is set. Ctrl-C is the harness's; if the harness dies, so does the child."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    procs.die_with_parent()
+    from kchaos.history import HistoryWriter
+
+    worker = build(history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, assigned=assigned)
+    threading.Thread(target=lambda: (halt.wait(), worker.stop()), daemon=True).start()
+    worker.run()
+
+
 def start_marked(proc: Any, cluster: str) -> None:
     """Start a spawned process with ``KCHAOS_CLUSTER`` in its environment (``kchaos down``
     finds it by that)."""

@@ -29,7 +29,7 @@ when it gets there, and the nemesis then kills it.
 
 from __future__ import annotations
 
-import signal
+import functools
 import sqlite3
 import threading
 import time
@@ -39,13 +39,12 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from kchaos import procs
 from kchaos.clients import QUIET, init_transactions
 from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Effect
 from kchaos.history import HistoryWriter
 from kchaos.workload.batch import BatchFailed, commit_sync, rewind, stop_here
-from kchaos.workload.child import ArmedProcess
+from kchaos.workload.child import ArmedProcess, serve
 from kchaos.workload.consumer import next_offsets, record_id
 from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
 
@@ -342,13 +341,7 @@ def _pipeline_main(
     kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, hang: Any
 ) -> None:
     """The child process: one ``Pipeline`` on the shared history, until ``halt`` is set."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    procs.die_with_parent()
-    worker = Pipeline(
-        history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, assigned=assigned, **kwargs
-    )
-    threading.Thread(target=lambda: (halt.wait(), worker.stop()), daemon=True).start()
-    worker.run()
+    serve(functools.partial(Pipeline, **kwargs), path, start, counter, in_hand, assigned, halt)
 
 
 class PipelineProcess(ArmedProcess):
