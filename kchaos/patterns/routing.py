@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from kchaos.clients import QUIET
 from kchaos.events import BROKER_COPY, Measured
@@ -175,8 +175,7 @@ def replay(bootstrap: str, dead_letter: str, producer: Any, timeout: float = 30.
         }
     )
     try:
-        parts = consumer.list_topics(dead_letter, timeout=10).topics[dead_letter].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(dead_letter, p), timeout=10)[1] for p in parts}
+        ends = _ends(consumer, dead_letter, time.monotonic() + timeout)
         left = {p for p, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(dead_letter, p, OFFSET_BEGINNING) for p in left])
         done: list[Record] = []
@@ -198,6 +197,19 @@ def replay(bootstrap: str, dead_letter: str, producer: Any, timeout: float = 30.
         return done
     finally:
         consumer.close()
+
+
+def _ends(consumer: Consumer, topic: str, deadline: float) -> dict[int, int]:
+    """Each partition's end offset, asked again while the cluster answers with an error (a
+    broker that just restarted, a leader being elected) until ``deadline``."""
+    while True:
+        try:
+            parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts}
+        except KafkaException:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
 
 
 def _replay_one(producer: Any, record: Record) -> None:

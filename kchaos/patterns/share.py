@@ -131,11 +131,17 @@ class ShareWorker(threading.Thread):
 
     def _replay(self) -> None:
         """The broker's dead letters back to their source topic (after a fix), through a
-        recorded producer; what their headers said is recorded as for kchaos' own."""
+        recorded producer; what their headers said is recorded as for kchaos' own. A replay
+        the cluster refuses for 30 s is recorded (``replay-failed``)."""
         producer = RecordedProducer(
             {"bootstrap.servers": self.bootstrap, "acks": "all", **QUIET}, self.history, self.reader
         )
-        for event in provenance_events(replay(self.bootstrap, self.dead_letter, producer), self.history.now()):  # type: ignore[arg-type]
+        try:
+            letters = replay(self.bootstrap, self.dead_letter, producer)  # type: ignore[arg-type]
+        except KafkaException as exc:
+            self.history.write(Client(self.reader, "replay-failed", self.history.now(), detail=str(exc)[:300]))
+            return
+        for event in provenance_events(letters, self.history.now()):
             self.history.write(event)
 
     def _commit(self, consumer: ShareConsumer) -> None:

@@ -175,8 +175,13 @@ class PatternWorker(threading.Thread):
 
     def _replay(self, producer: RecordedProducer) -> None:
         """Send the dead letters written so far back to their source topic (after a fix),
-        and record what their headers carried: how many had every provenance header."""
-        letters = replay(self.bootstrap, self.dead_letter, producer)  # type: ignore[arg-type]
+        and record what their headers carried. A replay the cluster refuses for 30 s is
+        recorded (``replay-failed``) and the worker goes on consuming."""
+        try:
+            letters = replay(self.bootstrap, self.dead_letter, producer)  # type: ignore[arg-type]
+        except KafkaException as exc:
+            self.history.write(Client(self.reader, "replay-failed", self.history.now(), detail=str(exc)[:300]))
+            return
         for event in provenance_events(letters, self.history.now()):
             self.history.write(event)
 
