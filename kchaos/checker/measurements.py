@@ -716,5 +716,5 @@ def timelines(ix: Index) -> dict[str, Any]:
         "disk": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Segments)],
         "lag": lag_timeline(ix),
         "measured": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Measured)],
-        "pattern_violations": {k: v[:5] for k, v in patterns.processed_once_or_dead_lettered(ix).items() if v},
+        "pattern_violations": {k: v[:5] for k, v in patterns.violations(ix).items() if v},
     }

@@ -60,6 +60,14 @@ def roots_and_copies(ix: Index, where: dict[str, Any]) -> tuple[dict[str, Any], 
     return roots, copies
 
 
+def violations(ix: Index) -> dict[str, list[str]]:
+    """``processed_once_or_dead_lettered`` on the history's own topology, computed once per
+    index (the measurements and the report's examples both read it)."""
+    if "pattern_violations" not in ix.cache:
+        ix.cache["pattern_violations"] = processed_once_or_dead_lettered(ix)
+    return ix.cache["pattern_violations"]
+
+
 def processed_once_or_dead_lettered(ix: Index, where: dict[str, Any] | None = None) -> dict[str, list[str]]:
     """Each violation kind (``VIOLATIONS``) with the roots that show it; empty lists when
     the invariant holds. ``where``: {"group", "input", "dead_letter"} (default: the
@@ -138,7 +146,7 @@ def pattern_measurements(ix: Index) -> dict[str, Any]:
     where = topology(ix)
     if where is None:
         return {}
-    found = processed_once_or_dead_lettered(ix, where)
+    found = violations(ix)
     roots, copies = roots_and_copies(ix, where)
     root_of = _root_of(copies)
     group = [p for p in ix.processes if p.group == where["group"]]
