@@ -186,10 +186,12 @@ class Stall(_Event, tag="stall"):
 
 class Meta(_Event, tag="meta"):
     """kchaos' own: facts about the run the checker needs (the largest
-    ``transaction.timeout.ms`` of its producers, in seconds)."""
+    ``transaction.timeout.ms`` of its producers, and the brokers'
+    ``transaction.abort.timed.out.transaction.cleanup.interval.ms``, in seconds)."""
 
     t: float
     txn_timeout_s: float | None = None
+    txn_abort_cleanup_s: float | None = None
     experiment: str | None = None
     variant: str | None = None
     # A pattern's topics (``kchaos.patterns``): {"group", "input", "retry": [...], "dead_letter"},

@@ -13,7 +13,7 @@ from typing import Any
 
 from kchaos.checker.anomalies import CHECKS, KINDS
 from kchaos.checker.findings import findings
-from kchaos.checker.groups import redelivered
+from kchaos.checker.groups import commits_unseen, group_views, redelivered
 from kchaos.checker.index import RC, Index, build
 from kchaos.errors import BadInput
 
@@ -66,6 +66,8 @@ def info(ix: Index) -> dict[str, Any]:
         "txn_inferred_commit": len(ix.inferred_commits),
         "redelivered": sum(again.values()),
         "redelivered_by_cause": again,
+        "commits_unseen": sorted(commits_unseen(ix)),
+        "redelivered_unjudged": sum(len(v.unjudged) for v in group_views(ix)) if ix.reads else 0,
     }
 
 

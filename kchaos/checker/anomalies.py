@@ -11,13 +11,15 @@ set operations: they run on histories of millions of events.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from kchaos.checker.groups import group_views
 from kchaos.checker.index import RC, RU, Index
-from kchaos.events import BROKER_COPY, Read
+from kchaos.checker.pipelines import committed_inputs, pipeline_groups, producer_group
+from kchaos.events import BROKER_COPY, Lost, Read
 
 Example = dict[str, Any]
 
@@ -450,8 +452,11 @@ def skipped(ix: Index) -> list[Example]:
     Two ways to move past: it processed offsets on both sides (Jepsen's poll-skip), or it
     committed an offset above the record (the commit says "done up to here": a consumer
     that commits before processing and crashes loses the rest, at-most-once). Judged by
-    ``process`` events where the group writes them, else by delivery. Only offsets in
-    the committed drain count, so markers and aborted records are never skips.
+    ``process`` events where the group writes them, else by delivery, and by the outputs
+    of committed transactions (proof their inputs were processed). Only offsets in the
+    committed drain count, so markers and aborted records are never skips. Only the
+    offsets that need it are walked: those below the commit or the highest processed
+    offset, and only when fewer of them were processed than the committed log holds.
     """
     view = ix.committed_view
     out = []
@@ -463,12 +468,31 @@ def skipped(ix: Index) -> list[Example]:
         lo = min((o for o, _ in done), default=None)
         hi = max((o for o, _ in done), default=None)
         commit = g.max_commit
-        for o in sorted(offsets):
+        ordered = _sorted_offsets(ix, g.tp)
+        # The offsets a group moved past: below its commit, and between its lowest and
+        # highest processed offsets. Walked only where fewer were processed than are there.
+        ranges = []
+        if commit is not None:
+            ranges.append((0, commit))
+        if lo is not None and hi - lo > 1:  # type: ignore[operator]
+            ranges.append((lo + 1, hi))  # type: ignore[operator]
+        if len(ranges) == 2 and ranges[1][0] <= ranges[0][1]:
+            ranges = [(0, max(commit, hi))]  # type: ignore[type-var]
+        todo = []
+        for a, b in ranges:
+            i, j = bisect_left(ordered, a), bisect_left(ordered, b)
+            if j > i and sum(1 for o, x in done if a <= o < b and offsets.get(o) == x) < j - i:
+                todo.append((i, j))
+        if not todo:
+            continue
+        first_t = _moved_past_times(ix, g)
+        for o in (o for i, j in todo for o in ordered[i:j]):
             if (o, offsets[o]) in done:
                 continue
             between = lo is not None and lo < o < hi  # type: ignore[operator]
             below_commit = commit is not None and o < commit
             if between or below_commit:
+                why = "committed past" if below_commit else "between processed"
                 out.append(
                     {
                         "group": g.group,
@@ -476,24 +500,133 @@ def skipped(ix: Index) -> list[Example]:
                         "partition": g.tp[1],
                         "offset": o,
                         "id": offsets[o],
-                        "why": "committed past" if below_commit else "between processed",
+                        "why": why,
+                        "t": first_t(o, why),
                     }
                 )
     return out
 
 
+def _sorted_offsets(ix: Index, tp: tuple[str, int]) -> list[int]:
+    """The committed log's offsets of a partition, sorted once per index."""
+    cache = ix.cache.setdefault("sorted_offsets", {})
+    ordered = cache.get(tp)
+    if ordered is None:
+        ordered = cache[tp] = sorted(ix.committed_view.get(tp, ()))
+    return ordered
+
+
+def _moved_past_times(ix: Index, g: Any) -> Callable[[int, str], float | None]:
+    """When the group moved past an offset: its first successful commit above it, or its
+    first ``process`` of a record above it (dates a skip, so findings can name its fault)."""
+    commits = g.commits  # (t, offset) in time order
+    best: list[tuple[int, float]] = []  # commit offsets rising, with when first reached
+    for t, offset in commits:
+        if not best or offset > best[-1][0]:
+            best.append((offset, t))
+    above = [o for o, _ in best]
+    procs = _process_times(ix).get((g.group, g.tp), ([], []))
+
+    def when(offset: int, why: str) -> float | None:
+        if why == "committed past":
+            k = bisect_right(above, offset)
+            return best[k][1] if k < len(best) else None
+        offs, ts = procs
+        k = bisect_right(offs, offset)
+        return ts[k] if k < len(offs) else None
+
+    return when
+
+
+def _process_times(ix: Index) -> dict[tuple[str, tuple[str, int]], tuple[list[int], list[float]]]:
+    """Per (group, partition): processed offsets rising, each with the earliest time a
+    record at or above it was processed (suffix minimum), computed once."""
+    cached = ix.cache.get("process_times")
+    if cached is not None:
+        return cached
+    raw: dict[tuple[str, tuple[str, int]], dict[int, float]] = defaultdict(dict)
+    processing = set()
+    for p in ix.processes:
+        if p.group is not None:
+            processing.add(p.reader)
+            at = raw[(p.group, (p.topic, p.partition))]
+            at[p.offset] = min(at.get(p.offset, p.t), p.t)
+    for r in ix.reads:  # members that write no process events: delivered is processed
+        if r.group is not None and r.reader not in processing:
+            at = raw[(r.group, (r.topic, r.partition))]
+            at[r.offset] = min(at.get(r.offset, r.t), r.t)
+    out = {}
+    for key, at in raw.items():
+        offs = sorted(at)
+        ts = [at[o] for o in offs]
+        for i in range(len(ts) - 2, -1, -1):
+            ts[i] = min(ts[i], ts[i + 1])
+        out[key] = (offs, ts)
+    ix.cache["process_times"] = out
+    return out
+
+
 def rewind_past_commit(ix: Index) -> list[Example]:
-    """A group re-delivered an offset below one it had successfully committed.
+    """A group re-delivered a record below the offset Kafka resumed the reader from.
 
     A commit says "the group is done below here": after any rebalance or restart the
-    group resumes at its committed offset. Being given a record below it again means the
-    committed offset was lost or ignored. Re-delivery at or above the last commit is what
-    at-least-once allows (``info.redelivered``), not this.
+    group resumes at its committed offset, the *last* successful commit made at or before
+    the reader's latest assignment of the partition (not the highest ever made: a member
+    that seeks back and commits a lower offset moves it back). Being given a record
+    below it again, with no recorded seek back since the assignment, means the committed
+    offset was lost or ignored. Re-delivery at or above it is what at-least-once allows
+    (``info.redelivered``), not this.
     """
     out = []
     for g in group_views(ix):
         out += [_read_example(r, committed=c) for r, c in g.rewinds]
     return out
+
+
+def zombie_commit(ix: Index) -> list[Example]:
+    """A member's commit succeeded after its partition was ``lost``, with no assignment of
+    it since.
+
+    A member whose partitions were lost (its session expired, it was fenced) is no longer
+    in the generation that owns them; the coordinator must refuse its commits, or a
+    zombie can move the offset the partition's new owner resumes from. Kafka's committed
+    offset is the last successful commit, so a zombie's commit is judged here, not as a
+    rewind.
+    """
+    calls: dict[tuple[str, str, int], list[tuple[float, bool]]] = defaultdict(list)  # (t, lost?)
+    for ev in ix.rebalances:
+        is_lost = type(ev) is Lost
+        for topic, partition in ev.partitions:
+            calls[(ev.reader, topic, partition)].append((ev.t, is_lost))
+    if not any(lost for evs in calls.values() for _, lost in evs):
+        return []
+    for evs in calls.values():
+        evs.sort(key=_at)
+    out = []
+    for c in ix.commits:
+        if c.status != "ok" or c.offset < 0:
+            continue
+        evs = calls.get((c.reader, c.topic, c.partition))
+        if not evs:
+            continue
+        k = bisect_right(evs, (c.t, True))
+        if k and evs[k - 1][1]:
+            out.append(
+                {
+                    "reader": c.reader,
+                    "group": c.group,
+                    "topic": c.topic,
+                    "partition": c.partition,
+                    "committed": c.offset,
+                    "t": c.t,
+                    "lost_t": evs[k - 1][0],
+                }
+            )
+    return out
+
+
+def _at(x: tuple[float, Any]) -> float:
+    return x[0]
 
 
 # --- transactions ------------------------------------------------------------------------
@@ -574,24 +707,33 @@ def precommitted_read(ix: Index) -> list[Example]:
 
 
 def stuck_lso(ix: Index) -> list[Example]:
-    """A read_committed drain could not reach the end long after every fault healed.
+    """A read_committed drain could not reach the end of a transactional partition long
+    after the transaction holding it had to be aborted.
 
     A transaction left open holds the last stable offset, and read_committed readers wait
-    behind it; the coordinator must abort it once ``transaction.timeout.ms`` passes. A
-    drain still stuck that long after the heal means a hanging transaction. Before that,
-    the partition is only ``undrained``.
+    behind it. Its coordinator can abort it once ``transaction.timeout.ms`` has run from
+    the transaction's start (its first send) and the coordinator is reachable (the heal),
+    and does so at its next cleanup round: the deadline is max(first send + timeout,
+    heal) + the abort cleanup interval. A stall after that, where a read_uncommitted drain
+    got further, is a hanging transaction. Before it, or while a fault never ended, the
+    partition is only ``undrained``.
     """
-    txn_partitions = {ix.partition_of(s) for sends in ix.txn_sends.values() for s in sends}
+    stalls = [st for st in ix.stalls if (st.isolation or RC) == RC and ix.drain((st.topic, st.partition)) is None]
+    if not stalls:
+        return []
+    starts = _txn_starts_by_partition(ix)
     ru_stalls = {(st.topic, st.partition): st.position for st in ix.stalls if st.isolation == RU}
+    heal, timeout, cleanup = ix.heal_t, ix.txn_timeout_s, ix.txn_abort_cleanup_s
     out = []
-    for st in ix.stalls:
+    for st in stalls:
         tp = (st.topic, st.partition)
-        if (st.isolation or RC) != RC or ix.drain(tp) is not None or tp not in txn_partitions:
+        if tp not in starts:
             continue
         # Held by the last stable offset only if a read_uncommitted reader got further.
         if ix.drain(tp, RU) is None and ru_stalls.get(tp, -1) <= st.position:
             continue
-        if st.t - ix.heal_t >= ix.txn_timeout_s:
+        deadline = max(_holder_start(starts[tp], st.position) + timeout, heal) + cleanup
+        if st.t >= deadline:
             out.append(
                 {
                     "topic": st.topic,
@@ -599,10 +741,41 @@ def stuck_lso(ix: Index) -> list[Example]:
                     "position": st.position,
                     "end_offset": st.end_offset,
                     "t": st.t,
-                    "since_heal_s": round(st.t - ix.heal_t, 3),
+                    "since_heal_s": round(st.t - heal, 3),
+                    "deadline": round(deadline, 3),
                 }
             )
     return out
+
+
+def _txn_starts_by_partition(ix: Index) -> dict[tuple[str, int], list[tuple[int, float]]]:
+    """Per partition: (lowest offset of a transaction there, or -1 when unknown; the
+    transaction's first send), sorted."""
+    out: dict[tuple[str, int], dict[str, list]] = defaultdict(dict)
+    for name, sends in ix.txn_sends.items():
+        first = min(s.t0 for s in sends)
+        for s in sends:
+            where = ix.position(s)
+            tp = (where[0], where[1]) if where is not None else ix.partition_of(s)
+            if tp is None:
+                continue
+            offset = where[2] if where is not None else -1
+            entry = out[tp].get(name)
+            if entry is None:
+                out[tp][name] = [offset, first]
+            elif offset >= 0 and (entry[0] < 0 or offset < entry[0]):
+                entry[0] = offset
+    return {tp: sorted((o, t) for o, t in txns.values()) for tp, txns in out.items()}
+
+
+def _holder_start(txns: list[tuple[int, float]], position: int) -> float:
+    """When the transaction that holds the last stable offset at ``position`` began: the
+    one whose records start lowest at or past it; when none is placed there, the latest
+    start of the partition's transactions (the deadline is then the latest possible)."""
+    k = bisect_left(txns, (position, float("-inf")))
+    if k < len(txns):
+        return txns[k][1]
+    return max(t for _, t in txns)
 
 
 def exactly_once_broken(ix: Index) -> list[Example]:
@@ -610,48 +783,75 @@ def exactly_once_broken(ix: Index) -> list[Example]:
 
     A consume-transform-produce pipeline commits its input offsets in the same
     transaction as its outputs; each output carries the id of its input. Every input
-    record below the offsets the pipeline committed must have exactly one output in the
-    read_committed output, and no input above them may have one.
+    record below the offsets the pipeline's group committed must have exactly one output
+    of that group in the read_committed output, and no input above them may have one.
+    Several pipeline groups may read one input (fan-out): each is judged on its own
+    outputs (an output's group is its producer's, linked by ``process`` events). A
+    transaction that committed, recorded or inferred, committed the input offsets sent
+    in it: its inputs are covered even when no ``commit`` event says so.
     """
-    outputs: dict[str, set[tuple]] = defaultdict(set)
-    for r in ix.drain_reads(RC):
-        if r.input is not None:
-            outputs[r.input].add((r.topic, r.partition, r.offset))
-    pipeline_groups = {p.group for p in ix.processes if p.output is not None}
-    if not outputs and not pipeline_groups:
+    drained_outputs = [r for r in ix.drain_reads(RC) if r.input is not None]
+    groups = pipeline_groups(ix)
+    if not drained_outputs and not groups:
         return []
-    input_topics = {pos[0] for i in outputs if i in ix.sends and (pos := ix.position(ix.sends[i]))}
-    input_topics |= {p.topic for p in ix.processes if p.output is not None}
-    covered_to: dict[tuple[str, int], int] = {}
-    for c in ix.commits:
-        if c.status == "ok" and c.topic in input_topics and (not pipeline_groups or c.group in pipeline_groups):
-            tp = (c.topic, c.partition)
-            covered_to[tp] = max(covered_to.get(tp, 0), c.offset)
+    sends = ix.sends
+    # (group, input id) -> output position -> output id
+    outputs: dict[tuple[str | None, str], dict[tuple, str]] = defaultdict(dict)
+    for r in drained_outputs:
+        s = sends.get(r.id)
+        group = producer_group(ix, s.producer, r.input) if s is not None else None
+        for g in [group] if group is not None or not groups else groups:
+            outputs[(g, r.input)][(r.topic, r.partition, r.offset)] = r.id  # type: ignore[index]
     # A missing output proves something only where every output partition was drained
     # from offset 0 (not undrained, nothing removed by retention).
-    output_tps = {ix.partition_of(ix.sends[p.output]) for p in ix.processes if p.output in ix.sends}
-    output_tps |= {(r.topic, r.partition) for r in ix.drain_reads(RC) if r.input is not None}
+    output_tps = {ix.partition_of(sends[p.output]) for p in ix.processes if p.output in sends}
+    output_tps |= {(r.topic, r.partition) for r in drained_outputs}
     output_tps.discard(None)
     judged = all((d := ix.drain(tp)) is not None and d.start_offset == 0 for tp in output_tps)  # type: ignore[arg-type]
     out = []
-    for (topic, partition), offsets in ix.committed_view.items():
-        if topic not in input_topics:
-            continue
-        end = covered_to.get((topic, partition), 0)
-        for offset, id_ in offsets.items():
-            n, covered = len(outputs.get(id_, ())), offset < end
-            if (covered and n > 1) or (covered and n == 0 and judged) or (not covered and n):
-                out.append(
-                    {
-                        "input": id_,
-                        "topic": topic,
-                        "partition": partition,
-                        "offset": offset,
-                        "outputs": n,
-                        "covered": covered,
-                    }
-                )
+    for group in sorted(groups, key=str) if groups else [None]:
+        input_topics = {p.topic for p in ix.processes if p.output is not None and p.group == group}
+        if not groups:
+            input_topics |= {
+                pos[0] for r in drained_outputs if r.input in sends and (pos := ix.position(sends[r.input]))
+            }
+        covered_to = _covered_to(ix, group if groups else None, input_topics)
+        for (topic, partition), offsets in ix.committed_view.items():
+            if topic not in input_topics:
+                continue
+            end = covered_to.get((topic, partition), 0)
+            for offset, id_ in offsets.items():
+                found = outputs.get((group, id_), {})
+                n, covered = len(found), offset < end
+                if (covered and n > 1) or (covered and n == 0 and judged) or (not covered and n):
+                    out.append(
+                        {
+                            "input": id_,
+                            "group": group,
+                            "topic": topic,
+                            "partition": partition,
+                            "offset": offset,
+                            "outputs": n,
+                            "output_ids": sorted(set(found.values())),
+                            "covered": covered,
+                        }
+                    )
     return out
+
+
+def _covered_to(ix: Index, group: str | None, input_topics: set[str]) -> dict[tuple[str, int], int]:
+    """Per input partition, the offset a pipeline group committed up to: its highest
+    successful commit (any group's, when no group is known), or one past the highest
+    input a committed transaction of the group took, whichever is higher."""
+    covered: dict[tuple[str, int], int] = {}
+    for c in ix.commits:
+        if c.status == "ok" and c.topic in input_topics and (group is None or c.group == group):
+            tp = (c.topic, c.partition)
+            covered[tp] = max(covered.get(tp, 0), c.offset)
+    for (g, tp), inputs in committed_inputs(ix).items():
+        if (group is None or g == group) and tp[0] in input_topics and inputs:
+            covered[tp] = max(covered.get(tp, 0), max(inputs) + 1)
+    return covered
 
 
 CHECKS: dict[str, Callable[[Index], list[Example]]] = {
@@ -669,6 +869,7 @@ CHECKS: dict[str, Callable[[Index], list[Example]]] = {
     "nonmonotonic-poll": nonmonotonic_poll,
     "skipped": skipped,
     "rewind-past-commit": rewind_past_commit,
+    "zombie-commit": zombie_commit,
     "aborted-read": aborted_read,
     "uncommitted-read": uncommitted_read,
     "torn-transaction": torn_transaction,
@@ -689,6 +890,7 @@ NEEDS: dict[str, frozenset[str]] = {
     "truncated-read": frozenset({"group"}),
     "skipped": frozenset({"group"}),
     "rewind-past-commit": frozenset({"group"}),
+    "zombie-commit": frozenset({"group"}),
     "aborted-read": frozenset({"txn"}),
     "uncommitted-read": frozenset({"txn", "group"}),
     "torn-transaction": frozenset({"txn"}),

@@ -10,6 +10,7 @@ each group becomes one sentence.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,11 @@ from kchaos.checker.index import Index
 
 MAX_FINDINGS = 20
 _ID_FIELDS = ("id", "after_id", "first_id", "input", "found", "delivered_after")
-_LIST_FIELDS = ("ids", "visible", "missing")
+_LIST_FIELDS = ("ids", "visible", "missing", "output_ids")
+#: Kinds that judge one consumer group: their instances join only within their group (two
+#: groups that skipped the same records for two causes are two findings).
+_PER_GROUP = frozenset({"skipped", "rewind-past-commit", "zombie-commit"})
+_GROUP_CAUSE = "consumer group moved past or behind its commits"
 
 
 def _keys(ex: dict[str, Any]) -> Iterator[tuple]:
@@ -27,14 +32,19 @@ def _keys(ex: dict[str, Any]) -> Iterator[tuple]:
             yield ("id", ex[f])
     for f in _LIST_FIELDS:
         for v in ex.get(f) or ():
-            yield ("id", v)
+            if isinstance(v, str):
+                yield ("id", v)
     if ex.get("offset") is not None and ex.get("partition") is not None and ex.get("topic") is not None:
         yield ("pos", ex["topic"], ex["partition"], ex["offset"])
 
 
 class _Sets:
+    """Union-find whose sets never join instances of two consumer groups (``_PER_GROUP``
+    kinds): those are two groups' own failures, even on the same records."""
+
     def __init__(self) -> None:
         self.parent: dict[int, int] = {}
+        self.group: dict[int, str] = {}  # root -> the group its per-group instances name
 
     def find(self, a: int) -> int:
         root = a
@@ -46,8 +56,15 @@ class _Sets:
 
     def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
+        if ra == rb:
+            return
+        ga, gb = self.group.get(ra), self.group.get(rb)
+        if ga is not None and gb is not None and ga != gb:
+            return
+        lo, hi = min(ra, rb), max(ra, rb)
+        self.parent[hi] = lo
+        if ga is not None or gb is not None:
+            self.group[lo] = ga if ga is not None else gb  # type: ignore[assignment]
 
 
 def findings(ix: Index, found: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -56,7 +73,9 @@ def findings(ix: Index, found: dict[str, list[dict[str, Any]]]) -> list[dict[str
     if not items:
         return []
     sets, owner = _Sets(), {}
-    for i, (_, ex) in enumerate(items):
+    for i, (kind, ex) in enumerate(items):
+        if kind in _PER_GROUP:
+            sets.group[i] = str(ex.get("group"))
         for k in _keys(ex):
             j = owner.setdefault(k, i)
             if j != i:
@@ -78,7 +97,10 @@ def findings(ix: Index, found: dict[str, list[dict[str, Any]]]) -> list[dict[str
 def _cause_key(ix: Index, members: list[tuple[str, dict[str, Any]]]) -> tuple:
     kinds = Counter(kind for kind, _ in members)
     times = sorted(ex["t"] for _, ex in members if isinstance(ex.get("t"), int | float))
-    return (_cause(kinds), tuple(_where(members)), _fault_during(ix, times))
+    cause = _cause(kinds)
+    # Findings of the group cause stay apart per group (two groups, two failures).
+    groups = tuple(sorted({str(ex.get("group")) for kind, ex in members if kind in _PER_GROUP}))
+    return (cause, tuple(_where(members)), _fault_during(ix, times), groups if cause == _GROUP_CAUSE else ())
 
 
 def _where(members: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, int]]:
@@ -115,7 +137,7 @@ _CAUSES = (
         "transaction isolation broken",
     ),
     ({"exactly-once-broken"}, "pipeline not exactly-once"),
-    ({"skipped", "rewind-past-commit"}, "consumer group moved past or behind its commits"),
+    ({"skipped", "rewind-past-commit", "zombie-commit"}, "consumer group moved past or behind its commits"),
     ({"duplicate", "reordered"}, "client retries wrote records twice or out of order"),
     ({"key-order-broken"}, "per-key order broken"),
     ({"nonmonotonic-poll", "epoch-regression"}, "a reader was rewound"),
@@ -131,17 +153,25 @@ def _cause(kinds: Counter) -> str:
 
 
 def _fault_during(ix: Index, times: list[float]) -> str | None:
-    """The fault whose window covers the finding's time, else the last one begun before."""
+    """The last fault begun at or before the finding's latest time, with its window (its
+    first end at or after its start). Fault starts and ends are sorted once per index and
+    looked up by bisect."""
     if not times or not ix.faults:
         return None
-    hi = times[-1]
-    started = [f for f in ix.faults if f.phase == "start" and f.t <= hi]
-    if not started:
+    k = bisect_right(ix.fault_start_times, times[-1])
+    if not k:
         return None
-    f = started[-1]
-    ended = [e.t for e in ix.faults if e.phase == "end" and e.name == f.name and e.t >= f.t]
-    window = f"{f.t:.1f}-{min(ended):.1f} s" if ended else f"from {f.t:.1f} s"
-    return f"{f.name} {f.target} ({window})"
+    f = ix.fault_starts[k - 1]
+    ends = ix.fault_end_times.get(f.name, [])
+    j = bisect_left(ends, f.t)
+    window = f"{f.t:.1f}-{ends[j]:.1f} s" if j < len(ends) else f"from {f.t:.1f} s"
+    return f"{f.name} {_short(f.target)} ({window})"
+
+
+def _short(target: Any) -> str:
+    """A fault target for a sentence: kchaos writes strings; anything else, cut short."""
+    text = target if isinstance(target, str) else repr(target)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _epochs(ix: Index, where: list[tuple], offsets: list[int]) -> list[int] | None:
@@ -180,6 +210,8 @@ def _lead(cause: str, kinds: dict[str, int], at: str) -> str | None:
         return f"{kinds['lost']:,} acknowledged writes{at} are missing from the committed log"
     if cause == "consumer group moved past or behind its commits" and "skipped" in kinds:
         return f"{kinds['skipped']:,} committed records{at} were never processed by a group that moved past them"
-    if cause == "consumer group moved past or behind its commits":
+    if cause == "consumer group moved past or behind its commits" and "rewind-past-commit" in kinds:
         return f"{kinds['rewind-past-commit']:,} records{at} were given again below a committed offset"
+    if cause == "consumer group moved past or behind its commits":
+        return f"{kinds.get('zombie-commit', 0):,} commits{at} succeeded after the member had lost the partition"
     return None

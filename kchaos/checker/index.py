@@ -34,11 +34,14 @@ from kchaos.events import (
 )
 
 RC, RU = "read_committed", "read_uncommitted"
-#: A read's epoch counts its reader's rebalance callbacks and, below that, the seeks on its
-#: partition: epoch = rebalances * SEEKS_PER_EPOCH + seeks.
+#: A read's epoch counts its reader's rebalance callbacks that name its partition and,
+#: below that, the seeks on its partition: epoch = rebalances * SEEKS_PER_EPOCH + seeks.
 SEEKS_PER_EPOCH = 1_000_000
 #: Kafka's default transaction.timeout.ms, when a history does not say (``meta``).
 DEFAULT_TXN_TIMEOUT_S = 60.0
+#: Kafka's default transaction.abort.timed.out.transaction.cleanup.interval.ms: how often a
+#: coordinator looks for timed-out transactions to abort, when a history does not say.
+DEFAULT_TXN_ABORT_CLEANUP_S = 10.0
 
 TP = tuple[str, int]
 REBALANCES = (Assign, Revoke, Lost)
@@ -59,6 +62,7 @@ class Index:
     commits: list[Commit] = field(default_factory=list)
     processes: list[Process] = field(default_factory=list)
     rebalances: list[Assign] = field(default_factory=list)
+    seeks: list[Seek] = field(default_factory=list)
     phases: list[Phase] = field(default_factory=list)
     meta: Meta | None = None
     other: list[Any] = field(default_factory=list)
@@ -229,11 +233,7 @@ class Index:
             return None
         tp = self.partition_of(s)
         if tp is None:  # an unknown send in a committed transaction, seen nowhere
-            drains = [self.drain((s.topic, p)) for p in self.topic_partitions.get(s.topic, ())]
-            if not drains or None in drains:
-                return "undrained"
-            # Proven lost only when no drain began above offset 0 (retention may have removed it).
-            return "lost" if all(d.start_offset == 0 for d in drains) else None  # type: ignore[union-attr]
+            return self.topic_drained(s.topic)
         d = self.drain(tp)
         if d is None:
             return "undrained"
@@ -245,6 +245,24 @@ class Index:
             if s.t1 > d.t and offset >= d.end_offset:
                 return "late"
         return "lost"
+
+    def topic_drained(self, topic: str) -> str | None:
+        """What a write seen nowhere on ``topic`` is, judged by the drains of every partition
+        of the topic (computed once per topic, not once per such write): ``undrained`` when
+        one partition was not drained, ``lost`` when every one was drained from offset 0,
+        else None (retention may have removed it)."""
+        known = self._topic_drained
+        if topic not in known:
+            drains = [self.drain((topic, p)) for p in self.topic_partitions.get(topic, ())]
+            if not drains or None in drains:
+                known[topic] = "undrained"
+            else:
+                known[topic] = "lost" if all(d.start_offset == 0 for d in drains) else None  # type: ignore[union-attr]
+        return known[topic]
+
+    @cached_property
+    def _topic_drained(self) -> dict[str, str | None]:
+        return {}
 
     @cached_property
     def absent(self) -> dict[str, str]:
@@ -261,20 +279,83 @@ class Index:
     # --- groups ----------------------------------------------------------------------------
     @cached_property
     def heal_t(self) -> float:
-        """When the last fault was healed (0 when the run had none)."""
-        ends = [f.t for f in self.faults if f.phase == "end"] + [p.t for p in self.phases if p.name == "heal"]
-        return max(ends, default=0.0)
+        """When the last fault was healed: its end, or a ``heal`` phase (0 when the run had
+        no fault). A fault that never ended dates no heal: when one is still open at the
+        end of the history (no end of the same name and target after it, no ``heal``
+        phase after it), the cluster was never whole again, and this is infinite."""
+        heals = sorted(p.t for p in self.phases if p.name == "heal")
+        open_: dict[tuple[str, str], list[float]] = {}
+        ends = []
+        for f in sorted(self.faults, key=_at):
+            key = (f.name, target_key(f.target))
+            if f.phase == "start":
+                open_.setdefault(key, []).append(f.t)
+            else:
+                ends.append(f.t)
+                if open_.get(key):
+                    open_[key].pop()
+        last_heal = heals[-1] if heals else float("-inf")
+        if any(t > last_heal for ts in open_.values() for t in ts):
+            return float("inf")
+        return max(ends + heals, default=0.0)
 
     @property
     def txn_timeout_s(self) -> float:
         m = self.meta
         return m.txn_timeout_s if m is not None and m.txn_timeout_s is not None else DEFAULT_TXN_TIMEOUT_S
 
+    @property
+    def txn_abort_cleanup_s(self) -> float:
+        """How often the coordinator aborts timed-out transactions (``meta``, else Kafka's default)."""
+        m = self.meta
+        value = m.txn_abort_cleanup_s if m is not None else None
+        return value if value is not None else DEFAULT_TXN_ABORT_CLEANUP_S
+
+    # --- faults ------------------------------------------------------------------------------
+    @cached_property
+    def fault_starts(self) -> list[Fault]:
+        """Fault starts in time order (ordered by time alone: targets may be any JSON value)."""
+        return sorted((f for f in self.faults if f.phase == "start"), key=_at)
+
+    @cached_property
+    def fault_start_times(self) -> list[float]:
+        return [f.t for f in self.fault_starts]
+
+    @cached_property
+    def fault_end_times(self) -> dict[str, list[float]]:
+        """Per fault name, the times its ends came, sorted."""
+        out: dict[str, list[float]] = {}
+        for f in self.faults:
+            if f.phase == "end":
+                out.setdefault(f.name, []).append(f.t)
+        for ts in out.values():
+            ts.sort()
+        return out
+
+
+def _at(ev: Any) -> float:
+    return ev.t
+
+
+def target_key(target: Any) -> str:
+    """A fault target as a string a dict can be keyed by and compared with (kchaos writes
+    strings; the format allows any JSON value)."""
+    return target if isinstance(target, str) else repr(target)
+
+
+def fault_label(f: Fault) -> str:
+    """A fault's name for causes and triggers: its step's ``as`` name when it is a string,
+    else its action's name."""
+    label = (f.args or {}).get("as")
+    return label if isinstance(label, str) and label else f.name
+
 
 def build(events: Iterable[Any]) -> Index:
     """Index typed events (or dicts, converted on the way) in one pass."""
     ix = Index()
-    epochs: dict[str, int] = {}
+    # Rebalance epochs per (reader, topic, partition): under cooperative-sticky or KIP-848 a
+    # callback that names t/1 says nothing of t/0, which the member kept.
+    epochs: dict[tuple[str, str, int], int] = {}
     seeks: dict[tuple[str, str, int], int] = {}  # a seek starts afresh only its own partition
     reads_append, epochs_append, sends = ix.reads.append, ix.read_epochs.append, ix.sends
     processes_append, commits_append = ix.processes.append, ix.commits.append
@@ -288,8 +369,11 @@ def build(events: Iterable[Any]) -> Index:
             kind = type(ev)
         if kind is Read:
             reads_append(ev)
-            epoch = epochs.get(ev.reader, 0) * SEEKS_PER_EPOCH if epochs else 0
-            epochs_append(epoch + seeks.get((ev.reader, ev.topic, ev.partition), 0) if seeks else epoch)
+            if epochs or seeks:
+                at = (ev.reader, ev.topic, ev.partition)
+                epochs_append(epochs.get(at, 0) * SEEKS_PER_EPOCH + seeks.get(at, 0))
+            else:
+                epochs_append(0)
             if ev.group is None and ev.isolation is not None:
                 drain_isolation.setdefault(ev.reader, ev.isolation)
         elif kind is Send:
@@ -305,11 +389,14 @@ def build(events: Iterable[Any]) -> Index:
         elif kind is Drain:
             pending_drains.append(ev)
         elif kind in REBALANCES:
-            epochs[ev.reader] = epochs.get(ev.reader, 0) + 1
+            for topic, partition in ev.partitions:
+                at = (ev.reader, topic, partition)
+                epochs[at] = epochs.get(at, 0) + 1
             ix.rebalances.append(ev)
         elif kind is Seek:  # the position moved on purpose: the partition's reads after it start afresh
             at = (ev.reader, ev.topic, ev.partition)
             seeks[at] = seeks.get(at, 0) + 1
+            ix.seeks.append(ev)
         elif kind is Fault:
             ix.faults.append(ev)
         elif kind is Stall:

@@ -124,16 +124,24 @@ def dead_letters(
     ix: Index, where: dict[str, Any], copies: dict[str, list[Any]], root_of: dict[str, str]
 ) -> dict[str, dict[tuple[str, int, int], float]]:
     """Per root, its dead letters by position, with when each was written: copies a
-    worker wrote (sends: their acknowledgement), and records the drain found in the
-    dead-letter topic (a broker writes a share group's dead letters itself: no send of
-    ours, the record's value carries the root's id; time unknown, 0)."""
+    worker wrote (sends: dated by when the send began, ``t0``, not by its ack: a replay
+    that starts before the ack arrives still comes after the dead letter), and records the
+    drain found in the dead-letter topic (a broker writes a share group's dead letters
+    itself: no send of ours, the record's value carries the root's id; time unknown, 0).
+    A dead letter written in a transaction that did not commit is no dead letter."""
     out: dict[str, dict[tuple[str, int, int], float]] = defaultdict(dict)
+    txns = ix.txns
     for root, sent in copies.items():
         for s in sent:
-            if s.topic == where.get("dead_letter") and (pos := ix.position(s)) is not None:
-                out[root][pos] = s.t1
+            if s.topic != where.get("dead_letter") or (s.txn is not None and txns.get(s.txn) != "commit"):
+                continue
+            if (pos := ix.position(s)) is not None:
+                out[root][pos] = s.t0
     for r in ix.drain_reads():
         if r.topic == where.get("dead_letter"):
+            s = ix.sends.get(r.id)
+            if s is not None and s.txn is not None and txns.get(s.txn) != "commit":
+                continue
             out[root_of.get(r.id, r.id.removesuffix(BROKER_COPY))].setdefault((r.topic, r.partition, r.offset), 0.0)
     return out
 

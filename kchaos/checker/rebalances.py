@@ -23,7 +23,7 @@ action's; several triggers under one key are summed (counts) or maxed (times).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from typing import Any
 
@@ -36,18 +36,32 @@ _SUMMED = ("others", "revoked")  # redelivered is counted per trigger name alrea
 
 
 def episodes(ix: Index, redelivered_by_cause: dict[str, int] | None = None) -> list[dict[str, Any]]:
-    """One dict per trigger in the history, in time order."""
-    starts = sorted(_triggers(ix))
-    end_of_history = max([r.t for r in ix.reads] + [ev.t for ev in ix.rebalances], default=0.0)
+    """One dict per trigger in the history, in time order. Built once per index (fault
+    times, rebalances and deliveries sorted once, each episode found by bisect); the
+    ``redelivered`` counts are filled in per call."""
+    base = ix.cache.get("episodes")
+    if base is None:
+        base = ix.cache["episodes"] = _episodes(ix)
+    counts = redelivered_by_cause or {}
+    return [{**ep, "redelivered": counts.get(ep["trigger"], 0)} for ep in base]
+
+
+def _episodes(ix: Index) -> list[dict[str, Any]]:
+    starts = sorted((tr for tr in _triggers(ix) if tr[1] in TRIGGERS), key=_time)
+    if not starts:
+        return []
+    end_of_history = max(max((r.t for r in ix.reads), default=0.0), max((ev.t for ev in ix.rebalances), default=0.0))
+    bounds = _Bounds(ix)
+    rebalances = sorted(ix.rebalances, key=_time)
+    reb_t = [ev.t for ev in rebalances]
     reads = _read_times(ix)
+    per_group = _group_times(reads)
     out = []
     for t, name, target, label in starts:
-        if name not in TRIGGERS:
-            continue
-        until = _episode_end(ix, t, name, target, end_of_history)
-        evs = sorted((ev for ev in ix.rebalances if t <= ev.t <= until), key=lambda ev: ev.t)
+        until = bounds.after(t, name, target, end_of_history)
+        evs = rebalances[bisect_left(reb_t, t) : bisect_right(reb_t, until)]
         others = [ev for ev in evs if ev.reader != target]
-        moved = {(ev.group, tuple(p)) for ev in evs for p in ev.partitions}
+        moved = {(ev.group, (p[0], p[1])) for ev in evs for p in ev.partitions}
         out.append(
             {
                 "trigger": label or name,
@@ -59,37 +73,65 @@ def episodes(ix: Index, redelivered_by_cause: dict[str, int] | None = None) -> l
                 "others": len(others),
                 "revoked": sum(len(ev.partitions) for ev in evs if isinstance(ev, Revoke | Lost)),
                 "pause_max_s": _pause(reads, moved, t, until),
-                "stop_the_world_s": _group_idle(reads, t, until),
+                "stop_the_world_s": _group_idle(per_group, t, until),
                 "duration_s": round(evs[-1].t - evs[0].t, 3) if evs else None,
-                "redelivered": (redelivered_by_cause or {}).get(label or name, 0),
+                "redelivered": 0,
             }
         )
     return out
 
 
-def _triggers(ix: Index) -> list[tuple[float, str, str, str | None]]:
+def _time(x: Any) -> float:
+    return x[0] if isinstance(x, tuple) else x.t
+
+
+def _triggers(ix: Index) -> list[tuple[float, str, Any, str | None]]:
     """(t, action, target, as-name) of each trigger: fault starts, and the ends that a
-    restart or start step made (recorded with ``by``, the step's action)."""
+    restart or start step made (recorded with ``by``, the step's action). Names that are
+    not strings are not names."""
     out = []
     for f in ix.faults:
         args = f.args or {}
+        label = args.get("as") if isinstance(args.get("as"), str) else None
         if f.phase == "start":
-            out.append((f.t, f.name, f.target, args.get("as")))
-        elif args.get("by"):
-            out.append((f.t, args["by"], f.target, args.get("as")))
+            out.append((f.t, f.name, f.target, label))
+        elif isinstance(args.get("by"), str) and args["by"]:
+            out.append((f.t, args["by"], f.target, label))
     return out
 
 
-def _episode_end(ix: Index, t: float, name: str, target: str, end_of_history: float) -> float:
-    """The next thing that changes the group after a trigger: another fault beginning or
-    ending (not the trigger's own plain end: starting a member ends at once; an end made
-    by a later step, ``by``, counts), the heal, or the drain; else the end of the history."""
-    bounds = [f.t for f in ix.faults if f.t > t and not _own_plain_end(f, name, target)]
-    bounds += [p.t for p in ix.phases if p.name in ("heal", "drain") and p.t > t]
-    return min(bounds, default=max(end_of_history, t))
+class _Bounds:
+    """Where an episode ends: the next fault event after its trigger (not the trigger's
+    own plain end: starting a member ends at once; an end made by a later step, ``by``,
+    counts), the heal, or the drain; else the end of the history. Fault events and
+    phases sorted once; each lookup bisects and skips only the trigger's own ends."""
+
+    def __init__(self, ix: Index) -> None:
+        self.faults = sorted(ix.faults, key=_time)
+        self.fault_t = [f.t for f in self.faults]
+        self.phase_t = sorted(p.t for p in ix.phases if p.name in ("heal", "drain"))
+
+    def after(self, t: float, name: str, target: Any, end_of_history: float) -> float:
+        bound = float("inf")
+        k = bisect_right(self.phase_t, t)
+        if k < len(self.phase_t):
+            bound = self.phase_t[k]
+        for i in range(bisect_right(self.fault_t, t), len(self.faults)):
+            f = self.faults[i]
+            if f.t >= bound:
+                break
+            if not _own_plain_end(f, name, target):
+                bound = f.t
+                break
+        return bound if bound != float("inf") else max(end_of_history, t)
 
 
-def _own_plain_end(f: Any, name: str, target: str) -> bool:
+def _episode_end(ix: Index, t: float, name: str, target: Any, end_of_history: float) -> float:
+    """The end of the episode of a trigger at ``t`` (see ``_Bounds``)."""
+    return _Bounds(ix).after(t, name, target, end_of_history)
+
+
+def _own_plain_end(f: Any, name: str, target: Any) -> bool:
     """The trigger's own end, not made by a later step (starting a member ends at once)."""
     return f.phase == "end" and f.name == name and f.target == target and not (f.args or {}).get("by")
 
@@ -119,12 +161,19 @@ def _read_times(ix: Index) -> dict[tuple[str, tuple[str, int]], list[float]]:
     return out
 
 
-def _group_idle(reads: dict[tuple[str, tuple[str, int]], list[float]], t: float, until: float) -> float | None:
-    """The longest stretch in which one group was handed nothing at all (the worst group)."""
+def _group_times(reads: dict[tuple[str, tuple[str, int]], list[float]]) -> dict[str, list[float]]:
+    """Per group: the times it was handed any record, sorted (once, not once per trigger)."""
     per_group: dict[str, list[float]] = defaultdict(list)
     for (group, _), ts in reads.items():
         per_group[group] += ts
-    gaps = [_longest_gap(sorted(ts), t, until) for ts in per_group.values()]
+    for ts in per_group.values():
+        ts.sort()
+    return per_group
+
+
+def _group_idle(per_group: dict[str, list[float]], t: float, until: float) -> float | None:
+    """The longest stretch in which one group was handed nothing at all (the worst group)."""
+    gaps = [_longest_gap(ts, t, until) for ts in per_group.values()]
     gaps = [g for g in gaps if g is not None]
     return max(gaps) if gaps else None
 
@@ -141,7 +190,7 @@ def _longest_gap(times: list[float], t: float, until: float) -> float | None:
     if not times:
         return None
     k = bisect_right(times, t)
-    window = ([times[k - 1]] if k else []) + [x for x in times[k:] if x <= until]
+    window = times[k - 1 if k else 0 : bisect_right(times, until)]
     if not window:
         return None
     gaps = [b - a for a, b in zip(window, window[1:], strict=False)]

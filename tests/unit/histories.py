@@ -147,13 +147,15 @@ class H:
         )
         return self
 
-    def commit(self, offset: int, group: str = "g", reader: str = "c0", partition: int = 0, status: str = "ok") -> H:
+    def commit(
+        self, offset: int, group: str = "g", reader: str = "c0", partition: int = 0, status: str = "ok", topic: str = T
+    ) -> H:
         self.events.append(
             {
                 "op": "commit",
                 "reader": reader,
                 "group": group,
-                "topic": T,
+                "topic": topic,
                 "partition": partition,
                 "offset": offset,
                 "status": status,
@@ -213,4 +215,24 @@ class H:
 
     def fault(self, name: str, phase: str, target: str = "1") -> H:
         self.events.append({"op": "fault", "name": name, "target": target, "phase": phase, "t": self._t()})
+        return self
+
+    def seek(self, offset: int, reader: str = "c0", group: str = "g", partition: int = 0) -> H:
+        """The reader moved its own position on the partition to ``offset``."""
+        self.events.append(
+            {
+                "op": "seek",
+                "reader": reader,
+                "group": group,
+                "topic": T,
+                "partition": partition,
+                "offset": offset,
+                "t": self._t(),
+            }
+        )
+        return self
+
+    def at(self, t: float, **event: Any) -> H:
+        """Any event, at the time given (the others' times go on from the count)."""
+        self.events.append({**event, "t": t})
         return self

@@ -160,6 +160,17 @@ CASES = {
         .read("p0-1", 1, reader="c1")
         .drained(("p0-0", 0), ("p0-1", 1)),
     ),
+    "zombie-commit": (
+        H()
+        .send("p0-0", 0)
+        .read("p0-0", 0)
+        .rebalance("lost")
+        .rebalance("assign", reader="c1")
+        .commit(1)
+        .drained(("p0-0", 0)),
+        1,
+        H().send("p0-0", 0).read("p0-0", 0).rebalance("lost").rebalance("assign").commit(1).drained(("p0-0", 0)),
+    ),
     "torn-transaction": (
         H().send("p0-0", 0, txn="x1").send("p0-1", 1, txn="x1").txn("x1", "commit").drained(("p0-0", 0), end=3),
         1,

@@ -233,6 +233,19 @@ def plant(kind: str, e: int) -> list[dict[str, Any]]:
             {"op": "assign", "reader": "cz", "group": "gz", "partitions": [[TOPIC, 0]], "t": 9.6},
             R("px-0", e, reader="cz", group="gz") | {"t": 9.7},
         ],
+        "zombie-commit": [
+            {"op": "lost", "reader": "cz", "group": "gz", "partitions": [[TOPIC, 0]], "t": 9.6},
+            {
+                "op": "commit",
+                "reader": "cz",
+                "group": "gz",
+                "topic": TOPIC,
+                "partition": 0,
+                "offset": e,
+                "status": "ok",
+                "t": 9.7,
+            },
+        ],
         "torn-transaction": [
             S("px-0", e, txn="tz"),
             S("px-1", e + 1, txn="tz"),
