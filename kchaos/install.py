@@ -11,6 +11,8 @@ pinned tag, through the machine's own Go module proxy.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -18,10 +20,12 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from kchaos import paths
+from kchaos import paths, safety
 from kchaos.errors import BadInput, NotInstalled
 
 DEFAULT_KAFKA_VERSION = "4.4.0"
@@ -112,18 +116,18 @@ def install_kafka_from_maven(version: str) -> str:
     """Resolve Kafka's runtime jars with Maven into the cache; returns what it did."""
     if not _supported(version):
         raise BadInput(f"--kafka-version={version}: kchaos needs Kafka 3.9 or newer (KRaft only)")
+    safety.version(version)
     root = paths.kafka_dir(version)
-    if (root / MARKER).exists() and json.loads((root / MARKER).read_text()).get("recipe") == RECIPE:
+    if _installed(root, RECIPE):
         return f"Kafka {version} already installed in {root} (nothing to do)"
     mvn = shutil.which("mvn")
     if not mvn:
         raise NotInstalled("Maven (mvn) not found; install it, or set KAFKA_HOME to a Kafka installation")
-    root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="kchaos-mvn-") as tmp:
+    with install_lock(), staging_dir(root) as staging, tempfile.TemporaryDirectory(prefix="kchaos-mvn-") as tmp:
+        if _installed(root, RECIPE):  # another process finished it while we waited for the lock
+            return f"Kafka {version} already installed in {root} (nothing to do)"
         pom = Path(tmp) / "pom.xml"
         pom.write_text(POM_TEMPLATE.format(kafka=version, log4j=LOG4J_VERSION, slf4j=SLF4J_VERSION))
-        staging = root / "libs.partial"
-        shutil.rmtree(staging, ignore_errors=True)
         cmd = [
             mvn,
             "-q",
@@ -131,47 +135,182 @@ def install_kafka_from_maven(version: str) -> str:
             "-f",
             str(pom),
             "dependency:copy-dependencies",
-            f"-DoutputDirectory={staging}",
+            f"-DoutputDirectory={staging / 'libs'}",
             "-DincludeScope=runtime",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            raise NotInstalled(f"Maven could not resolve Kafka {version}: {' / '.join(tail)}")
-    shutil.rmtree(root / "libs", ignore_errors=True)
-    staging.rename(root / "libs")
-    _write_marker(root, version, "maven")
+            raise NotInstalled(_one_line(f"Maven could not resolve Kafka {version}: {' / '.join(tail)}"))
+        _publish(staging, root, version, "maven")
     return f"Kafka {version} installed from Maven Central into {root}"
 
 
+#: The size of everything unpacked from a release archive (Kafka's is about 130 MB).
+MAX_UNPACKED = 2 * 1024**3
+MAX_MEMBERS = 5_000
+
+
 def install_kafka_from_archive(archive: Path, sha512: str | None) -> str:
-    """Unpack an official ``kafka_2.13-X.tgz`` after checking its SHA-512."""
-    if not archive.exists():
+    """Unpack an official ``kafka_2.13-X.tgz`` after checking its SHA-512.
+
+    The version comes from the file name and must look like one (it names the folder
+    that is replaced). Every member is checked before anything is written: only regular
+    files and folders inside the archive's own top folder, no links or devices (the tar
+    module's filter alone was not enough: CVE-2025-4517). Only the jars of ``libs/`` are
+    copied, into a staging folder that is moved into place with the marker in it.
+    """
+    archive = Path(archive)
+    if not archive.is_file():
         raise BadInput(f"--archive={archive}: no such file")
-    expected = sha512 or _sha512_beside(archive)
-    digest = hashlib.sha512(archive.read_bytes()).hexdigest()
-    if digest.lower() != expected.lower():
-        raise BadInput(f"--archive={archive}: SHA-512 mismatch (expected {expected[:16]}…, got {digest[:16]}…)")
+    if not (archive.name.startswith("kafka_2.13-") and archive.name.endswith(".tgz")):
+        raise BadInput(f"--archive={archive}: an official archive is named kafka_2.13-VERSION.tgz")
     version = archive.name.removeprefix("kafka_2.13-").removesuffix(".tgz")
+    safety.version(version, f"--archive={archive.name}: version")
+    expected = (sha512 or _sha512_beside(archive)).strip().lower()
+    digest = _file_digest(archive, "sha512")
+    if digest != expected:
+        raise BadInput(f"--archive={archive}: SHA-512 mismatch ({_differ(expected, digest)})")
     root = paths.kafka_dir(version)
     if (root / MARKER).exists():
         return f"Kafka {version} already installed in {root} (nothing to do)"
-    with tempfile.TemporaryDirectory(prefix="kchaos-tgz-") as tmp, tarfile.open(archive) as tar:
-        tar.extractall(tmp, filter="data")
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.copytree(Path(tmp) / archive.name.removesuffix(".tgz") / "libs", root / "libs")
-    _write_marker(root, version, f"archive {archive.name} sha512 {digest[:16]}…")
+    with install_lock(), staging_dir(root) as staging:
+        if (root / MARKER).exists():
+            return f"Kafka {version} already installed in {root} (nothing to do)"
+        try:
+            _unpack_libs(archive, archive.name.removesuffix(".tgz"), staging / "libs")
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+            raise BadInput(_one_line(f"--archive={archive}: the archive does not unpack ({err})")) from None
+        _publish(staging, root, version, f"archive {archive.name} sha512 {digest[:16]}…")
     return f"Kafka {version} installed from {archive} into {root}"
+
+
+def _unpack_libs(archive: Path, top: str, libs: Path) -> None:
+    """Check every member, then copy the jars of ``TOP/libs/`` (nothing else is written)."""
+    with tarfile.open(archive, "r:gz") as tar:
+        members = tar.getmembers()
+        _check_members(archive, top, members)
+        libs.mkdir(parents=True)
+        for m in members:
+            parts = PurePosixPath(m.name).parts
+            if m.isfile() and len(parts) == 3 and parts[1] == "libs" and parts[2].endswith(".jar"):
+                source = tar.extractfile(m)
+                if source is None:
+                    raise BadInput(f"--archive={archive}: member {m.name!r} has no data")
+                with source, open(libs / parts[2], "xb") as out:
+                    shutil.copyfileobj(source, out)
+    if not any(libs.glob("*.jar")):
+        raise BadInput(f"--archive={archive}: no {top}/libs/*.jar inside (not a Kafka release)")
+
+
+def _check_members(archive: Path, top: str, members: list[tarfile.TarInfo]) -> None:
+    """Refuse the whole archive for any link, device, FIFO, absolute or escaping name."""
+    if len(members) > MAX_MEMBERS:
+        raise BadInput(f"--archive={archive}: {len(members)} members; a Kafka release has far fewer")
+    total = 0
+    for m in members:
+        name = safety.printable(repr(m.name))
+        parts = PurePosixPath(m.name).parts
+        if not (m.isfile() or m.isdir()):
+            raise BadInput(f"--archive={archive}: member {name} is a link or a special file (refused)")
+        if m.name.startswith("/") or "\\" in m.name or ".." in parts or not parts or parts[0] != top:
+            raise BadInput(f"--archive={archive}: member {name} lies outside {top}/ (refused)")
+        total += max(m.size, 0)
+        if total > MAX_UNPACKED:
+            raise BadInput(f"--archive={archive}: more than {MAX_UNPACKED} bytes unpacked (refused)")
+
+
+@contextlib.contextmanager
+def install_lock() -> Iterator[None]:
+    """One install at a time per ``KCHAOS_HOME`` (a file lock: released if we die)."""
+    lock = paths.home() / "kafka" / ".lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def staging_dir(root: Path) -> Iterator[Path]:
+    """A fresh folder beside ``root`` (same file system: the final move is one rename),
+    removed afterwards whatever happened."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.staging-", dir=root.parent))
+    try:
+        yield staging
+    finally:
+        if staging.exists():
+            safety.remove_tree(paths.home(), staging)
+
+
+def _publish(staging: Path, root: Path, version: str, source: str) -> None:
+    """Marker last, then one rename: ``root`` is a whole install or absent, never half."""
+    _write_marker(staging, version, source)
+    if root.exists() or root.is_symlink():
+        safety.remove_tree(paths.home(), root)  # an old recipe or a half-done install without marker
+    os.replace(staging, root)
+
+
+def _installed(root: Path, recipe: int) -> bool:
+    try:
+        return json.loads((root / MARKER).read_text()).get("recipe") == recipe
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _file_digest(path: Path, algorithm: str) -> str:
+    """A file's hex digest, read in chunks (a release is 100+ MB)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _differ(expected: str, got: str) -> str:
+    """Both digests shortened where they differ, so the message shows a difference."""
+    at = next((i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b), 0)
+    start = max(0, at - 4)
+    return f"expected …{expected[start : start + 16]}…, got …{got[start : start + 16]}…"
+
+
+def parse_digest(text: str, name: str, hex_length: int = 128) -> str | None:
+    """The digest of ``name`` in a checksum file, in the formats mirrors publish:
+    ``HEX  NAME`` / ``HEX *NAME`` lines (``sha512sum``, a ``checksums.txt`` of several
+    files), Apache's ``NAME: HEX HEX …`` (spread over lines), or the bare digest."""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].lstrip("*") == name and _is_hex(fields[0], hex_length):
+            return fields[0].lower()
+    head, sep, rest = text.partition(":")
+    if sep and head.strip() == name:
+        text = rest
+    compact = "".join(text.split())
+    return compact.lower() if _is_hex(compact, hex_length) else None
+
+
+def _is_hex(text: str, length: int) -> bool:
+    return len(text) == length and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
 
 
 def _sha512_beside(archive: Path) -> str:
     """Read the digest from the ``.sha512`` file Apache publishes next to each release."""
     side = archive.with_name(archive.name + ".sha512")
-    if not side.exists():
+    if not side.is_file():
         raise BadInput(f"--archive={archive}: give --sha512 or put {side.name} beside it")
-    text = side.read_text()
-    hexchars = "".join(c for c in text.split(":", 1)[-1] if c in "0123456789abcdefABCDEF")
-    return hexchars
+    if side.stat().st_size > 64 * 1024:
+        raise BadInput(f"{side}: too large for a checksum file")
+    digest = parse_digest(side.read_text(errors="replace"), archive.name)
+    if digest is None:
+        raise BadInput(f"{side}: no SHA-512 of {archive.name} in it (expected HEX  NAME or NAME: HEX)")
+    return digest
 
 
 def _write_marker(root: Path, version: str, source: str) -> None:

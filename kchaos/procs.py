@@ -72,15 +72,33 @@ def marked_by(pid: int) -> str | None:
     prefix = f"{MARK}=".encode()
     for item in env:
         if item.startswith(prefix):
-            return item[len(prefix) :].decode()
+            # Leniently: anyone can set this variable, and one undecodable value must not
+            # break every ``kchaos down`` (a replaced byte never equals a valid name).
+            return item[len(prefix) :].decode(errors="replace")
     return None
 
 
+def ancestors(pid: int | None = None) -> set[int]:
+    """``pid`` (default: this process) and every process above it, up to init."""
+    out: set[int] = set()
+    pid = os.getpid() if pid is None else pid
+    while pid > 1 and pid not in out:
+        out.add(pid)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return out
+
+
 def find_marked(cluster: str | None = None) -> list[int]:
-    """Every live process marked for ``cluster`` (any kchaos cluster when None)."""
+    """Every live process marked for ``cluster`` (any kchaos cluster when None), except
+    this process and its ancestors: a shell that exported the mark is not ours to kill."""
     out = []
+    mine = ancestors()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit() or int(entry.name) in mine:
             continue
         name = marked_by(int(entry.name))
         if name is not None and (cluster is None or name == cluster) and alive(int(entry.name)):

@@ -19,7 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from kchaos.errors import BadInput
@@ -49,24 +48,36 @@ class Profile(BaseModel):
 
 def load(path: Path) -> Profile:
     """Read a profile; one line naming file, line and field for a mistake."""
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise BadInput(f"{path}: cannot read the profile ({err.strerror})") from None
-    try:
-        node, data = yaml.compose(text), yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise BadInput(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None
+    from kchaos import yamlsafe  # size cap, UTF-8, duplicate keys, depth and alias bounds
+
+    node, data = yamlsafe.load(Path(path), "profile")
     if not isinstance(data, dict):
         raise BadInput(f"{path}: a profile is a mapping (kafka_version, broker_config, producer, consumer)")
     try:
         profile = Profile.model_validate(data)
     except ValidationError as err:
         raise BadInput(explain_error(Path(path), node, err.errors()[0])) from None
+    if problem := _problem(profile):
+        raise BadInput(f"{path}: {problem}")
     profile = profile if profile.name else profile.model_copy(update={"name": Path(path).stem})
     profile._source = str(path)
     return profile
+
+
+def _problem(profile: Profile) -> str | None:
+    """What the models cannot say: a version that names a folder, broker keys the cluster owns."""
+    from kchaos import filechecks, safety
+
+    if profile.kafka_version is not None and not safety.VERSION.fullmatch(profile.kafka_version):
+        return f"kafka_version {safety.printable(repr(profile.kafka_version))}: a Kafka version looks like 4.4.0"
+    for key, value in profile.broker_config.items():
+        if problem := filechecks.broker_config_problem(key, value):
+            return f"broker_config.{problem.removeprefix('broker config ')}"
+    for scope in ("producer", "consumer"):
+        for key, value in getattr(profile, scope).items():
+            if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in f"{key}{value}"):
+                return f"{scope}.{safety.printable(key)}: no control characters in a client setting"
+    return None
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -2,13 +2,12 @@
 
 Fixtures:
 
-- ``kafka_cluster``: a real cluster that lives for the whole session. A running kchaos
-  cluster that fits is reused (and left running; not one a run or a suite is using);
-  otherwise one is started (backend
-  ``--kchaos-backend``, default auto) and taken down when the session ends. A test's
-  ``@pytest.mark.kchaos(brokers=3, broker_config={...})`` says what it needs; the
-  cluster changes only when a test needs another one. ``--kchaos-cluster NAME`` attaches
-  to that running cluster instead.
+- ``kafka_cluster``: a real cluster that lives for the whole session, started by the
+  plugin (backend ``--kchaos-backend``, default auto) and taken down when the session
+  ends. A test's ``@pytest.mark.kchaos(brokers=3, broker_config={...})`` says what it
+  needs; the cluster changes only when a test needs another one. Another running
+  cluster is never borrowed unless named: ``--kchaos-cluster NAME`` attaches to that
+  running cluster instead (on a shared machine a cluster that fits may be another job's).
 - ``history``: a fresh ``kchaos.History`` per test, in the test's ``tmp_path``; when the
   test fails, its path and last lines are attached to the report.
 - ``faults``: ``kchaos.Faults`` on the cluster, recording into ``history``; at teardown
@@ -62,7 +61,6 @@ class Clusters:
     def get(self, brokers: int = 3, controllers: str = "combined", broker_config: dict[str, Any] | None = None) -> Any:
         """A cluster with this shape and these broker settings."""
         from kchaos import api
-        from kchaos.cluster import find_running
         from kchaos.cluster.spec import fits
 
         need = (brokers, controllers, broker_config or {})
@@ -73,10 +71,8 @@ class Clusters:
             return cluster
         if self.owned is not None and fits(self.owned.spec, *need):
             return self.owned
-        backend = None if self.backend == "auto" else self.backend
-        found = find_running(*need, backend=backend, kafka_version=self.version, skip=NOT_SHARED)
-        if found is not None:
-            return found
+        # No other running cluster is borrowed: on a shared machine it may be another job's,
+        # which this session would fault and heal. Name one with --kchaos-cluster to use it.
         self.close()
         self.owned = api.up(
             brokers,

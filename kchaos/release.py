@@ -14,16 +14,17 @@ which ``{version}`` is replaced.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import platform
 import shutil
-import tarfile
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from kchaos import install, paths
+from kchaos import install, paths, safety
 from kchaos.errors import BadInput, NotInstalled
 
 KAFKA_RELEASES = "https://archive.apache.org/dist/kafka/{version}/"
@@ -31,38 +32,61 @@ TOXIPROXY_RELEASES = "https://github.com/Shopify/toxiproxy/releases/download/v{v
 ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
+#: Loopback hosts, where plain http is allowed (a test's server, a local mirror tunnel).
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+#: The largest file fetched: Kafka's archive is about 130 MB, Toxiproxy's binary 15 MB.
+MAX_DOWNLOAD = 512 * 1024 * 1024
+MAX_CHECKSUMS = 256 * 1024
+
+
 def _base(env: str, default: str, version: str) -> str:
+    """The release folder URL: https, or http only on loopback (the digest comes from the
+    same place as the archive, so over plain http anyone on the path could change both)."""
     base = os.environ.get(env, default).format(version=version)
-    return base if base.endswith("/") else base + "/"
+    base = base if base.endswith("/") else base + "/"
+    parts = urllib.parse.urlsplit(base)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK):
+        return base
+    raise BadInput(f"{env}={safety.printable(base)}: use an https:// URL (plain http only on 127.0.0.1)")
 
 
-def download(url: str, target: Path) -> Path:
-    """``url`` into ``target``; NotInstalled (one line) when it cannot be fetched."""
+def download(url: str, target: Path, limit: int = MAX_DOWNLOAD) -> Path:
+    """``url`` into ``target``, streamed, at most ``limit`` bytes; one line when it fails."""
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
-            shutil.copyfileobj(response, out)
+            size = 0
+            while chunk := response.read(1024 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise NotInstalled(f"cannot download {url}: more than {limit} bytes")
+                out.write(chunk)
     except urllib.error.HTTPError as err:
         raise NotInstalled(f"cannot download {url}: HTTP {err.code}") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
-        raise NotInstalled(f"cannot download {url}: {reason}") from None
+        raise NotInstalled(_one_line(f"cannot download {url}: {reason}")) from None
+    except (http.client.HTTPException, ValueError) as err:  # a truncated chunked body, a bad URL
+        raise NotInstalled(_one_line(f"cannot download {url}: {type(err).__name__} {err}")) from None
     return target
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
 
 
 def install_kafka(version: str) -> str:
     """Kafka ``version`` from its release archive, verified by SHA-512."""
+    safety.version(version)
     if (paths.kafka_dir(version) / install.MARKER).exists():
         return f"Kafka {version} already installed in {paths.kafka_dir(version)} (nothing to do)"
     name = f"kafka_2.13-{version}.tgz"
     base = _base("KCHAOS_KAFKA_RELEASE_URL", KAFKA_RELEASES, version)
     with tempfile.TemporaryDirectory(prefix="kchaos-release-") as tmp:
         archive = download(base + name, Path(tmp) / name)
-        download(base + name + ".sha512", Path(tmp) / (name + ".sha512"))
-        try:
-            return install.install_kafka_from_archive(archive, None).replace(str(archive), base + name)
-        except (tarfile.TarError, EOFError, OSError) as err:
-            shutil.rmtree(paths.kafka_dir(version), ignore_errors=True)
-            raise BadInput(f"{base + name}: the archive does not unpack ({err})") from None
+        download(base + name + ".sha512", Path(tmp) / (name + ".sha512"), MAX_CHECKSUMS)
+        # Every archive error is one BadInput line there; the install is atomic, so a
+        # failure leaves nothing to clean up (and nothing of another install is removed).
+        return install.install_kafka_from_archive(archive, None).replace(str(archive), base + name)
 
 
 def install_toxiproxy(version: str = install.TOXIPROXY_VERSION) -> str:
@@ -77,8 +101,8 @@ def install_toxiproxy(version: str = install.TOXIPROXY_VERSION) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kchaos-release-", dir=target.parent) as tmp:
         binary = download(base + name, Path(tmp) / name)
-        sums = download(base + "checksums.txt", Path(tmp) / "checksums.txt").read_text()
-        expected = next((line.split()[0] for line in sums.splitlines() if line.split()[-1:] == [name]), None)
+        sums = download(base + "checksums.txt", Path(tmp) / "checksums.txt", MAX_CHECKSUMS)
+        expected = install.parse_digest(sums.read_text(errors="replace"), name, 64)
         if expected is None:
             raise BadInput(f"{base}checksums.txt does not list {name}")
         digest = hashlib.sha256(binary.read_bytes()).hexdigest()

@@ -18,6 +18,7 @@ from typing import Any
 
 from kchaos import experiment as experiments
 from kchaos import profile as profiles
+from kchaos import safety
 from kchaos.cluster import attach, choose_backend, find_running, start_fresh, teardown
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
@@ -85,7 +86,7 @@ def execute(
     toxiproxy_image = toxiproxy_image or wanted.toxiproxy_image
     seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
     now = dt.datetime.now(dt.UTC)
-    run_dir = Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-{exp.id}"
+    run_dir = Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-{safety.experiment_id(exp.id)}"  # never a path
     owned = None
     if cluster is None and cluster_name:
         cluster = attach(cluster_name)

@@ -1,6 +1,6 @@
 """Does our order consumer handle every order through a crash and a leader kill?
 
-Run: pytest examples/orders (kchaos' pytest plugin starts a cluster, or reuses one).
+Run: pytest examples/orders (kchaos' pytest plugin starts a cluster; --kchaos-cluster NAME uses a running one).
 Each test sends orders, SIGKILLs the consumer right before it processes a batch,
 starts it again, kills the leader of partition 0 while more orders go in, and asks the
 checker. The fixed consumer passes (it re-reads the batch: information, not a failure);

@@ -1,6 +1,6 @@
 """Drive your own handler through real faults with kchaos' pattern worker.
 
-Run: pytest examples/patterns (kchaos' pytest plugin starts a cluster, or reuses one).
+Run: pytest examples/patterns (kchaos' pytest plugin starts a cluster; --kchaos-cluster NAME uses a running one).
 ``charge`` is the handler under test: it fails transiently now and then (the payment
 service times out) and refuses negative amounts for good. The worker retries in place
 and dead-letters what cannot be done; the leader of the input is killed while payments

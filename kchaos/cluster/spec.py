@@ -49,6 +49,16 @@ class ClusterSpec:
     heap_mb: int = 512
 
     def __post_init__(self) -> None:
+        from kchaos import safety
+
+        safety.cluster_name(self.name)
+        safety.version(self.kafka_version, "kafka_version")
+        for key, value in self.broker_config.items():  # --config and the API too, not only files
+            if problem := safety.broker_config_problem(key, value):
+                raise BadInput(problem)
+        for name, level in self.features.items():
+            if problem := safety.feature_problem(name, level):
+                raise BadInput(problem)
         if self.brokers < 1 or self.brokers > 9:
             raise BadInput(f"--brokers={self.brokers}: choose between 1 and 9 brokers")
         if self.controllers not in ("combined", "dedicated"):

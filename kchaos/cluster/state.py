@@ -12,11 +12,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kchaos import paths
+from kchaos import paths, safety
 
 
 def cluster_dir(name: str) -> Path:
-    return paths.clusters_dir() / name
+    """The folder of cluster ``name``; BadInput unless ``name`` is a valid cluster name,
+    so no name (``../x``, ``/``) ever becomes a path outside ``clusters/``."""
+    return paths.clusters_dir() / safety.cluster_name(name)
 
 
 def state_path(name: str) -> Path:
@@ -52,4 +54,5 @@ def update(name: str, **changes: Any) -> dict[str, Any]:
 
 def known_clusters() -> list[str]:
     root = paths.clusters_dir()
-    return sorted(p.parent.name for p in root.glob("*/state.json")) if root.exists() else []
+    found = (p.parent.name for p in root.glob("*/state.json")) if root.exists() else ()
+    return sorted(name for name in found if safety.is_cluster_name(name))

@@ -18,6 +18,11 @@ Scope = Literal["cluster", "run"]
 TargetKind = Literal["node", "pair", "none", "producer", "client"]
 
 
+#: Every numeric action argument is a duration (ms), a rate or a count: never negative,
+#: and a jitter of 1e12 ms is a typo, not a fault.
+MAX_ARG = 3_600_000
+
+
 @dataclass(frozen=True)
 class Arg:
     """One argument of an action. ``param`` is the cluster method's parameter name."""
@@ -45,6 +50,8 @@ class Arg:
             ok, value = True, float(value)
         if not ok:
             raise ValueError(f"{self.name}: expected {self.type.__name__}, got {value!r}")
+        if self.type in (int, float) and not 0 <= value <= MAX_ARG:  # NaN fails this too
+            raise ValueError(f"{self.name}: {value!r} is out of range (0 to {MAX_ARG:g})")
         if self.choices and value not in self.choices:
             raise ValueError(f"{self.name}: {value!r} is not one of {', '.join(self.choices)}")
         return value

@@ -19,7 +19,7 @@ class FaultStep(BaseModel):
     """One action at ``at`` seconds into the fault phase. ``as`` names the resolved node
     so a later step can say ``target: $victim``."""
 
-    at: float = 0
+    at: float = Field(0, ge=0, le=86_400, allow_inf_nan=False)  # within its phase: checked by the loader
     do: str
     target: str | int | None = None
     to: str | int | None = None

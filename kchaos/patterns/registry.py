@@ -122,6 +122,9 @@ def _parse_candidate(body: Any, normalize: bool) -> _Candidate:
     The identity key is Avro's own JSON rendering of the parsed schema, so whitespace and key
     order do not make a new id, while a changed default or field does.
     """
+    if isinstance(body, _Prepared):
+        body.check(normalize)
+        return body.candidate
     if not isinstance(body, dict) or not isinstance(body.get("schema"), str) or not body["schema"].strip():
         raise RegistryError(422, 42201, "Invalid schema: the request has no 'schema' string")
     schema_type = body.get("schemaType") or "AVRO"
@@ -131,10 +134,34 @@ def _parse_candidate(body: Any, normalize: bool) -> _Candidate:
         raise RegistryError(422, 42201, "Invalid schema: schema references are not supported")
     try:
         parsed = avro.schema.parse(body["schema"])
+        key = json.dumps(parsed.to_json(), sort_keys=True, separators=(",", ":"))
     except (avro.errors.AvroException, ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise RegistryError(422, 42201, " ".join(f"Invalid schema: {exc}".split())) from exc
-    key = json.dumps(parsed.to_json(), sort_keys=True, separators=(",", ":"))
+        raise RegistryError(422, 42201, " ".join(f"Invalid schema: {exc}".split())[:500]) from exc
+    except RecursionError:
+        raise RegistryError(422, 42201, "Invalid schema: nested too deeply") from None
     return _Candidate(key if normalize else body["schema"], parsed, key)
+
+
+@dataclass
+class _Prepared:
+    """A request body whose schema was parsed before the global lock was taken (Avro's
+    parser can take seconds on a large schema; every other request would wait)."""
+
+    body: Any
+    normalize: bool
+    candidate: _Candidate
+
+    def check(self, normalize: bool) -> None:
+        if normalize != self.normalize:  # never: dispatch parses with the request's own flag
+            self.candidate = _parse_candidate(self.body, normalize)
+
+
+def _prepare(body: Any, query: dict[str, str]) -> Any:
+    """The body with its schema parsed now (outside the lock), when it carries one."""
+    if isinstance(body, dict) and "schema" in body:
+        normalize = _flag(query, "normalize")
+        return _Prepared(body, normalize, _parse_candidate(body, normalize))
+    return body
 
 
 def _flag(query: dict[str, str], name: str) -> bool:
@@ -427,6 +454,8 @@ def dispatch(state: RegistryState, method: str, target: str, body: Any) -> tuple
         if route_method != method:
             continue
         try:
+            if method == "POST":
+                body = _prepare(body, query)
             with state.lock:
                 return 200, handler(state, *map(unquote, match.groups()), query=query, body=body)
         except RegistryError as exc:
@@ -440,18 +469,38 @@ def dispatch(state: RegistryState, method: str, target: str, body: Any) -> tuple
     return 404, {"error_code": 404, "message": "HTTP 404 Not Found"}
 
 
+#: The largest request body (a schema of a few thousand fields is far below it).
+MAX_BODY = 1024 * 1024
+#: JSON content types a client of the registry sends; anything else (text/plain, forms)
+#: is what a browser can send cross-origin without asking first.
+JSON_TYPES = ("application/json", "application/vnd.schemaregistry.v1+json", "application/vnd.schemaregistry+json")
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 class _Handler(BaseHTTPRequestHandler):
-    """HTTP/1.0 (one request per connection): nothing lingers after ``stop()``."""
+    """HTTP/1.0 (one request per connection): nothing lingers after ``stop()``.
+
+    The registry has no authentication, so it takes only what its own clients send: a
+    Host naming this loopback port (a DNS-rebound page names its own host), a JSON
+    content type on a body, a body of at most ``MAX_BODY`` bytes, and a connection that
+    says something within ``timeout`` seconds.
+    """
 
     server: _Server
+    timeout = 10
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            status, payload = 400, {"error_code": 400, "message": "the request body is not JSON"}
+            self._check_host()
+            body = self._body()
+        except _Refused as refused:
+            status, payload = refused.status, {"error_code": refused.status, "message": refused.message}
         else:
             status, payload = dispatch(self.server.state, self.command, self.path, body)
         data = json.dumps(payload).encode()
@@ -460,6 +509,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _check_host(self) -> None:
+        host = (self.headers.get("Host") or "").strip().lower()
+        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+        if name not in _LOOPBACK_NAMES or port != str(self.server.server_address[1]):
+            raise _Refused(403, f"Host {host[:100]!r} is not this registry (127.0.0.1:{self.server.server_address[1]})")
+
+    def _body(self) -> Any:
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit() or len(text) > 12:
+            raise _Refused(400, "Content-Length is not a byte count")
+        length = int(text)
+        if length > MAX_BODY:
+            raise _Refused(413, f"the request body is over {MAX_BODY} bytes")
+        if not length:
+            return None
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype not in JSON_TYPES:
+            raise _Refused(415, f"Content-Type {ctype[:60]!r}: send {CONTENT_TYPE}")
+        raw = self.rfile.read(length)
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            raise _Refused(400, "the request body is not JSON (or nested too deeply)") from None
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 

@@ -39,4 +39,43 @@ def bind(name: Any, args: dict[str, Any]) -> dict[str, Any]:
         params = [p for p in list(inspect.signature(fn).parameters)[2:]]
         raise ValueError(f"step {name}: {err} (its arguments: {', '.join(params)})") from None
     bound.apply_defaults()
-    return dict(list(bound.arguments.items())[2:])
+    args = dict(list(bound.arguments.items())[2:])
+    params = inspect.signature(fn).parameters  # annotations are strings (postponed evaluation)
+    for key, value in args.items():
+        if problem := _type_problem(_SIMPLE.get(str(params[key].annotation), params[key].annotation), value):
+            raise ValueError(f"step {name}: {key}: {problem}")
+    return args
+
+
+#: Bounds of a step's numbers (counts, sizes, seconds): a negative or absurd one is a typo.
+MAX_NUMBER = 100_000_000
+#: A step's config mapping: a handful of Kafka settings.
+MAX_CONFIG = 100
+
+
+_SIMPLE: dict[str, Any] = {"int": int, "float": float, "str": str, "bool": bool, "dict[str, Any]": dict[str, Any]}
+
+
+def _type_problem(annotation: Any, value: Any) -> str | None:
+    """Why ``value`` does not fit a step parameter's annotation (None when it does):
+    step arguments are bound by name when a file loads, so their types are checked here."""
+    import math
+
+    if annotation is bool:
+        return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+    if annotation in (int, float):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or (annotation is int and not isinstance(value, int)):
+            return f"expected {annotation.__name__}, got {value!r}"
+        if not math.isfinite(value) or not 0 <= value <= MAX_NUMBER:
+            return f"{value!r} is out of range (0 to {MAX_NUMBER})"
+        return None
+    if annotation is str:
+        return None if isinstance(value, str) and len(value) <= 249 else f"expected a name, got {str(value)[:40]!r}"
+    if getattr(annotation, "__origin__", None) is dict:
+        if not isinstance(value, dict) or len(value) > MAX_CONFIG:
+            return f"expected a mapping of at most {MAX_CONFIG} settings"
+        scalar = (str, int, float, bool)
+        if not all(isinstance(k, str) and isinstance(v, scalar) for k, v in value.items()):
+            return "expected setting: value pairs (a name and a string, number or boolean)"
+    return None

@@ -99,7 +99,8 @@ def fresh(registry: EmbeddedRegistry) -> SchemaRegistryClient:
 
 def http(registry: EmbeddedRegistry, method: str, path: str, body: dict | None = None) -> tuple[int, object, str]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(registry.url + path, data=data, method=method)
+    headers = {"Content-Type": "application/vnd.schemaregistry.v1+json"} if data is not None else {}
+    request = urllib.request.Request(registry.url + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read()), response.headers["Content-Type"]
@@ -186,6 +187,19 @@ def test_the_docstring_quotes_avros_messages_verbatim(reader, writer):
     ok, why = compatibility(reader, writer)
     doc = " ".join((schema_module.__doc__ or "").split())
     assert not ok and f'"{why}"' in doc
+
+
+def test_v4_differs_from_v3_only_by_the_type_change_and_avro_refuses_only_that():
+    """A BACKWARD registry compares v4 with v3, the latest version: the refusal must be the
+    int -> string change alone (no field added or removed beside it), in both directions."""
+    v3, v4 = json.loads(V3)["fields"], json.loads(V4)["fields"]
+    assert [f["name"] for f in v3] == [f["name"] for f in v4]
+    assert [(a["name"], a["type"], b["type"]) for a, b in zip(v3, v4, strict=True) if a != b] == [
+        ("amount", "int", "string")
+    ]
+    for reader, writer in ((V4, V3), (V3, V4)):
+        ok, why = compatibility(reader, writer)
+        assert not ok and why.startswith("type_mismatch at /fields/1/type:"), why
 
 
 def test_verbose_compatibility_carries_avros_reason(client, registry):

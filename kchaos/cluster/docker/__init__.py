@@ -22,6 +22,7 @@ volumes; kchaos reads files in them (quorum state, segments) through the Docker 
 from __future__ import annotations
 
 import io
+import shlex
 import tarfile
 import time
 from typing import Any, Literal
@@ -42,7 +43,10 @@ TOXIPROXY_API_PORT = 8474
 
 
 def prefix(cluster: str) -> str:
-    return f"kchaos-{cluster}"
+    """Every Docker object of ``cluster`` is named from this (a valid cluster name only)."""
+    from kchaos import safety
+
+    return f"kchaos-{safety.cluster_name(cluster)}"
 
 
 def node_container(cluster: str, node_id: int) -> str:
@@ -87,6 +91,9 @@ class DockerTopology(Topology):
         return [self.toxiproxy_port] + [self.ports(n).client_proxy for n in self.spec.nodes if n.broker]
 
 
+FEATURE_ARGS = ' "$@"'
+
+
 def node_command(spec: ClusterSpec, node: NodeSpec, cluster_id: str) -> list[str]:
     """The container's command: format the volume once, then run the broker as PID 1.
 
@@ -94,14 +101,16 @@ def node_command(spec: ClusterSpec, node: NodeSpec, cluster_id: str) -> list[str
     ``docker kill`` is a SIGKILL of Kafka itself.
     """
     jvm = f"java {' '.join(JVM_FLAGS)} -Dlog4j2.configurationFile={CONF_DIR}/log4j2.properties -cp '/opt/kafka/libs/*'"
-    features = "".join(f" --feature {name}={level}" for name, level in spec.features.items())
+    # Features are arguments of ``sh -c`` ("$@"), never text of the script: a name cannot
+    # become shell code, whatever it holds (it is also checked when the spec is made).
+    features = [arg for name, level in spec.features.items() for arg in ("--feature", f"{name}={int(level)}")]
     script = (
         f"if [ ! -f {DATA_DIR}/meta.properties ]; then "
-        f"{jvm} -Xmx256m kafka.tools.StorageTool format -t {cluster_id} -c {CONF_DIR}/server.properties{features}"
-        f" >/dev/null || exit 1; fi; "
-        f"exec {jvm} -Xmx{spec.heap_mb}m -Xms{min(spec.heap_mb, 256)}m kafka.Kafka {CONF_DIR}/server.properties"
+        f"{jvm} -Xmx256m kafka.tools.StorageTool format -t {shlex.quote(cluster_id)} -c {CONF_DIR}/server.properties"
+        f"{FEATURE_ARGS if features else ''} >/dev/null || exit 1; fi; "
+        f"exec {jvm} -Xmx{int(spec.heap_mb)}m -Xms{min(int(spec.heap_mb), 256)}m kafka.Kafka {CONF_DIR}/server.properties"
     )
-    return ["sh", "-c", script]
+    return ["sh", "-c", script, *(["kchaos-node", *features] if features else [])]
 
 
 def node_properties(spec: ClusterSpec, topo: Topology, node: NodeSpec) -> str:

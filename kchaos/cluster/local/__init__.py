@@ -9,7 +9,6 @@ they start, so ``kchaos down`` can always find them.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -17,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from kchaos import install, procs
+from kchaos import install, paths, procs, safety
 from kchaos.cluster import config, readiness
 from kchaos.cluster import state as statefile
 from kchaos.cluster.base import Cluster
@@ -102,7 +101,7 @@ class LocalCluster(Cluster):
         if existing and any(procs.alive(p) for p in existing.get("pids", {}).values()):
             raise ClusterError(f"cluster '{self.name}' is already running; run: kchaos down")
         check_ports_free(self.topo.all_ports())
-        shutil.rmtree(self.dir, ignore_errors=True)
+        safety.remove_tree(paths.clusters_dir(), self.dir)
         spec = {k: getattr(self.spec, k) for k in self.spec.__dataclass_fields__}
         statefile.save(
             self.name,
@@ -202,9 +201,16 @@ class LocalCluster(Cluster):
         return teardown(self.name, keep_data)
 
     # --- inspection -------------------------------------------------------------------
+    def _own(self, key: str) -> int | None:
+        """The recorded pid of ``key`` when that live process carries this cluster's mark."""
+        pid = self._pids().get(key)
+        if not isinstance(pid, int) or not procs.alive(pid) or procs.marked_by(pid) != self.name:
+            return None
+        return pid
+
     def process_state(self, node_id: int) -> Literal["up", "down", "paused"]:
-        pid = self._pids().get(f"node-{node_id}")
-        if not procs.alive(pid):
+        pid = self._own(f"node-{node_id}")
+        if pid is None:
             return "down"
         return "paused" if procs.paused(pid) else "up"
 
@@ -252,9 +258,11 @@ class LocalCluster(Cluster):
 
     # --- process faults -------------------------------------------------------------------
     def _pid(self, node_id: int) -> int:
+        """The node's pid, only when that process carries this cluster's mark: a stale
+        state file's pid may now belong to an unrelated process."""
         self.node(node_id)
-        pid = self._pids().get(f"node-{node_id}")
-        if not procs.alive(pid):
+        pid = self._own(f"node-{node_id}")
+        if pid is None:
             raise BadInput(f"node {node_id} is not running; start it with: kchaos fault start {node_id}")
         return pid
 
@@ -291,8 +299,9 @@ def teardown(name: str, keep_data: bool = False) -> list[str]:
     """Stop everything of cluster ``name``: recorded pids (checked by their mark) and any
     other process marked with its name; then remove its folder unless ``keep_data``."""
     done = []
+    d = statefile.cluster_dir(name)  # BadInput for a name that is not a cluster name
     st = statefile.load(name) or {}
-    pids = {p for p in st.get("pids", {}).values() if procs.marked_by(p) == name}
+    pids = {p for p in st.get("pids", {}).values() if isinstance(p, int) and procs.marked_by(p) == name}
     pids |= set(procs.find_marked(name))
     for pid in pids:
         procs.signal_pid(pid, signal.SIGCONT)
@@ -300,12 +309,10 @@ def teardown(name: str, keep_data: bool = False) -> list[str]:
     for pid in pids:
         procs.wait_gone(pid, 10.0)
         done.append(f"stopped pid {pid}")
-    d = statefile.cluster_dir(name)
-    if d.exists():
+    if d.exists() or d.is_symlink():
         if keep_data:
             statefile.state_path(name).unlink(missing_ok=True)
             done.append(f"kept data in {d}")
-        else:
-            shutil.rmtree(d, ignore_errors=True)
+        elif safety.remove_tree(paths.clusters_dir(), d):
             done.append(f"removed {d}")
     return done
