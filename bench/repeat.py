@@ -10,13 +10,20 @@ median and range of the measured value; then the verdicts. The runs share one cl
 (started once, from the first experiment's needs; experiments with other broker
 settings get their own).
 
-    python bench/repeat.py rebalance-protocol offset-commit -n 10 [--report-dir DIR]
+    python bench/repeat.py rebalance-protocol offset-commit -n 10 [--load] [--backend local] [--save]
+
+``--load`` is the one definition of "a busy machine" for every contrast: one CPU-bound
+process at normal priority beside the cluster for the whole run (it spins until the runs
+end, and stops by itself after ``--load-limit`` seconds at most). ``--save`` writes each
+experiment's counts to ``bench/results/<id>.<quiet|loaded>.<backend>.json``, which
+``kchaos book`` reads for its reproducibility lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -26,39 +33,98 @@ from pathlib import Path
 
 from kchaos.session import execute
 
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _spin(seconds: float) -> None:
+    """The load: one core busy with arithmetic, bounded in time."""
+    end = time.monotonic() + seconds
+    x = 0
+    while time.monotonic() < end:
+        for i in range(100_000):
+            x = (x * 31 + i) % 1_000_003
+
+
+def start_load(limit_s: float) -> multiprocessing.Process:
+    proc = multiprocessing.Process(target=_spin, args=(limit_s,), daemon=True)
+    proc.start()
+    return proc
+
+
+def save(exp: str, args: argparse.Namespace, verdicts: list[str], rows: list[dict], meta: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    kind = "loaded" if args.load else "quiet"
+    path = RESULTS / f"{exp}.{kind}.{meta.get('backend', args.backend)}.json"
+    data = {
+        "experiment": exp,
+        "mode": "quick",
+        "load": kind,
+        "backend": meta.get("backend", args.backend),
+        "kafka_version": meta.get("kafka_version"),
+        "runs": len(verdicts),
+        "passed": verdicts.count("PASS"),
+        "checks": rows,
+        "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": "python bench/repeat.py " + " ".join(sys.argv[1:]),
+    }
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return path
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("experiments", nargs="+")
     ap.add_argument("-n", type=int, default=10, help="runs per experiment")
     ap.add_argument("--report-dir", type=Path, default=None)
+    ap.add_argument("--load", action="store_true", help="one CPU-bound process beside the cluster (a busy machine)")
+    ap.add_argument("--load-limit", type=float, default=6 * 3600, help="seconds the load runs at most")
+    ap.add_argument("--backend", default="local")
+    ap.add_argument("--save", action="store_true", help="write bench/results/<id>.<quiet|loaded>.<backend>.json")
     args = ap.parse_args()
     out = args.report_dir or Path(tempfile.mkdtemp(prefix="kchaos-repeat-"))
-    for exp in args.experiments:
-        held: dict[tuple[str, str], list[bool]] = defaultdict(list)
-        values: dict[tuple[str, str], list[float]] = defaultdict(list)
-        verdicts: list[str] = []
-        started = time.monotonic()
-        for i in range(args.n):
-            result = execute(exp, "quick", seed=1000 + i, report_dir=out)
-            summary = json.loads((result.run_dir / "summary.json").read_text())
-            verdicts.append(summary["verdict"])
-            for v in summary["variants"]:
-                for e in v["expectations"]:
-                    held[(v["name"], e["what"])].append(bool(e["held"]))
-                    if isinstance(e["value"], int | float):
-                        values[(v["name"], e["what"])].append(float(e["value"]))
-            print(f"{exp} run {i + 1}/{args.n}: {summary['verdict']}", file=sys.stderr, flush=True)
-        minutes = (time.monotonic() - started) / 60
-        print(f"\n## {exp}: {verdicts.count('PASS')} of {args.n} runs PASS ({minutes:.1f} min)\n")
-        print("| variant | expectation | held | median | min | max |")
-        print("|---|---|---|---|---|---|")
-        for (variant, what), flags in held.items():
-            vs = values.get((variant, what), [])
-            stats = [f"{statistics.median(vs):g}", f"{min(vs):g}", f"{max(vs):g}"] if vs else ["-", "-", "-"]
-            print(f"| {variant} | `{what}` | {sum(flags)} of {len(flags)} | " + " | ".join(stats) + " |")
+    load = start_load(args.load_limit) if args.load else None
+    try:
+        for exp in args.experiments:
+            repeat(exp, args, out)
+    finally:
+        if load is not None:
+            load.terminate()
+            load.join(5)
     print(f"\nruns under {out}")
     return 0
+
+
+def repeat(exp: str, args: argparse.Namespace, out: Path) -> None:
+    """N quick runs of one experiment: how often each expectation and claim held."""
+    held: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    values: dict[tuple[str, str], list[float]] = defaultdict(list)
+    verdicts: list[str] = []
+    started = time.monotonic()
+    for i in range(args.n):
+        result = execute(exp, "quick", seed=1000 + i, report_dir=out, backend=args.backend)
+        summary = json.loads((result.run_dir / "summary.json").read_text())
+        verdicts.append(summary["verdict"])
+        meta = {"backend": summary.get("backend"), "kafka_version": summary.get("kafka_version")}
+        for v in summary["variants"]:
+            for e in v["expectations"]:
+                held[(v["name"], e["what"])].append(bool(e["held"]))
+                if isinstance(e["value"], int | float):
+                    values[(v["name"], e["what"])].append(float(e["value"]))
+        for c in summary.get("claims", []):
+            if c["held"] is not None:
+                held[("(claim)", c["holds"])].append(bool(c["held"]))
+        print(f"{exp} run {i + 1}/{args.n}: {summary['verdict']}", file=sys.stderr, flush=True)
+    minutes = (time.monotonic() - started) / 60
+    print(f"\n## {exp}: {verdicts.count('PASS')} of {args.n} runs PASS ({minutes:.1f} min)\n")
+    print("| variant | expectation | held | median | min | max |")
+    print("|---|---|---|---|---|---|")
+    for (variant, what), flags in held.items():
+        vs = values.get((variant, what), [])
+        stats = [f"{statistics.median(vs):g}", f"{min(vs):g}", f"{max(vs):g}"] if vs else ["-", "-", "-"]
+        print(f"| {variant} | `{what}` | {sum(flags)} of {len(flags)} | " + " | ".join(stats) + " |")
+    rows = [{"variant": k[0], "what": k[1], "held": sum(f), "of": len(f)} for k, f in held.items()]
+    if args.save:
+        print(f"saved {save(exp, args, verdicts, rows, meta)}")
 
 
 if __name__ == "__main__":

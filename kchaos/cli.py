@@ -40,6 +40,16 @@ def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")
     DEBUG["on"] = debug
 
 
+def say_error(text: object) -> None:
+    """One error line on stderr: text from files and arguments is shown, never obeyed
+    (rich markup such as ``[/x]`` escaped, terminal control sequences made visible)."""
+    from rich.markup import escape
+
+    from kchaos.safety import printable
+
+    err_console.print(f"[red]error:[/red] {escape(printable(str(text)))}", highlight=False, soft_wrap=True)
+
+
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn KchaosError into one line on stderr and its exit code."""
 
@@ -50,7 +60,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KchaosError as err:
             if DEBUG["on"]:
                 raise
-            err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            say_error(err)
             raise typer.Exit(err.exit_code) from None
 
     return wrapper
@@ -201,16 +211,20 @@ def down(
     cluster: ClusterOpt = "default",
 ) -> None:
     """Stop everything kchaos started (also leftovers of a crashed run)."""
-    from kchaos import procs
+    from kchaos import procs, safety
     from kchaos.cluster import state as statefile
     from kchaos.cluster import teardown
     from kchaos.cluster.docker import owned_names
 
-    names = [cluster]
-    if all_clusters:
+    names = [safety.cluster_name(cluster)]
+    skipped: list[str] = []
+    if all_clusters:  # names from marks and labels anyone can set: only valid names are used
         marked = {procs.marked_by(p) or "" for p in procs.find_marked()}
-        names = sorted((set(statefile.known_clusters()) | marked | set(owned_names())) - {""})
+        found = (set(statefile.known_clusters()) | marked | set(owned_names())) - {""}
+        names = sorted(n for n in found if safety.is_cluster_name(n))
+        skipped = sorted(safety.printable(repr(n)) for n in found if not safety.is_cluster_name(n))
     done = [line for name in names for line in teardown(name, keep_data)]
+    done += [f"left alone {n}: not a cluster name kchaos gives" for n in skipped]
     console.print("\n".join(done) if done else "nothing to stop")
 
 
@@ -331,11 +345,13 @@ def validate(
         if exp is not None and not found:
             plans.append(exp)
     for line in errors:
-        err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        say_error(line)
     if errors:
         raise typer.Exit(2)
-    for exp in plans:
-        console.print(experiments.plan(exp), highlight=False, soft_wrap=True)
+    from kchaos.safety import printable
+
+    for exp in plans:  # the plan quotes the file: shown as text, escapes made visible
+        console.print(printable(experiments.plan(exp)), highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -387,20 +403,22 @@ def list_experiments(as_json: Annotated[bool, typer.Option("--json", help="Machi
         exp = experiments.load(path)
         rows.append(
             {
+                "number": exp.number,
                 "id": exp.id,
                 "question": exp.question,
                 "file": str(path),
                 "cluster": {"brokers": exp.cluster.brokers, "controllers": exp.cluster.controllers},
             }
         )
+    rows.sort(key=lambda r: experiments.number_key(r["number"]))
     if as_json:
         print(json.dumps(rows))
         return
     table = Table(title="experiments")
-    for col in ("id", "question", "brokers"):
+    for col in ("#", "id", "question", "brokers"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["id"], r["question"], str(r["cluster"]["brokers"]))
+        table.add_row(r["number"] or "", r["id"], r["question"], str(r["cluster"]["brokers"]))
     console.print(table)
 
 
@@ -444,6 +462,10 @@ def run_command(
 
     if quick and nightly:
         raise BadInput("choose one of --quick and --nightly")
+    if cluster is not None:
+        from kchaos.safety import cluster_name
+
+        cluster_name(cluster)  # before it is printed or used
     exp = experiments.load(experiments.find(experiment))  # bad input: one line, exit 2, no cluster touched
     exp = experiments.only_variants(exp, variant or [])
     prof = profiles.load(profile) if profile else None
@@ -497,11 +519,17 @@ def run_command(
 def book_command(
     report_dir: Annotated[Path, typer.Option(help="The reports folder to gather runs from.")] = Path("reports"),
     out: Annotated[Optional[Path], typer.Option(help="Where the book goes (default: REPORT_DIR/book).")] = None,
+    results: Annotated[
+        Path, typer.Option(help="bench/repeat.py's saved counts, for each answer's reproducibility line.")
+    ] = Path("bench/results"),
 ) -> None:
     """Gather the newest report of every experiment into the book of thirty answers."""
+    from kchaos import summaries
     from kchaos.report.book import write_book
 
-    readme = write_book(report_dir, out)
+    summaries.check_reports_folder(report_dir)  # malformed runs: one line naming the file
+    with summaries.guard(f"--report-dir {report_dir}"):
+        readme = write_book(report_dir, out, results)
     console.print(f"wrote {readme}")
 
 
@@ -515,6 +543,8 @@ def demo_command(
 
     from kchaos.demo import running_order
 
+    if not 1 <= minutes <= 600:  # also NaN: a talk of -5 or inf minutes is a typo
+        raise BadInput(f"--minutes={minutes}: a talk of 1 to 600 minutes")
     order = running_order(minutes)
     table = Table(title=f"a {minutes:g}-minute running order")
     for col in ("#", "minutes", "run", "what it shows"):
@@ -535,16 +565,25 @@ def report_command(
     report_dir: Annotated[Path, typer.Option(help="The reports folder whose index.md is rebuilt.")] = Path("reports"),
 ) -> None:
     """Rebuild reports/index.md, or with --compare A B write a side-by-side comparison."""
+    from kchaos import summaries
     from kchaos.report.compare import compare as side_by_side
     from kchaos.report.writer import update_index
 
     if compare is None:
-        update_index(report_dir)
+        if not report_dir.is_dir():
+            raise BadInput(f"--report-dir {report_dir}: not a folder of reports")
+        with summaries.guard(f"--report-dir {report_dir}"):
+            update_index(report_dir)
         console.print(f"rebuilt {report_dir / 'index.md'}")
         return
     a, b = compare
+    for folder in (a, b):  # every summary and suite link checked before the report reads them
+        summaries.check_run_folder(folder)
     target = out or a.parent / f"compare-{a.name}-vs-{b.name}.md"
-    target.write_text(side_by_side(a, b))
+    if target.is_dir() or not target.parent.is_dir():
+        raise BadInput(f"--out {target}: give a file in an existing folder")
+    with summaries.guard(f"--compare {a} {b}"):
+        target.write_text(side_by_side(a, b))
     console.print(f"wrote {target}")
 
 

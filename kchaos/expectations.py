@@ -1,15 +1,19 @@
-"""Expectations: ``"lost == 0"`` judged against a variant's anomalies and measurements.
+"""Judging claims after a run: a variant's expectations (``"lost == 0"``) and the
+experiment's claims across variants (``"revoked@coop < revoked@eager"``).
 
-Parsed and checked when the experiment file loads (``experiment.EXPECTATION``: known
-names, and never one that could not fail); evaluated here after the run.
+Parsed and checked when the experiment file loads (``kchaos.claims``,
+``experiment.claim_problems``: known names, variants that can measure them, never one
+that could not fail); evaluated here, one evaluator for both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from kchaos import claims
 from kchaos.checker.anomalies import KINDS
-from kchaos.experiment import EXPECTATION
+from kchaos.experiment import Claim, number
 
 
 def lookup(name: str, anomalies: dict[str, int], measurements: dict[str, Any]) -> Any:
@@ -21,19 +25,44 @@ def lookup(name: str, anomalies: dict[str, int], measurements: dict[str, Any]) -
     return value
 
 
-def evaluate(text: str, anomalies: dict[str, int], measurements: dict[str, Any]) -> dict[str, Any]:
-    """``"lost == 0"`` against the measured numbers -> ``{"what", "held", "value"}``."""
-    m = EXPECTATION.match(text)
-    assert m is not None  # validated when the file was loaded
-    name, op, number = m.group(1), m.group(2), float(m.group(3))
-    value = lookup(name, anomalies, measurements)
-    ops = {
-        "==": float.__eq__,
-        "!=": float.__ne__,
-        "<=": float.__le__,
-        ">=": float.__ge__,
-        "<": float.__lt__,
-        ">": float.__gt__,
-    }
-    held = value is not None and ops[op](float(value), number)
-    return {"what": text, "held": bool(held), "value": value}
+def values_of(variants: dict[str, Any], own: str | None = None) -> Callable[[claims.Ref], Any]:
+    """A reference's value among variant results (``id`` -> an object with anomalies,
+    measurements and settings); None when the variant did not run or made no such measure."""
+
+    def value(ref: claims.Ref) -> Any:
+        ref = ref.bound(own)
+        v = variants.get(ref.variant or "")
+        if v is None:
+            return None
+        if ref.is_setting:
+            return number(v.settings.get(ref.scope, {}).get(ref.name))
+        return lookup(ref.name, v.anomalies, v.measurements)
+
+    return value
+
+
+def evaluate(text: str, variant: Any) -> dict[str, Any]:
+    """A variant's expectation against its own numbers -> ``{"what", "held", "value"}``
+    (``value``: the measured side, or every name's value when several are compared)."""
+    cond = claims.parse(text)
+    judged = claims.evaluate(cond, values_of({variant.id: variant}, variant.id))
+    quoted = judged["values"]
+    shown = next(iter(quoted.values())) if len(quoted) == 1 else quoted
+    return {"what": text, "held": judged["held"], "value": shown}
+
+
+def judge(claim: Claim, ran: dict[str, Any], nightly_only: set[str]) -> dict[str, Any]:
+    """One claim of the experiment against the variants that ran: ``held`` True/False,
+    or None with ``skipped`` when a variant it names did not run (nightly only, or left
+    out by ``--variant``)."""
+    cond = claims.parse(claim.holds)
+    named = sorted({r.bound(claim.variant).variant or "" for r in cond.refs()})
+    out: dict[str, Any] = {"say": claim.say, "holds": claim.holds, "variants": named}
+    missing = [n for n in named if n not in ran]
+    if missing:
+        why = "nightly only" if set(missing) <= nightly_only else "not run"
+        return {**out, "held": None, "skipped": f"{', '.join(missing)}: {why}", "text": claim.say, "values": {}}
+    value = values_of(ran, claim.variant)
+    judged = claims.evaluate(cond, value)
+    text = claims.render(claim.say, value, claim.variant) if claim.say else ""
+    return {**out, "held": judged["held"], "text": text, "values": judged["values"]}

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kchaos import steps
+from kchaos import claims, steps
 from kchaos.checker.anomalies import KINDS, NEEDS
 from kchaos.checker.measurements import MEASURES, measure
 from kchaos.cluster import targets
@@ -31,7 +31,6 @@ from kchaos.workload.pipeline import POINTS as PIPELINE_POINTS
 # in a checkout (or an editable install) they are the repository's experiments/.
 _PACKAGED = Path(__file__).resolve().parent / "experiments"
 EXPERIMENTS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "experiments"
-EXPECTATION = re.compile(r"^\s*([a-z_\-.0-9]+)\s*(==|!=|<=|>=|<|>)\s*(-?[0-9.]+)\s*$")
 
 
 class Strict(BaseModel):
@@ -39,25 +38,46 @@ class Strict(BaseModel):
 
 
 class ClusterNeeds(Strict):
-    brokers: int = 3
+    brokers: int = Field(3, ge=1, le=9)  # what ClusterSpec can start
     controllers: Literal["combined", "dedicated"] = "combined"
     broker_config: dict[str, str | int | bool] = Field(default_factory=dict)
     features: dict[str, int] = Field(default_factory=dict)
 
+    @field_validator("broker_config")
+    @classmethod
+    def no_listener_keys(cls, config: dict[str, str | int | bool]) -> dict[str, str | int | bool]:
+        from kchaos.filechecks import broker_config_problem  # listeners stay loopback-only
+
+        for key, value in config.items():
+            if problem := broker_config_problem(key, value):
+                raise ValueError(problem)
+        return config
+
+    @field_validator("features")
+    @classmethod
+    def feature_names(cls, features: dict[str, int]) -> dict[str, int]:
+        from kchaos.filechecks import feature_problem  # a name reaches the storage tool's argv
+
+        for name, level in features.items():
+            if problem := feature_problem(name, level):
+                raise ValueError(problem)
+        return features
+
 
 class Topic(Strict):
     name: str
-    partitions: int = 1
-    replication_factor: int = 3
+    partitions: int = Field(1, ge=1, le=10_000)
+    replication_factor: int = Field(3, ge=1, le=9)
     config: dict[str, str | int | bool] = Field(default_factory=dict)
 
 
 class Durations(Strict):
-    """Seconds per phase: steady (baseline) -> fault -> recovery (after heal)."""
+    """Seconds per phase: steady (baseline) -> fault -> recovery (after heal). Finite:
+    a NaN phase never ends; at most a day (a typo of 1e30 is not a run)."""
 
-    steady: float = 5
-    fault: float = 10
-    recovery: float = 5
+    steady: float = Field(5, ge=0, le=86_400, allow_inf_nan=False)
+    fault: float = Field(10, gt=0, le=86_400, allow_inf_nan=False)
+    recovery: float = Field(5, ge=0, le=86_400, allow_inf_nan=False)
 
 
 class ConsumerGroups(Strict):
@@ -206,8 +226,37 @@ VARIANT_WORKLOAD = frozenset(
 )
 
 
+def variant_id(name: str) -> str:
+    """The short id a variant gets when its file gives none: its name, lowercased, with
+    every run of other characters made one '-' (``acks=all, idempotent`` -> ``acks-all-idempotent``)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:24].rstrip("-") or "v"
+
+
+class Claim(Strict):
+    """A sentence of the answer and the condition the run checks (``kchaos.claims``).
+    ``variant`` is the variant that names without ``@`` belong to."""
+
+    say: str = ""
+    holds: str
+    variant: str | None = None
+
+    @field_validator("holds")
+    @classmethod
+    def parse_condition(cls, text: str) -> str:
+        claims.parse(text)
+        return text
+
+    @field_validator("say")
+    @classmethod
+    def parse_placeholders(cls, text: str) -> str:
+        claims.placeholders(text)
+        return text
+
+
 class Variant(Strict):
     name: str
+    # The short id claims use (``lost@acks1``): lowercase letters, digits and '-'.
+    id: str = ""
     nightly_only: bool = False  # left out of --quick runs to keep them short
     producer: dict[str, str | int | bool] = Field(default_factory=dict)
     consumer: dict[str, str | int | bool] = Field(default_factory=dict)
@@ -247,24 +296,35 @@ class Variant(Strict):
     @classmethod
     def parse_expectations(cls, items: list[str]) -> list[str]:
         for item in items:
-            m = EXPECTATION.match(item)
-            if not m:
-                raise ValueError(f"expectation {item!r}: write NAME OP NUMBER, e.g. 'lost == 0'")
-            name = m.group(1)
-            if name not in KINDS and measure(name) is None:
-                close = difflib.get_close_matches(name, [*KINDS, *MEASURES], n=3)
-                raise ValueError(
-                    f"expectation {item!r}: unknown name {name!r}"
-                    + (f" (did you mean {', '.join(close)}?)" if close else "")
-                )
+            claims.parse(item)
         return items
+
+    @model_validator(mode="after")
+    def short_id(self) -> Variant:
+        if not self.id:
+            self.id = variant_id(self.name)
+        if not claims.VARIANT_ID.match(self.id):
+            raise ValueError(f"id {self.id!r}: 1 to 24 lowercase letters, digits or '-', starting with a letter")
+        return self
 
 
 class Experiment(Strict):
     id: str
-    question: str
-    answer_hint: str = ""
-    cite: list[str] = Field(default_factory=list)  # measurements the answer paragraph quotes per variant
+    question: str  # the article's question, word for word (book headings, kchaos list)
+    number: str | None = None  # its number in the article (1.1 .. 6.5): kchaos list and the book sort by it
+    # The answer: sentences the run checks, in the order the report prints them.
+    claims: list[Claim] = Field(default_factory=list)
+    # How the mechanism works, where no run can measure it: no number, no contrast.
+    background: str = ""
+    cite: list[str] = Field(default_factory=list)  # measurements the report quotes per variant
+
+    @field_validator("number")
+    @classmethod
+    def article_number(cls, number: str | None) -> str | None:
+        if number is not None and not re.fullmatch(r"[1-9][0-9]?\.[1-9][0-9]?", number):
+            raise ValueError(f"number {number!r}: the article's numbering, CLUSTER.QUESTION (e.g. '2.5')")
+        return number
+
     compare: list[str] = Field(default_factory=list)  # measurements drawn as one bar chart across variants
     # One sentence per phase for workshop mode (--present); a phase left out is narrated
     # from the workload and the fault schedule.
@@ -307,6 +367,9 @@ class Experiment(Strict):
                 raise ValueError(f"workload.pattern: topic {topic!r} is not another of the topics {names}")
         if not self.variants:
             raise ValueError("at least one variant is needed")
+        ids = [v.id for v in self.variants]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"variant ids must differ: {ids} (give each variant an 'id:')")
         return self
 
 
@@ -339,24 +402,22 @@ def load(path: Path) -> Experiment:
 
 def check(path: Path) -> tuple[Experiment | None, list[str]]:
     """The experiment, or every mistake in the file, one line each (``file:line: field: what``)."""
+    from kchaos import yamlsafe  # size cap, UTF-8, duplicate keys, depth and alias bounds
+
     try:
-        text = path.read_text()
-    except OSError as err:
-        return None, [f"{path}: cannot read ({err.strerror})"]
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        return None, [f"{path}{where}: not valid YAML ({getattr(err, 'problem', err)})"]
+        node, data = yamlsafe.load(path, "experiment file")
+    except BadInput as err:
+        return None, [str(err)]
     if not isinstance(data, dict):
         return None, [f"{path}: an experiment is a mapping (id, question, topics, workload, variants)"]
     try:
         exp = Experiment.model_validate(data)
     except ValidationError as err:
         return None, [explain_error(path, node, e) for e in err.errors()]
-    return exp, [f"{path}:{_line_of(node, loc)}: {'.'.join(map(str, loc))}: {msg}" for loc, msg in problems(exp)]
+    from kchaos.filechecks import schema_path_problems  # before any schema file is opened
+
+    found = list(schema_path_problems(path, exp)) or list(problems(exp))
+    return exp, [f"{path}:{_line_of(node, loc)}: {'.'.join(map(str, loc))}: {msg}" for loc, msg in found]
 
 
 def explain_error(path: Path, node: yaml.Node | None, error: Any) -> str:
@@ -374,6 +435,9 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
     """What only the whole file can tell: targets that name an unknown topic, a ``$name``
     no earlier step defined, a workload part that does not exist, and expectations that
     could never fail. ``(location, message)`` of each."""
+    from kchaos import filechecks  # names, number ranges, references into the cluster and topics
+
+    yield from filechecks.problems(exp)
     shared = [v for v in exp.variants if v.faults is None]
     yield from _schedule_problems(exp, exp.faults, ("faults",), shared)
     for v, variant in enumerate(exp.variants):
@@ -384,18 +448,128 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
     yield from _pattern_problems(exp)
     yield from _schema_problems(exp)
     for v, variant in enumerate(exp.variants):
-        can = capabilities(exp, variant)
         for e, text in enumerate(variant.expect):
-            name = EXPECTATION.match(text).group(1)  # type: ignore[union-attr]
-            needs = NEEDS[name] if name in NEEDS else measure(name).needs  # type: ignore[union-attr]
-            if not needs <= can:
-                missing = ", ".join(sorted(needs - can))
-                yield (
-                    ("variants", v, "expect", e),
-                    (
-                        f"{text!r} could never fail: this variant's workload has no {missing} ({_HOW[sorted(needs - can)[0]]})"
-                    ),
-                )
+            for msg in claim_problems(exp, text, "", variant.id):
+                yield ("variants", v, "expect", e), msg
+    for c, claim in enumerate(exp.claims):
+        for msg in claim_problems(exp, claim.holds, claim.say, claim.variant):
+            yield ("claims", c), msg
+    texts = {("background",): exp.background, **{("narration", k): v for k, v in exp.narration.items()}}
+    for where, text in texts.items():
+        if found := NUMBER_OR_COMPARISON.search(text):
+            yield (
+                where,
+                f"states no number or contrast (found {found.group(0)!r}): what the run can contradict is a claim",
+            )
+
+
+#: What background and narration text may not hold: a number, or a word of contrast
+#: (a claim the run could contradict belongs in ``claims``, where it is checked).
+NUMBER_OR_COMPARISON = re.compile(
+    r"\d|\b(?:more|less|fewer|faster|slower|higher|lower|longer|shorter|larger|smaller|bigger|better|worse|"
+    r"cheaper|than|twice|half|most|least|never|always)\b",
+    re.IGNORECASE,
+)
+#: Units of measurements that depend on the machine's speed: an absolute bound on one
+#: fails on a busy runner, so it is compared with a setting or another variant.
+_MACHINE_UNITS = ("s", "ms")
+
+
+def settings(exp: Experiment, variant: Variant) -> dict[str, dict[str, Any]]:
+    """The settings the file states for a variant, by scope: what a claim may compare a
+    time with (``broker:broker.session.timeout.ms``)."""
+    topic = next(t for t in exp.topics if t.name == exp.workload.topic)
+    groups = _safe_group_spec(exp, variant)
+    workers = _safe(lambda: pipeline_spec(exp, variant)) or _safe(lambda: pattern_spec(exp, variant))
+    return {
+        "broker": {**exp.cluster.broker_config, **variant.broker_config},
+        "topic": {**topic.config, **variant.topic_config},
+        "producer": {**(workers.producer if workers is not None else {}), **variant.producer},
+        "consumer": {**(groups.config if groups else {}), **variant.consumer},
+        "group": groups.model_dump(exclude={"config"}) if groups else {},
+    }
+
+
+def number(value: Any) -> float | None:
+    """A setting as a number (``"3000"`` -> 3000.0; ``true`` -> 1.0), else None."""
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def claim_problems(exp: Experiment, holds: str, say: str, own: str | None) -> Iterator[str]:
+    """Why a claim (or an expectation: a claim without ``say``) cannot stand: a name that
+    is not a measurement, a variant that does not exist or cannot measure it, a setting
+    the file does not state, or a condition that could never fail."""
+    cond = claims.parse(holds)
+    by_id = {v.id: v for v in exp.variants}
+    refs = [*cond.refs(), *claims.placeholders(say)]
+    if own is not None and own not in by_id:
+        yield f"variant {own!r}: no variant has that id (ids: {', '.join(by_id)})"
+        return
+    for ref in dict.fromkeys(refs):
+        yield from (f"{ref.text()}: {msg}" for msg in _ref_problems(exp, ref.bound(own), by_id))
+    yield from _cannot_fail(exp, cond, own, by_id)
+
+
+def _ref_problems(exp: Experiment, ref: claims.Ref, by_id: dict[str, Variant]) -> Iterator[str]:
+    if ref.variant is None:
+        yield f"say which variant, {ref.text()}@ID (ids: {', '.join(by_id)})"
+        return
+    if ref.variant not in by_id:
+        close = difflib.get_close_matches(ref.variant, list(by_id), n=2)
+        yield f"no variant has the id {ref.variant!r}" + (
+            f" (did you mean {', '.join(close)}?)" if close else f" (ids: {', '.join(by_id)})"
+        )
+        return
+    variant = by_id[ref.variant]
+    if ref.is_setting:
+        stated = settings(exp, variant)[ref.scope or ""]
+        if ref.name not in stated or number(stated[ref.name]) is None:
+            yield f"the file states no number for {ref.scope} setting {ref.name!r} in this variant"
+        return
+    if ref.name not in KINDS and measure(ref.name) is None:
+        close = difflib.get_close_matches(ref.name, [*KINDS, *MEASURES], n=3)
+        yield f"unknown name {ref.name!r}" + (f" (did you mean {', '.join(close)}?)" if close else "")
+        return
+    needs = NEEDS[ref.name] if ref.name in KINDS else measure(ref.name).needs  # type: ignore[union-attr]
+    missing = sorted(needs - capabilities(exp, variant))
+    if missing:
+        yield (f"could never be measured: variant {variant.id!r} has no {', '.join(missing)} ({_HOW[missing[0]]})")
+
+
+def _cannot_fail(exp: Experiment, cond: claims.Condition, own: str | None, by_id: dict[str, Variant]) -> Iterator[str]:
+    """A condition that holds whatever the run measures: it compares no measurement, or
+    bounds a count or a time by what it can never go below, or names the same value twice.
+    And a bound on a time that only a quiet machine meets."""
+    measured = [r for r in cond.refs() if not r.is_setting]
+    if not measured:
+        yield f"{cond.text!r} could never fail: it compares no measurement, only numbers and settings"
+        return
+    if cond.left == cond.right or repr(cond.left) == repr(cond.right):
+        if cond.op in ("==", "<=", ">="):
+            yield f"{cond.text!r} could never fail: both sides are the same value"
+            return
+    for side, other, op in ((cond.left, cond.right, cond.op), (cond.right, cond.left, _MIRROR[cond.op])):
+        bound = claims.constant(other)
+        if not isinstance(side, claims.Ref) or bound is None:
+            continue
+        # Every measurement and anomaly count is zero or more.
+        if (op == ">=" and bound <= 0) or (op in (">", "!=") and bound < 0):
+            yield f"{cond.text!r} could never fail: {side.text()} is never below 0"
+            return
+        found = measure(side.name)
+        if bound != 0 and found is not None and found.unit in _MACHINE_UNITS:
+            yield (
+                f"{cond.text!r}: an absolute time holds only on a quiet machine; compare {side.text()} with a "
+                "setting (e.g. 2 * broker:broker.session.timeout.ms / 1000) or with another variant"
+            )
+
+
+_MIRROR = {"==": "==", "!=": "!=", "<=": ">=", ">=": "<=", "<": ">", ">": "<"}
 
 
 #: Consumer settings the KIP-848 protocol (group.protocol=consumer) moves to the broker:
@@ -717,10 +891,17 @@ def _java_member_problem(exp: Experiment, do: str, t: targets.Target) -> str | N
     return None
 
 
+def number_key(number: str | None) -> tuple[int, ...]:
+    """Sort key of an article number (``"2.10"`` after ``"2.9"``); unnumbered ones last."""
+    if not number:
+        return (10**6,)
+    return tuple(int(part) if part.isdigit() else 10**6 for part in number.split("."))
+
+
 def plan(exp: Experiment) -> str:
     """The resolved plan of an experiment, as ``kchaos validate`` prints it: phases,
-    fault steps in time order with every argument (defaults filled in), variants."""
-    lines = [f"{exp.id}: {exp.question}"]
+    fault steps in time order with every argument (defaults filled in), variants, claims."""
+    lines = [f"{exp.id}: {(exp.number + ' ') if exp.number else ''}{exp.question}"]
     for mode in ("quick", "nightly"):
         d = getattr(exp, mode)
         lines.append(
@@ -741,10 +922,15 @@ def plan(exp: Experiment) -> str:
         lines.append(f"  fault +{step.at:g} s: {act.name}{where}{named}" + (f" ({shown})" if shown else ""))
     for v in exp.variants:
         extra = " (nightly only)" if v.nightly_only else ""
-        lines.append(f"  variant {v.name!r}{extra}: {len(v.expect)} expectations: {'; '.join(v.expect)}")
+        lines.append(f"  variant {v.id} {v.name!r}{extra}: {len(v.expect)} expectations: {'; '.join(v.expect)}")
         if v.faults is not None:
             own = ", ".join(f"+{s.at:g} s {s.do} {s.target if s.target is not None else ''}".strip() for s in v.faults)
             lines.append(f"    its own faults: {own or 'none'}")
+    nightly = {v.id for v in exp.variants if v.nightly_only}
+    for i, c in enumerate(exp.claims, 1):
+        named = {r.bound(c.variant).variant for r in claims.parse(c.holds).refs()}
+        when = " (nightly only)" if named & nightly else ""
+        lines.append(f"  claim {i}{when}: {c.holds}" + (f" -- {c.say}" if c.say else ""))
     return "\n".join(lines)
 
 

@@ -46,6 +46,8 @@ class VariantResult:
     expectations: list[dict[str, Any]] = field(default_factory=list)
     faults: list[dict[str, Any]] = field(default_factory=list)
     phases: list[dict[str, Any]] = field(default_factory=list)
+    id: str = ""  # the variant's short id, as claims name it (lost@acks1)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # what the file states, by scope
 
     @property
     def passed(self) -> bool:
@@ -66,10 +68,18 @@ class RunResult:
     error: str | None = None
     started_utc: str = ""
     profile: dict[str, Any] | None = None  # what a profile set and what the experiment kept (kchaos.profile)
+    # The experiment's claims, judged across the variants that ran (expectations.judge).
+    claims: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
-        ok = not self.interrupted and self.error is None and self.variants and all(v.passed for v in self.variants)
+        ok = (
+            not self.interrupted
+            and self.error is None
+            and self.variants
+            and all(v.passed for v in self.variants)
+            and all(c["held"] is not False for c in self.claims)
+        )
         return "PASS" if ok else "FAIL"
 
 

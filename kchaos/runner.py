@@ -27,7 +27,7 @@ from kchaos.cluster.inspect import partitions
 from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
 from kchaos.events import Client, Meta, Phase
-from kchaos.expectations import evaluate
+from kchaos.expectations import evaluate, judge
 from kchaos.experiment import (
     Experiment,
     PatternSpec,
@@ -40,6 +40,7 @@ from kchaos.experiment import (
     schedule,
     schema_file,
     schema_spec,
+    settings,
     workload_of,
 )
 from kchaos.faults.nemesis import Nemesis
@@ -65,6 +66,9 @@ from kchaos.workload.producer import Keys, RecordingProducer
 STEP_ALLOWANCE_S = 3600.0
 #: Longest wait for a workload's consumer groups to form before the steady phase.
 GROUP_WAIT_S = 60
+#: How long a Java client's JVM may take to print its first line (a loaded 2-core runner
+#: has taken several seconds); past it the run goes on and the history says so.
+JAVA_READY_S = 60.0
 PRODUCER_DEFAULTS = {"acks": "all", "message.timeout.ms": 20000, "linger.ms": 5}
 
 
@@ -115,10 +119,24 @@ class Runner:
                     self.result.variants.append(self.run_variant(i, variant))
                 finally:
                     self._remove_broker_configs(variant)
+            ran = {v.id: v for v in self.result.variants}
+            nightly = {v.id for v in self.exp.variants if v.nightly_only}
+            self.result.claims = [judge(c, ran, nightly) for c in self.exp.claims]
         finally:
             if self._embedded is not None:
                 self._embedded.stop()
         return self.result
+
+    def _abort_cleanup_s(self, variant: Variant) -> float | None:
+        """How often the brokers abort timed-out transactions (seconds), when the
+        experiment sets it; the checker's stuck-lso deadline adds it (Kafka's default
+        otherwise)."""
+        key = "transaction.abort.timed.out.transaction.cleanup.interval.ms"
+        value = {**self.exp.cluster.broker_config, **variant.broker_config}.get(key)
+        try:
+            return float(value) / 1000 if value is not None else None
+        except (TypeError, ValueError):
+            return None
 
     def _remove_broker_configs(self, variant: Variant) -> None:
         """The next variant, and a reused cluster, get the brokers' own settings back: with
@@ -197,6 +215,7 @@ class Runner:
             Meta(
                 t=0.0,
                 txn_timeout_s=txn_timeout,
+                txn_abort_cleanup_s=self._abort_cleanup_s(variant),
                 experiment=self.exp.id,
                 variant=variant.name,
                 pattern=self._pattern_topology(index, pattern, names),
@@ -212,6 +231,8 @@ class Runner:
             },
             topic,
             hist_path,
+            id=variant.id,
+            settings=settings(self.exp, variant),
         )
         self._emit("variant_started", index, variant, d)
         total = d.steady + d.fault + d.recovery
@@ -275,9 +296,17 @@ class Runner:
                     c.start()
             self._wait_for_groups([c for c in consumers if c not in standby], history)
             self._gate("steady")
+            # A Java producer starts writing once its JVM is up: start those first, and the
+            # run's clock once they write, so a slow JVM start does not eat a variant's time.
+            java = [p for p in producers if isinstance(p, JavaProducer)]
+            for p in java:
+                p.start()
+            for p in java:
+                p.wait_ready(JAVA_READY_S)
             phase("steady")
             for p in producers:
-                p.start()
+                if p not in java:
+                    p.start()
             steps = schedule(self.exp, variant)
             self._timeline(
                 history, nemesis, producers, consumers, poller, groups if consumers else None, phase, total, steps
@@ -702,7 +731,7 @@ class Runner:
         res.measurements = measure.all_measurements(ix, res.topic, checked)
         res.timelines = measure.timelines(ix)
         res.faults, res.phases = nemesis.log, phases
-        res.expectations = [evaluate(e, res.anomalies, res.measurements) for e in variant.expect]
+        res.expectations = [evaluate(e, res) for e in variant.expect]
 
 
 def _txn_timeout(pconf: dict[str, Any], pipe: PipelineSpec | None) -> float | None:

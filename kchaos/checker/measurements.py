@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from kchaos.checker import patterns, performance
+from kchaos.checker import patterns, performance, replication, visibility
 from kchaos.checker.index import RC, Index
 from kchaos.checker.rebalances import METRICS, by_trigger, episodes
 from kchaos.checker.rebalances import steps as rebalance_steps
@@ -85,6 +85,17 @@ MEASURES: dict[str, Measure] = {
         _m("isr_final", "replicas", "ISR size at the end"),
         _m("under_replicated_s", "s", "seconds the watched partition was under-replicated"),
         _m("failed_not_enough_replicas", "sends", "sends refused with NOT_ENOUGH_REPLICAS"),
+        _m("isr_shrink_after_fault_s", "s", "the first fault to the first ISR shrink of the watched partition"),
+        _m("leader_elected_after_fault_s", "s", "the first fault to the first new leader of the watched partition"),
+        _m("leaders_outside_isr", "elections", "new leaders not in the last ISR seen before them (ELR, unclean)"),
+        _m("lost_acked_after_election", "sends", "lost writes acknowledged after a new leader was elected"),
+        _m("lost_acks_after_election_s", "s", "the new leader's election to the last ack of a lost write"),
+        _m("election_to_heal_s", "s", "the new leader's election to the heal of the faults"),
+        _m(
+            "kept_acks_election_to_heal",
+            "sends",
+            "acks of writes the final log kept, between the new leader's election and the heal",
+        ),
         _m("leader_epoch_changes", "changes", "distinct leader epochs in the drained records, minus one"),
         _m("undrained", "partitions", "partitions the committed drain could not finish"),
         _m("unknown_seen", "sends", "unknown sends that readers found"),
@@ -128,8 +139,27 @@ MEASURES: dict[str, Measure] = {
             "pipeline",
             better="higher",
         ),
-        _m("pipeline_latency_ms.p50", "ms", "median input send to its output committed (visible)", "pipeline"),
+        _m(
+            "pipeline_latency_ms.p50",
+            "ms",
+            "median input send to its output committed: commit_transaction() returned, or the output's ack",
+            "pipeline",
+        ),
         _m("pipeline_latency_ms.p99", "ms", "99th percentile input send to its output committed", "pipeline"),
+        _m(
+            "visible_latency_ms.p50",
+            "ms",
+            "median input send to its output's first delivery to a read_committed group (what a reader waits)",
+            "pipeline",
+            "group",
+        ),
+        _m(
+            "visible_latency_ms.p99",
+            "ms",
+            "99th percentile input send to its output's first delivery to a read_committed group",
+            "pipeline",
+            "group",
+        ),
         _m(
             "txn_abort_after_kill_s",
             "s",
@@ -506,6 +536,7 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     """Every measurement of ``summary.json`` (the names of ``MEASURES``) for one variant."""
     m = summary(ix)
     m.update(replication_measurements(ix, topic))
+    m.update(replication.replication_timings(ix, topic))
     m["undrained"] = len(checked["undrained"])
     m["unknown_seen"] = checked["info"]["unknown_sends_seen"]
     m["redelivered"] = checked["info"]["redelivered"]
@@ -513,6 +544,7 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     m["client_takeover_s"] = max(takeovers) if takeovers else None
     m.update(group_measurements(ix, checked["info"]["redelivered_by_cause"]))
     m.update(pipeline_measurements(ix))
+    m.update(visibility.visibility_measurements(ix))
     m.update(patterns.pattern_measurements(ix))
     m.update(patterns.schema_measurements(ix))
     m.update(step_measurements(ix))

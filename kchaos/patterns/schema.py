@@ -13,22 +13,25 @@ measured by running ``compatibility()`` against order-v1 (the same verdicts hold
 order-v2). BACKWARD: the new schema as reader of v1 data; FORWARD: v1 as reader of the new
 schema's data.
 
-==========================  ==================  ====================================
+==========================  ==================  =============================================
 new schema                  BACKWARD            FORWARD
-==========================  ==================  ====================================
+==========================  ==================  =============================================
 order-v2-add-default        compatible          compatible
 order-v3-remove-no-default  compatible          reader_field_missing_default_value
-order-v4-change-type        type_mismatch       type_mismatch
-==========================  ==================  ====================================
+order-v4-change-type        type_mismatch       reader_field_missing_default_value,type_mismatch
+==========================  ==================  =============================================
 
 Avro's messages, verbatim: v3 FORWARD "reader_field_missing_default_value at /fields/2:
 currency"; v4 BACKWARD "type_mismatch at /fields/1/type: reader type: string not compatible
-with writer type: int"; v4 FORWARD "type_mismatch at /fields/1/type: reader type: int not
-compatible with writer type: string".
+with writer type: int"; v4 FORWARD "reader_field_missing_default_value,type_mismatch at
+/fields/1/type,/fields/2: currency; reader type: int not compatible with writer type: string".
 
 So v2 is FULL-compatible, v3 passes BACKWARD but breaks FORWARD (a v1 consumer cannot
 resolve ``currency``, which v3 no longer writes and v1 gives no default), and v4 breaks both
-(Avro promotes int to long, float and double, never to string). The verdicts are asserted in
+(Avro promotes int to long, float and double, never to string). v4 is v3 with ``amount``
+changed from int to string and nothing else, so against v3 (the version a BACKWARD registry
+compares it with) the type change is its only difference and Avro's only reason, in both
+directions: "type_mismatch at /fields/1/type: ...". The verdicts are asserted in
 tests/unit/test_schema_registry.py.
 """
 
@@ -82,21 +85,32 @@ class DecodeFailed(Exception):
 
 def load_schema(path: Path) -> str:
     """The schema file's text, checked by Avro's own parser so a typo fails before anything starts."""
+    from kchaos import yamlsafe  # a regular file, size-capped, UTF-8: not a FIFO or /dev/zero
+
+    if not Path(path).exists():
+        raise BadInput(f"schema file {path}: not found")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"schema file {path}: not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(_one_line(f"schema file {path}: cannot read ({exc})")) from None
+        text = yamlsafe.read_text(Path(path), "schema file")
+    except BadInput as exc:
+        raise BadInput(f"schema file {exc}") from None
     try:
         json.loads(text)
-    except ValueError as exc:
-        raise BadInput(_one_line(f"schema file {path}: not JSON ({exc})")) from None
+    except (ValueError, RecursionError) as exc:
+        raise BadInput(_one_line(f"schema file {path}: not JSON ({_no_content(exc)})")) from None
     try:
         avro.schema.parse(text)
-    except _PARSE_ERRORS as exc:
-        raise BadInput(_one_line(f"schema file {path}: not an Avro schema ({exc})")) from None
+    except (*_PARSE_ERRORS, RecursionError) as exc:
+        raise BadInput(_one_line(f"schema file {path}: not an Avro schema ({_no_content(exc)})")) from None
     return text
+
+
+def _no_content(exc: BaseException) -> str:
+    """An error's message without the file content some parsers quote (a schema path that
+    named another JSON file must not print it): cut at the first quoted structure."""
+    text = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
+    for mark in ("{", "["):
+        text = text.split(mark, 1)[0]
+    return text.strip()[:160] or type(exc).__name__
 
 
 def connect(url: str, timeout: float = 3.0) -> SchemaRegistryClient:

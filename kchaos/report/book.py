@@ -17,47 +17,30 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+#: The article's six clusters (docs/questions.md).
 CLUSTERS = {
-    "1": "How Kafka works inside",
-    "2": "Replication and broker failure",
-    "3": "Consumer groups",
+    "1": "Core internals",
+    "2": "Replication and fault tolerance",
+    "3": "Consumer mechanics",
     "4": "Delivery semantics",
     "5": "Scaling and performance",
-    "6": "Designing applications under faults",
+    "6": "Real-world system design",
 }
-#: (number, question, experiment id): one experiment per question.
-CATALOG = (
-    ("1.1", "Why is Kafka so fast?", "why-fast"),
-    ("1.2", "What happens when a producer sends a record?", "producer-send-path"),
-    ("1.3", "How is the data stored on disk?", "log-on-disk"),
-    ("1.4", "Why do consumers pull instead of brokers pushing?", "pull-vs-push"),
-    ("1.5", "What is the ISR?", "isr"),
-    ("2.1", "What happens when a broker fails?", "broker-failure"),
-    ("2.2", "How do leader election and failover work?", "leader-failover"),
-    ("2.3", "What if leader and follower are out of sync?", "unclean-election"),
-    ("2.4", "What do acks and min.insync.replicas guarantee?", "durability"),
-    ("2.5", "What does a network partition do?", "network-partition"),
-    ("3.1", "How does rebalancing work?", "rebalance-protocol"),
-    ("3.2", "What triggers a rebalance, and what does each cost?", "rebalance-triggers"),
-    ("3.3", "What does a rebalance look like step by step?", "rebalance-steps"),
-    ("3.4", "How do offset commits work?", "offset-commit"),
-    ("3.5", "Why do consumers process records again?", "reprocessing"),
-    ("4.1", "At-most-once, at-least-once, exactly-once: what do they mean in practice?", "delivery-semantics"),
-    ("4.2", "Is Kafka really exactly-once?", "exactly-once-scope"),
-    ("4.3", "What does the idempotent producer prevent?", "idempotent-producer"),
-    ("4.4", "What do transactions guarantee?", "transactions"),
-    ("4.5", "What does exactly-once cost?", "eos-tradeoffs"),
-    ("5.1", "How many partitions?", "partition-count"),
-    ("5.2", "What breaks when partitions are added later?", "partition-increase"),
-    ("5.3", "How much throughput can a cluster take?", "high-throughput"),
-    ("5.4", "Where does consumer lag come from?", "consumer-lag"),
-    ("5.5", "Which settings matter for throughput and for latency?", "tuning"),
-    ("6.1", "How should retries be built?", "retry-architecture"),
-    ("6.2", "Ordering or scaling: where does per-key order break?", "ordering-vs-scaling"),
-    ("6.3", "How do dead-letter topics work under faults?", "dead-letter-topic"),
-    ("6.4", "What happens when a schema evolves?", "schema-evolution"),
-    ("6.5", "When should you not use Kafka?", "when-not-kafka"),
-)
+
+
+def questions() -> tuple[tuple[str, str, str], ...]:
+    """(number, the article's question, experiment id) of every numbered experiment file,
+    in the article's order: the files are the one source of the wording."""
+    from kchaos import experiment
+
+    rows = []
+    for path in experiment.catalog().values():
+        exp = experiment.load(path)
+        if exp.number:
+            rows.append((exp.number, exp.question, exp.id))
+    return tuple(sorted(rows, key=lambda r: experiment.number_key(r[0])))
+
+
 HISTORY_LINK = re.compile(r"\[`(history\.[^`]+)`\]\(history\.[^)]+\)")
 
 
@@ -100,10 +83,34 @@ def _copy_run(source: Path, target: Path) -> None:
 
 
 def _headline(summary: dict[str, Any]) -> list[str]:
+    """The first checks of each variant with their numbers."""
     return [
         f"- {v['name']}: " + ", ".join(f"{e['what']} (measured {e.get('value')})" for e in v["expectations"][:3])
         for v in summary.get("variants", [])
     ]
+
+
+def reproducibility(results: Path | None, exp: str) -> str:
+    """How often this experiment's checks held in repeated quick runs, from the counts
+    ``bench/repeat.py --save`` committed; absent data is said, not invented."""
+    files = sorted(results.glob(f"{exp}.*.json")) if results is not None and results.is_dir() else []
+    said = []
+    for f in files:
+        try:
+            data = json.loads(f.read_text())
+            checks = data["checks"]
+            runs = int(data["runs"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        worst = min((c["held"] for c in checks), default=runs)
+        said.append(
+            f"every check held in {worst} of {runs} quick runs or more, {data.get('load', '?')}"
+            f" ({data.get('passed', '?')} of {runs} runs passed whole); Kafka {data.get('kafka_version', '?')}; "
+            f"{data.get('backend', '?')}"
+        )
+    if not said:
+        return "Reproducibility: not measured yet (no repeated runs of this experiment are committed)."
+    return "Reproducibility: " + "; ".join(said) + "."
 
 
 def _plot(folder: Path) -> str | None:
@@ -114,19 +121,20 @@ def _plot(folder: Path) -> str | None:
     return svgs[0] if svgs else None
 
 
-def write_book(reports: Path, out: Path | None = None) -> Path:
+def write_book(reports: Path, out: Path | None = None, results: Path | None = None) -> Path:
     """Gather the newest run of every experiment into ``out`` (default reports/book);
-    returns the book's README.md."""
+    ``results`` holds ``bench/repeat.py``'s saved counts. Returns the book's README.md."""
     reports = Path(reports)
     out = Path(out) if out is not None else reports / "book"
     runs = newest_runs(reports)
+    catalog = questions()
     out.mkdir(parents=True, exist_ok=True)
-    answered = sum(1 for _, _, exp in CATALOG if exp in runs)
+    answered = sum(1 for _, _, exp in catalog if exp in runs)
     dates = sorted(json.loads((f / "summary.json").read_text()).get("started_utc", "") for f in runs.values())
     md = [
         "# The book of thirty answers",
         "",
-        f"Kafka's architecture questions, answered by real runs: {answered} of {len(CATALOG)} answered so far, "
+        f"Kafka's architecture questions, answered by real runs: {answered} of {len(catalog)} answered so far, "
         f"each from the newest quick run of its experiment (runs from {dates[0] if dates else '–'} to "
         f"{dates[-1] if dates else '–'}). Generated by `kchaos book` from the reports of `kchaos suite --quick`; "
         "every answer links to its full report (histories are not kept here: `kchaos run ID` makes one).",
@@ -134,12 +142,12 @@ def write_book(reports: Path, out: Path | None = None) -> Path:
     ]
     for cluster, title in CLUSTERS.items():
         md += [f"## {cluster}. {title}", ""]
-        for number, question, exp in CATALOG:
+        for number, question, exp in catalog:
             if number.split(".")[0] != cluster:
                 continue
             md += [f"### {number} {question}", ""]
             if exp not in runs:
-                md += [f"_Not answered yet: the experiment `{exp}` is not built._", ""]
+                md += [f"_Not answered yet: no whole quick run of `{exp}` was found._", ""]
                 continue
             _copy_run(runs[exp], out / exp)
             summary = json.loads((out / exp / "summary.json").read_text())
@@ -147,6 +155,8 @@ def write_book(reports: Path, out: Path | None = None) -> Path:
             md += [
                 f"Verdict **{summary['verdict']}** · Kafka {summary['kafka_version']} · {summary['backend']} backend · "
                 f"{summary['started_utc']} · [full report]({exp}/report.md)",
+                "",
+                reproducibility(results, exp),
                 "",
                 *_headline(summary),
                 "",

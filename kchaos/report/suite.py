@@ -43,6 +43,7 @@ def entry_json(e: SuiteEntry, suite_dir: Path) -> dict[str, Any]:
         "why_not_run": e.why_not_run or (run.error if run else None),
         "headline": headline(run),
         "variants": {v.name: "PASS" if v.passed else "FAIL" for v in run.variants} if run else {},
+        "claims": run.claims if run else [],
     }
 
 
@@ -128,6 +129,17 @@ def _cases(e: SuiteEntry) -> list[tuple[dict[str, Any], list[str], str]]:
     for v in run.experiment.variants:
         if v.name not in ran and v.nightly_only and run.mode == "quick":
             out.append(({"name": v.name, "seconds": 0.0}, ["nightly only"], "skipped"))
+    for i, c in enumerate(run.claims, 1):
+        case = {"name": f"claim {i}: {c['holds']}", "seconds": 0.0}
+        if c["held"] is None:
+            out.append((case, [c.get("skipped") or "not judged"], "skipped"))
+        elif c["held"]:
+            out.append((case, [], "passed"))
+        else:
+            measured = ", ".join(f"{k} = {v}" for k, v in c.get("values", {}).items())
+            out.append(
+                (case, [f"claim did not hold: {c['holds']} (measured {measured})", c.get("text") or ""], "failure")
+            )
     return out
 
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kchaos import claims
 from kchaos.checker.anomalies import KINDS
 from kchaos.checker.measurements import measure
 from kchaos.checker.performance import short_group
@@ -32,9 +33,11 @@ def summary(run: RunResult) -> dict[str, Any]:
         "started_utc": run.started_utc,
         "command": run.command,
         "profile": run.profile,
+        "claims": run.claims,
         "variants": [
             {
                 "name": v.name,
+                "id": v.id,
                 "config": v.config,
                 "topic": v.topic,
                 "history": v.history.name,
@@ -60,26 +63,52 @@ def _fmt(value: Any) -> str:
 
 
 def answer(run: RunResult) -> str:
-    """Two or three sentences from the measured numbers: what each variant did."""
-    parts = []
-    for v in run.variants:
-        m, a = v.measurements, v.anomalies
-        found = [f"{a[k]} {k}" for k in KINDS if a.get(k)]
-        outcome = ", ".join(found) if found else "no anomaly of any kind"
+    """The answer is the experiment's claims as this run judged them: the sentences that
+    held, with their numbers, in order; then each that did not hold, as what was
+    expected against what was measured; then the checker's diagnoses; then background,
+    marked as such. Without claims, one measured sentence per variant."""
+    held = [c for c in run.claims if c["held"] is True]
+    failed = [c for c in run.claims if c["held"] is False]
+    skipped = [c for c in run.claims if c["held"] is None]
+    parts = [f"- {c['text'] or _condition(c)} <sub>({_condition(c)})</sub>" for c in held]
+    parts += [
+        f"- ❌ **Did not hold in this run.** Expected: {c['text'] or c['holds']} (`{c['holds']}`); "
+        f"measured {_values(c)}."
+        for c in failed
+    ]
+    if skipped:
         parts.append(
-            f"With **{v.name}**, {m.get('sends_ok', 0)} writes were acknowledged and the checker found "
-            f"{outcome}; writes stalled for {_fmt(m.get('unavailability_s'))} s after the fault "
-            f"(longest gap without an ack: {_fmt(m.get('longest_ack_gap_s'))} s)."
+            "- Not judged in this run: " + "; ".join(f"`{c['holds']}` ({c['skipped']})" for c in skipped) + "."
         )
-        # One cause, one sentence: the diagnosis behind the per-kind counts.
-        parts += [f["text"] for f in v.findings[:3]]
-        # A measurement this variant's workload does not make (None) is left out, not shown as n/a.
-        cited = [f"{k} = {_fmt(value)}" for k in run.experiment.cite if (value := lookup(k, a, m)) is not None]
-        if cited:
-            parts.append(f"Measured with **{v.name}**: " + "; ".join(cited) + ".")
-    if run.experiment.answer_hint:
-        parts.append(run.experiment.answer_hint.strip())
-    return " ".join(parts)
+    if not run.claims:
+        parts += [f"- {_variant_sentence(v)}" for v in run.variants]
+    diagnoses = [f"{v.name}: {f['text']}" for v in run.variants for f in v.findings[:3]]
+    if diagnoses:
+        parts += ["", "The checker's diagnosis: " + " ".join(diagnoses)]
+    if run.experiment.background.strip():
+        parts += [
+            "",
+            f"_Background (how the mechanism works; not measured by this run):_ {run.experiment.background.strip()}",
+        ]
+    return "\n".join(parts)
+
+
+def _condition(c: dict[str, Any]) -> str:
+    return f"`{c['holds']}`: {_values(c)}"
+
+
+def _values(c: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {claims.fmt(v)}" for k, v in c.get("values", {}).items()) or "nothing"
+
+
+def _variant_sentence(v: VariantResult) -> str:
+    m, a = v.measurements, v.anomalies
+    found = [f"{a[k]} {k}" for k in KINDS if a.get(k)]
+    return (
+        f"With **{v.name}**, {m.get('sends_ok', 0)} writes were acknowledged and the checker found "
+        f"{', '.join(found) if found else 'no anomaly of any kind'}; writes stalled for "
+        f"{_fmt(m.get('unavailability_s'))} s after the fault."
+    )
 
 
 def _variant_table(run: RunResult) -> list[str]:
@@ -105,7 +134,11 @@ def _variant_table(run: RunResult) -> list[str]:
         "failed_not_enough_replicas",
         "undrained",
     ]
-    asked = [e["what"].split()[0] for v in run.variants for e in v.expectations]
+    conditions = [e["what"] for v in run.variants for e in v.expectations] + [c.holds for c in run.experiment.claims]
+    asked = [
+        *run.experiment.cite,
+        *(r.name for text in conditions for r in claims.parse(text).refs() if not r.is_setting),
+    ]
     keys += [k for k in dict.fromkeys(asked) if k not in keys and k not in KINDS and measure(k) is not None]
     for k in keys:
         rows.append(f"| {k} | " + " | ".join(_fmt(lookup(k, v.anomalies, v.measurements)) for v in run.variants) + " |")
@@ -306,7 +339,7 @@ def write_report(run: RunResult) -> Path:
     (d / "summary.json").write_text(json.dumps(s, indent=1, default=str))
     exp = run.experiment
     md = [
-        f"# {exp.question}",
+        f"# {(exp.number + ' ') if exp.number else ''}{exp.question}",
         "",
         f"`{exp.id}` · verdict **{run.verdict}**"
         + (" (interrupted)" if run.interrupted else "")

@@ -56,6 +56,9 @@ class _JavaRole(threading.Thread):
         self.proc: subprocess.Popen | None = None
         self._halt = threading.Event()
         self._restart = threading.Event()
+        # Set by the JVM's first line (``startup_complete``): the run counts a Java role's
+        # time from here, not from a JVM start that a busy machine may take seconds over.
+        self.ready = threading.Event()
 
     # --- the child ---------------------------------------------------------------------
     def args(self) -> list[str]:
@@ -123,12 +126,23 @@ class _JavaRole(threading.Thread):
             event = json.loads(line)
         except ValueError:
             return
+        self.ready.set()
         # The tool stamps each line in wall-clock ms; the history's clock is monotonic.
         lag = max(0.0, time.time() - event.get("timestamp", time.time() * 1000) / 1000)
         self.handle(event, round(self.history.now() - lag, 6))
 
     def exited(self) -> None:
         """The JVM ended (stopped, or killed)."""
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait for the JVM's first line; False (and a ``client`` event) when it did not
+        come, or the JVM ended first."""
+        deadline = time.monotonic() + timeout
+        while not self.ready.wait(0.2):
+            if time.monotonic() > deadline or (self.proc is not None and self.proc.poll() is not None):
+                self.history.write(Client(self.role_name, "not-ready", self.history.now(), detail=f"{timeout:g} s"))
+                return False
+        return True
 
     # --- control -----------------------------------------------------------------------
     def stop(self) -> None:
@@ -304,6 +318,8 @@ class JavaConsumer(_JavaRole):
         self.delivered = 0
         self.assigned = False
         self._config_file = write_properties(self.config_path(), config)
+        if _auto_commit(config):  # it prints no commits: the checker must not judge by them
+            history.write(Client(name, "commits-unseen", history.now(), detail="enable.auto.commit"))
 
     #: VerifiableConsumer does not say where it is in a batch; ``mid_batch`` cannot wait for it.
     in_hand = 0
@@ -314,7 +330,7 @@ class JavaConsumer(_JavaRole):
     def args(self) -> list[str]:
         out = ["--topic", self.topic, "--group-id", self.group, "--bootstrap-server", self.bootstrap, "--verbose"]
         out += ["--reset-policy", "earliest", "--command-config", self._config_file]
-        if str(self.config.get("enable.auto.commit", "false")).lower() == "true":
+        if _auto_commit(self.config):
             out.append("--enable-autocommit")
         return out
 
@@ -345,3 +361,7 @@ class JavaConsumer(_JavaRole):
             status = "ok" if event.get("success") else str(event.get("error") or "fail")
             for o in event.get("offsets", []):
                 self.history.write(Commit(self.reader, self.group, o["topic"], o["partition"], o["offset"], status, t))
+
+
+def _auto_commit(config: dict[str, Any]) -> bool:
+    return str(config.get("enable.auto.commit", "false")).lower() == "true"

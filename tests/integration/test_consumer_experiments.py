@@ -27,7 +27,7 @@ def events(run_dir: Path, v: dict) -> list[dict]:
 
 
 def cited(run_dir: Path, names: list[str]) -> None:
-    """The answer paragraph quotes this run's numbers."""
+    """The answer paragraph quotes this run's numbers (a claim's values, ``name@variant = N``)."""
     answer = (run_dir / "report.md").read_text().split("## Answer", 1)[1].split("##", 1)[0]
     for name in names:
         assert re.search(re.escape(name) + r" = [0-9.]+", answer), (name, answer)
@@ -44,7 +44,7 @@ def test_rebalance_protocols_eager_revokes_everything_incremental_ones_only_what
         assert m["pause_max_s"] is not None and m["duration_s"] is not None and m["detect_s"] is not None
     for v in s["variants"]:
         assert v["measurements"]["rebalance"]["leave"]["others"] >= 1, "the others noticed the graceful leave"
-    cited(run_dir, ["rebalance.join.revoked", "rebalance.join.pause_max_s"])
+    cited(run_dir, ["rebalance.join.revoked@eager", "rebalance.join.revoked@coop"])
 
 
 def test_rebalance_triggers_each_noticed_when_its_mechanism_says(healthy, tmp_path):
@@ -102,7 +102,7 @@ def test_offset_commit_auto_store_at_poll_loses_store_after_processing_redeliver
     back = next(e for e in evs if e["op"] == "fault" and e["name"] == "kill" and e["phase"] == "end")
     assert any(e["op"] == "commit" and e["status"] == "ok" and e["t"] < kill["t"] for e in evs)
     assert any(e["op"] == "commit" and e["status"] == "ok" and e["t"] > back["t"] for e in evs)
-    cited(run_dir, ["rebalance.crash.redelivered", "committed_not_next"])
+    cited(run_dir, ["rebalance.crash.redelivered@store", "committed_not_next@store"])
 
 
 def test_reprocessing_per_cause_and_the_commit_that_removes_it(healthy, tmp_path):
@@ -113,4 +113,4 @@ def test_reprocessing_per_cause_and_the_commit_that_removes_it(healthy, tmp_path
     assert plain["join"]["redelivered"] >= 1 and on_revoke["join"]["redelivered"] == 0
     assert plain["crash"]["redelivered"] >= 1 and plain["slow"]["redelivered"] >= 1
     assert variant(s, "commit before processing")["anomalies"]["skipped"] >= 1
-    cited(run_dir, ["rebalance.join.redelivered"])
+    cited(run_dir, ["rebalance.join.redelivered@plain"])

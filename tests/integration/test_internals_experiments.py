@@ -69,12 +69,18 @@ def test_partition_increase_breaks_key_order_and_latest_skips(healthy, tmp_path)
     assert s["verdict"] == "PASS", s
     early = variant(s, "producer refreshes metadata every 500 ms, new partitions read from the earliest")
     late = variant(s, "producer refreshes metadata every 500 ms, new partitions read from the latest")
+    refresh_s = 0.5  # the producer's topic.metadata.refresh.interval.ms in both variants
     for v in (early, late):
         assert v["anomalies"]["key-order-broken"] > 0
-        assert 0 < v["measurements"]["new_partition_first_ack_s"] < 2
+        # 12 of the keys k0..k19 have CRC32 % 6 in {3, 4, 5}: those, and only those, move.
+        assert v["measurements"]["keys_split"] == 12
+        # A bound from the refresh interval, not an absolute time: a busy machine took 9 s.
+        assert 0 < v["measurements"]["new_partition_first_ack_s"] < 40 * refresh_s
         zero(v, ["lost", "duplicate", "phantom", "failed-visible"])
     assert early["measurements"]["new_partition_unread"] == 0 and early["anomalies"]["skipped"] == 0
-    assert late["measurements"]["new_partition_unread"] > 0 and late["anomalies"]["skipped"] > 0
+    # Records written to the added partitions before the group got them: what latest skips.
+    # (The skipped anomaly is not asserted: a group that starts late skips on old partitions too.)
+    assert late["measurements"]["new_partition_unread"] > 0
 
 
 def test_high_throughput_recording_producer_beside_perf_test(healthy, tmp_path):

@@ -51,9 +51,9 @@ def test_good_file_loads_with_defaults(tmp_path):
         (("  - name: a\n", "  - name: a\n    colour: red\n"), "mine.yaml:9: variants.0.colour: unknown field 'colour'"),
         (
             ("expect: [lost == 0]", "expect: [lots == 0]"),
-            "mine.yaml:10: variants.0.expect: expectation 'lots == 0': unknown name 'lots' (did you mean lost",
+            "mine.yaml:10: variants.0.expect.0: lots: unknown name 'lots' (did you mean lost",
         ),
-        (("expect: [lost == 0]", "expect: [lost is zero]"), "write NAME OP NUMBER"),
+        (("expect: [lost == 0]", "expect: [lost is zero]"), "write one comparison"),
         (("  topic: t\n", "  topic: nope\n"), "workload.topic 'nope' is not among topics ['t']"),
         (('question: "Does it hold?"\n', ""), "mine.yaml:1: question: required field is missing"),
         (("topics:\n", "topics: [\n"), "not valid YAML"),

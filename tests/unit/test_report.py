@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import xml.dom.minidom
 from pathlib import Path
+from types import SimpleNamespace
 
 from kchaos.checker import build, check_index
 from kchaos.checker import measurements as measure
@@ -53,7 +54,7 @@ def variant(name: str, tmp: Path) -> VariantResult:
         timelines=measure.timelines(ix),
     )
     v.faults = [{"name": f.name, "target": f.target, "phase": f.phase, "t": f.t} for f in ix.faults]
-    v.expectations = [evaluate(e, v.anomalies, m) for e in ("lost == 0",)]
+    v.expectations = [evaluate(e, v) for e in ("lost == 0",)]
     return v
 
 
@@ -67,11 +68,19 @@ def test_measurements_from_a_history():
     assert r["leader_changes"] == 1 and r["isr_min"] == 2 and r["isr_shrinks"] == 1 and r["isr_final"] == 2
 
 
+def _measured(anomalies: dict, measurements: dict, settings: dict | None = None) -> SimpleNamespace:
+    return SimpleNamespace(id="v", anomalies=anomalies, measurements=measurements, settings=settings or {})
+
+
 def test_expectations_hold_or_not():
-    assert evaluate("lost == 0", {"lost": 0}, {})["held"] is True
-    assert evaluate("lost == 0", {"lost": 3}, {})["held"] is False
-    assert evaluate("produce_latency_ms.p99 <= 50", {}, {"produce_latency_ms": {"p99": 49.0}})["held"] is True
-    assert evaluate("unavailability_s > 0", {}, {"unavailability_s": None})["held"] is False
+    assert evaluate("lost == 0", _measured({"lost": 0}, {}))["held"] is True
+    assert evaluate("lost == 0", _measured({"lost": 3}, {}))["held"] is False
+    p99 = {"produce_latency_ms": {"p99": 49.0}}
+    assert evaluate("produce_latency_ms.p99 <= 50", _measured({}, p99))["held"] is True
+    assert evaluate("unavailability_s > 0", _measured({}, {"unavailability_s": None}))["held"] is False
+    within = _measured({}, {"unavailability_s": 7.5}, {"broker": {"broker.session.timeout.ms": 6000}})
+    assert evaluate("unavailability_s <= 2 * broker:broker.session.timeout.ms / 1000", within)["held"] is True
+    assert evaluate("unavailability_s <= broker:broker.session.timeout.ms / 1000", within)["held"] is False
 
 
 def test_report_files(tmp_path):
