@@ -179,22 +179,12 @@ def placeholders(say: str) -> list[Ref]:
     return [parse_ref(p.strip()) for p in _PLACEHOLDER.findall(say)]
 
 
+Values = Callable[[Ref], Any]
+
+
 def constant(e: Expr) -> float | None:
     """The value of an expression without names, else None."""
-    if isinstance(e, float | int):
-        return float(e)
-    if isinstance(e, tuple):
-        a, b = constant(e[1]), constant(e[2])
-        if a is None or b is None:
-            return None
-        try:
-            return _ARITH[e[0]](a, b)
-        except ZeroDivisionError:
-            return None
-    return None
-
-
-Values = Callable[[Ref], Any]
+    return value(e, lambda _ref: None)
 
 
 def value(e: Expr, values: Values) -> float | None:
