@@ -9,6 +9,7 @@ at run time) and the expectations per variant. See ``experiments/*.yaml``.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -451,6 +452,12 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
         for e, text in enumerate(variant.expect):
             for msg in claim_problems(exp, text, "", variant.id):
                 yield ("variants", v, "expect", e), msg
+            others = sorted({r.variant for r in claims.parse(text).refs() if r.variant not in (None, variant.id)})
+            if others:
+                yield (
+                    ("variants", v, "expect", e),
+                    (f"an expectation is judged on its own variant; compare with {', '.join(others)} in claims:"),
+                )
     for c, claim in enumerate(exp.claims):
         for msg in claim_problems(exp, claim.holds, claim.say, claim.variant):
             yield ("claims", c), msg
@@ -495,9 +502,10 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool):
         return float(value)
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        out = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return out if math.isfinite(out) else None
 
 
 def claim_problems(exp: Experiment, holds: str, say: str, own: str | None) -> Iterator[str]:
@@ -549,7 +557,7 @@ def _cannot_fail(exp: Experiment, cond: claims.Condition, own: str | None, by_id
     if not measured:
         yield f"{cond.text!r} could never fail: it compares no measurement, only numbers and settings"
         return
-    if cond.left == cond.right or repr(cond.left) == repr(cond.right):
+    if cond.left == cond.right:
         if cond.op in ("==", "<=", ">="):
             yield f"{cond.text!r} could never fail: both sides are the same value"
             return

@@ -63,7 +63,6 @@ BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
     ("Variant", "txn_size"): (1, 100_000),
     ("Variant", "partitions"): (1, 10_000),
 }
-_ABOVE_ZERO: set[tuple[str, str]] = set()  # rate 0 is "as fast as it goes"
 
 
 def topic_name_problem(name: str) -> str | None:
@@ -149,10 +148,8 @@ def _check_named(owner: str, name: str, value: Any, where: tuple[Any, ...]) -> I
         if bounds is None:
             continue
         low, high = bounds
-        above = (owner, name) in _ABOVE_ZERO
-        if item < low or item > high or (above and item <= low):
-            side = f"above {low:g}" if above else f"from {low:g}"
-            yield where, f"{name}: {item:g} is out of range ({side} to {high:g})"
+        if item < low or item > high:
+            yield where, f"{name}: {item:g} is out of range (from {low:g} to {high:g})"
             return
 
 

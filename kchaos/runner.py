@@ -35,6 +35,7 @@ from kchaos.experiment import (
     SchemaSpec,
     Variant,
     group_spec,
+    number,
     pattern_spec,
     pipeline_spec,
     schedule,
@@ -131,12 +132,10 @@ class Runner:
         """How often the brokers abort timed-out transactions (seconds), when the
         experiment sets it; the checker's stuck-lso deadline adds it (Kafka's default
         otherwise)."""
-        key = "transaction.abort.timed.out.transaction.cleanup.interval.ms"
-        value = {**self.exp.cluster.broker_config, **variant.broker_config}.get(key)
-        try:
-            return float(value) / 1000 if value is not None else None
-        except (TypeError, ValueError):
-            return None
+        ms = number(
+            settings(self.exp, variant)["broker"].get("transaction.abort.timed.out.transaction.cleanup.interval.ms")
+        )
+        return ms / 1000 if ms is not None else None
 
     def _remove_broker_configs(self, variant: Variant) -> None:
         """The next variant, and a reused cluster, get the brokers' own settings back: with
@@ -301,8 +300,9 @@ class Runner:
             java = [p for p in producers if isinstance(p, JavaProducer)]
             for p in java:
                 p.start()
+            ready_by = time.monotonic() + JAVA_READY_S
             for p in java:
-                p.wait_ready(JAVA_READY_S)
+                p.wait_ready(max(0.0, ready_by - time.monotonic()))
             phase("steady")
             for p in producers:
                 if p not in java:

@@ -60,6 +60,10 @@ def check_run_folder(folder: Path, what: str = "--compare") -> None:
         report = e.get("report")
         if not report:
             continue
+        if Path(str(report)).is_absolute() or not Path(str(report)).name:
+            raise BadInput(
+                f"{folder / 'summary.json'}: report {printable(repr(report))} is not a path in the suite folder"
+            )
         target = (folder / str(report)).with_name("summary.json")
         if not target.resolve().is_relative_to(folder.resolve()):
             raise BadInput(f"{folder / 'summary.json'}: report {printable(repr(report))} lies outside the suite folder")

@@ -35,6 +35,7 @@ class UniqueKeyLoader(_Base):  # type: ignore[misc,valid-type]
     """The safe loader (libyaml's parser when present) refusing duplicate mapping keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)  # merge keys (<<: *anchor) first, as the base loader does
         seen: dict[Any, yaml.Node] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)

@@ -17,10 +17,6 @@ from typing import Any
 
 from kchaos.checker.index import TP, Index
 
-#: The group of an output whose producer no ``process`` event links to a group, when the
-#: history has one pipeline group or none.
-UNKNOWN = None
-
 
 def pipeline_groups(ix: Index) -> set[str | None]:
     """Groups whose ``process`` events name outputs."""

@@ -126,7 +126,8 @@ class _JavaRole(threading.Thread):
             event = json.loads(line)
         except ValueError:
             return
-        self.ready.set()
+        if not self.ready.is_set():
+            self.ready.set()
         # The tool stamps each line in wall-clock ms; the history's clock is monotonic.
         lag = max(0.0, time.time() - event.get("timestamp", time.time() * 1000) / 1000)
         self.handle(event, round(self.history.now() - lag, 6))
@@ -140,7 +141,7 @@ class _JavaRole(threading.Thread):
         deadline = time.monotonic() + timeout
         while not self.ready.wait(0.2):
             if time.monotonic() > deadline or (self.proc is not None and self.proc.poll() is not None):
-                self.history.write(Client(self.role_name, "not-ready", self.history.now(), detail=f"{timeout:g} s"))
+                self.history.write(Client(self.role_name, "not-ready", self.history.now(), detail=f"{timeout:.0f} s"))
                 return False
         return True
 

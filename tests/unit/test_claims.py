@@ -244,3 +244,28 @@ def test_the_readme_table_of_experiments_is_made_from_the_files():
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert catalog.block() in readme, "regenerate it: python -m kchaos.report.catalog --write README.md"
+
+
+def test_an_expectation_names_only_its_own_variant(tmp_path):
+    text = TWO.replace("expect: [lost >= 1]", "expect: [lost@all == 0]")
+    with pytest.raises(BadInput, match="an expectation is judged on its own variant"):
+        experiments.load(write(tmp_path, text))
+
+
+def test_a_setting_that_is_no_finite_number_is_not_one(tmp_path):
+    assert experiments.number("1" + "0" * 400) is None and experiments.number("nan") is None
+    text = TWO.replace("{broker.session.timeout.ms: 6000}", '{broker.session.timeout.ms: "inf"}').replace(
+        "expect: [lost == 0]\n  - id: late",
+        "expect: [unavailability_s <= broker:broker.session.timeout.ms]\n  - id: late",
+    )
+    with pytest.raises(BadInput, match="states no number"):
+        experiments.load(write(tmp_path, text))
+
+
+def test_merge_keys_still_load(tmp_path):
+    text = TWO.replace(
+        "  - id: all\n    name: acks=all\n    producer: {acks: all}",
+        "  - id: all\n    name: acks=all\n    producer: {<<: {acks: all}, linger.ms: 5}",
+    )
+    exp = experiments.load(write(tmp_path, text))
+    assert exp.variants[1].producer == {"acks": "all", "linger.ms": 5}
