@@ -77,7 +77,7 @@ class Durations(Strict):
     a NaN phase never ends; at most a day (a typo of 1e30 is not a run)."""
 
     steady: float = Field(5, ge=0, le=86_400, allow_inf_nan=False)
-    fault: float = Field(10, gt=0, le=86_400, allow_inf_nan=False)
+    fault: float = Field(10, ge=0, le=86_400, allow_inf_nan=False)
     recovery: float = Field(5, ge=0, le=86_400, allow_inf_nan=False)
 
 

@@ -42,8 +42,10 @@ def test_pull_vs_push_slow_group_lags_fast_group_does_not(healthy, tmp_path):
     assert s["verdict"] == "PASS", s
     once = variant(s, "fetch at once (fetch.min.bytes 1)")["measurements"]
     bulk = variant(s, "fetch in bulk (fetch.min.bytes 100000, fetch.wait.max.ms 500)")["measurements"]
-    for m in (once, bulk):
-        assert m["lag_peak"]["g0"] > 5 * max(m["lag_peak"]["g1"], 1)
+    # Bulk fetches hold the keeping-up group g1 back too (each fetch waits for its bytes),
+    # so its lag is larger there: the claims ask 5x with fetches at once, 3x in bulk.
+    assert once["lag_peak"]["g0"] > 5 * max(once["lag_peak"]["g1"], 1)
+    assert bulk["lag_peak"]["g0"] > 3 * max(bulk["lag_peak"]["g1"], 1)
     base = variant(s, "baseline, both groups keep up (fetch.min.bytes 1)")["measurements"]
     assert once["lag_peak"]["g0"] > 2 * max(base["lag_peak"]["g0"], 1)
     assert bulk["fetch_requests_per_s"] < once["fetch_requests_per_s"]
@@ -115,7 +117,9 @@ def test_tuning_grid_names_a_best_configuration(healthy, tmp_path):
         "measurements"
     ]
     assert bulk["records_per_request"] > first["records_per_request"]
-    assert bulk["throughput_mb_per_s"] > first["throughput_mb_per_s"]
+    # Throughput in MB/s is close between the two here (one Python producer): the claims
+    # order the request rates instead.
+    assert bulk["produce_requests_per_s"] < first["produce_requests_per_s"]
     report = (next(tmp_path.glob("*-tuning")) / "report.md").read_text()
     assert report.count("Best on ") == 3 and "broker settings" in report
     for v in s["variants"]:  # acks=1 without idempotence may reorder on a retry: not a defect

@@ -76,7 +76,7 @@ def test_present_step_waits_advances_on_enter_and_ctrl_c_heals(healthy, tmp_path
     argv = [sys.executable, "-m", "kchaos", "run", "leader-failover", "--quick", "--present", "--step"]
     term = Terminal([*argv, "--cluster", healthy.name, "--report-dir", str(tmp_path), "--seed", "4"])
     term.wait_for("press Enter to start the steady phase", 120)
-    assert term.seen("Leader election and failover: what happens")  # the question is on the screen
+    assert term.seen("what actually happens during failover")  # the question is on the screen
     time.sleep(3)
     assert "steady" not in _phases(tmp_path), "it must wait for Enter"
     term.press(b"\r")
