@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -114,3 +115,12 @@ def wait_for(predicate, seconds: float, what: str, interval: float = 0.25):
             return last
         time.sleep(interval)
     pytest.fail(f"timed out after {seconds:.0f} s waiting for {what} (last: {last!r})")
+
+
+def as_a_terminal_would() -> None:
+    """For a child that a test interrupts with SIGINT: Ctrl-C's default disposition,
+    unblocked. A test run started as a background job of a non-interactive shell inherits
+    SIGINT ignored (POSIX shells do that to ``cmd &``), and so would every child, which
+    would then never see the Ctrl-C the test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -13,6 +13,7 @@ import time
 from kchaos import procs
 from kchaos.cluster import state as statefile
 from kchaos.session import RUN_CLUSTER
+from tests.integration.conftest import as_a_terminal_would
 
 
 def test_sigint_mid_fault_heals_and_cleans_up(cluster, tmp_path):
@@ -46,6 +47,7 @@ quick: {steady: 2, fault: 60, recovery: 2}
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=as_a_terminal_would,
         env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"},  # the default backend: no daemon
     )
     deadline = time.monotonic() + 120
@@ -84,6 +86,7 @@ def test_sigint_on_a_reused_cluster_leaves_no_fault_active(healthy, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=as_a_terminal_would,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not (statefile.load(healthy.name) or {}).get("faults", {}).get("isolated"):

@@ -14,7 +14,7 @@ import pytest
 
 from kchaos import paths, procs
 from kchaos.cluster import state
-from tests.integration.conftest import TEST_CLUSTER, heal_and_wait, wait_for
+from tests.integration.conftest import TEST_CLUSTER, as_a_terminal_would, heal_and_wait, wait_for
 
 pytest_plugins = ["pytester"]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "orders"
@@ -89,7 +89,9 @@ def test_an_interrupted_test_leaves_nothing_running(inner: pytest.Pytester, heal
             time.sleep(120)
         """
     )
-    proc = inner.popen([sys.executable, "-m", "pytest", *ATTACH], stdin=subprocess.DEVNULL)
+    proc = inner.popen(
+        [sys.executable, "-m", "pytest", *ATTACH], stdin=subprocess.DEVNULL, preexec_fn=as_a_terminal_would
+    )
     try:
         wait_for(lambda: ready.exists() and ready.read_text(), 120, "the inner test to start its worker and fault")
         worker = int(ready.read_text())
