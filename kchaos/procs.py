@@ -145,6 +145,19 @@ def _prctl() -> object | None:
 _PRCTL = _prctl()  # looked up here: a preexec function must not import (threads may hold the lock)
 
 
+def output_to(log_path: Path) -> None:
+    """Point this process's file descriptors 1 and 2 at ``log_path`` (appended). A child's
+    librdkafka writes its assertion failures straight to descriptor 2, and Python its
+    tracebacks: they belong in the run folder, beside the history, not in the terminal
+    between the live view's lines."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+    finally:
+        os.close(fd)
+
+
 def die_with_parent() -> None:
     """In a child, before exec (or at its start): be SIGKILLed when the thread that started
     us dies (Linux ``PR_SET_PDEATHSIG``), so a SIGKILLed harness leaves no client behind."""

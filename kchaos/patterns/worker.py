@@ -335,7 +335,9 @@ def _pattern_main(
     """The child process: one ``PatternWorker`` (a ``ShareWorker`` for a share group) on the
     shared history, until ``halt`` is set."""
     kind = ShareWorker if kwargs.get("share") else PatternWorker
-    serve(functools.partial(kind, **worker_kwargs(kwargs)), path, start, counter, in_hand, assigned, halt)
+    serve(
+        functools.partial(kind, **worker_kwargs(kwargs)), kwargs["name"], path, start, counter, in_hand, assigned, halt
+    )
 
 
 class PatternProcess(ArmedProcess):

@@ -27,14 +27,22 @@ from kchaos import procs
 _SPAWN = multiprocessing.get_context("spawn")
 
 
+def enter_child(history_path: str, name: str) -> None:
+    """What every child does first. Ctrl-C is the harness's to handle (it stops us); if the
+    harness dies, so do we; and what the child prints (librdkafka's assertions, Python's
+    tracebacks) goes to ``<name>.log`` beside the history, where the run's folder keeps
+    it, and never to the terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    procs.die_with_parent()
+    procs.output_to(Path(history_path).with_name(f"{name}.log"))
+
+
 def _consumer_main(
     kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, hang: Any
 ) -> None:
-    """The child: one GroupConsumer on the shared history, until ``halt`` is set. Ctrl-C
-    is the harness's to handle (it stops us); if the harness dies, so do we. A hung
+    """The child: one GroupConsumer on the shared history, until ``halt`` is set. A hung
     consumer stays alive (and in its group, heartbeating) until halted."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    procs.die_with_parent()
+    enter_child(path, kwargs["name"])
     from kchaos.history import HistoryWriter
     from kchaos.workload.consumer import GroupConsumer
 
@@ -48,12 +56,11 @@ def _consumer_main(
         halt.wait()
 
 
-def serve(build: Any, path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any) -> None:
-    """The body of a worker's child process: ``build(history=..., counter=..., ...)`` makes
-    the worker (a pipeline or pattern worker), which runs on the shared history until
-    ``halt`` is set. Ctrl-C is the harness's; if the harness dies, so does the child."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    procs.die_with_parent()
+def serve(build: Any, name: str, path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any) -> None:
+    """The body of worker ``name``'s child process: ``build(history=..., counter=..., ...)``
+    makes the worker (a pipeline or pattern worker), which runs on the shared history
+    until ``halt`` is set."""
+    enter_child(path, name)
     from kchaos.history import HistoryWriter
 
     worker = build(history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, assigned=assigned)

@@ -11,7 +11,6 @@ against the records the members processed.
 from __future__ import annotations
 
 import multiprocessing
-import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,10 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from kchaos import procs
 from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Group, Lag
 from kchaos.history import HistoryWriter
-from kchaos.workload.child import start_marked
+from kchaos.workload.child import enter_child, start_marked
 
 _SPAWN = multiprocessing.get_context("spawn")
 MAX_RESTARTS = 10
@@ -120,8 +118,7 @@ def _watch_main(
 ) -> None:
     """Sample twice a second until halted (or ``duration`` runs out); once halted, take
     the final look (strict: complete, or the exit code says to try again)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    procs.die_with_parent()
+    enter_child(path, "group-watcher")
     history = HistoryWriter(Path(path), start)
     sampler = Sampler(bootstrap, groups, topic, history, live)
     deadline = history.now() + duration

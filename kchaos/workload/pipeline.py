@@ -341,7 +341,7 @@ def _pipeline_main(
     kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, hang: Any
 ) -> None:
     """The child process: one ``Pipeline`` on the shared history, until ``halt`` is set."""
-    serve(functools.partial(Pipeline, **kwargs), path, start, counter, in_hand, assigned, halt)
+    serve(functools.partial(Pipeline, **kwargs), kwargs["name"], path, start, counter, in_hand, assigned, halt)
 
 
 class PipelineProcess(ArmedProcess):

@@ -6,6 +6,7 @@ difference marked."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -15,6 +16,8 @@ from kchaos.report.compare import compare
 from kchaos.session import execute
 
 KCHAOS = [sys.executable, "-m", "kchaos"]
+#: What a crash prints: Python's traceback or failed assert, librdkafka's assertion (``*** file:line: fn: assert: ...``).
+CRASH_TEXT = re.compile(r"Traceback \(most recent call last\)|AssertionError|\*\*\* \S+:\d+: .*assert")
 
 
 def test_suite_over_two_experiments_writes_junit_a_summary_and_reports(healthy, tmp_path):
@@ -43,6 +46,10 @@ def test_suite_over_two_experiments_writes_junit_a_summary_and_reports(healthy, 
     for e in summary["experiments"]:
         assert (folder / e["report"]).exists() and e["headline"]
     assert "[1/2]" in done.stdout and "[2/2]" in done.stdout
+    # Both experiments run consumers and a group watcher in child processes: whatever a
+    # child prints goes to its log in the run folder, so a healthy run shows none of it.
+    printed = done.stdout + done.stderr
+    assert not CRASH_TEXT.search(printed), printed
 
 
 def test_a_budget_too_small_runs_nothing_and_says_what_did_not_run(healthy, tmp_path):
