@@ -31,8 +31,6 @@ if TYPE_CHECKING:  # kchaos itself is imported when a fixture is first used: pyt
     from kchaos import api
 
 PYTEST_CLUSTER, PYTEST_BASE_PORT = "kchaos-pytest", 31500
-#: Clusters a run or a suite owns while it runs experiments on them: never borrowed.
-NOT_SHARED = ("kchaos-pytest", "kchaos-run", "kchaos-suite")
 HISTORY_TAIL = 15
 
 

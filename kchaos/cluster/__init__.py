@@ -74,6 +74,12 @@ def make(
     return LocalCluster(spec)
 
 
+#: Clusters that ``kchaos run``, ``kchaos suite`` and the pytest plugin start for
+#: themselves, fault, and take down: another process's run may be using one right now,
+#: so none is ever borrowed (a leftover of a crashed owner is replaced, not reused).
+OWNED_BY_A_RUN = ("kchaos-run", "kchaos-suite", "kchaos-pytest")
+
+
 def find_running(
     brokers: int,
     controllers: str = "combined",
@@ -82,17 +88,17 @@ def find_running(
     *,
     backend: str | None = None,
     kafka_version: str | None = None,
-    skip: tuple[str, ...] = (),
 ) -> Cluster | None:
     """A running kchaos cluster that serves these needs (``spec.fits``), to reuse instead
-    of starting one: of ``backend`` and ``kafka_version`` when given, not named in
-    ``skip``, its first node not down."""
+    of starting one: of ``backend`` and ``kafka_version`` when given, not one another run
+    owns (``OWNED_BY_A_RUN``), its first node not down. The clusters it offers are the
+    ones a person started (``kchaos up``) to be shared."""
     from kchaos.cluster import state
     from kchaos.cluster.spec import fits
 
     for name in state.known_clusters():
         st = state.load(name) or {}
-        if st.get("status") != "up" or name in skip or (backend and st.get("backend") != backend):
+        if st.get("status") != "up" or name in OWNED_BY_A_RUN or (backend and st.get("backend") != backend):
             continue
         if kafka_version and st.get("kafka_version", kafka_version) != kafka_version:
             continue

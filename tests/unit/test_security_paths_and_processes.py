@@ -215,3 +215,36 @@ def test_an_experiment_id_that_is_a_path_is_refused(tmp_path, bad):
 def test_printable_disarms_terminal_escapes():
     assert safety.printable("a\x1b[2Jb\x07\x9b") == "a\\x1b[2Jb\\x07\\x9b"
     assert safety.printable("tab\tnewline\n") == "tab\tnewline\n"
+
+
+def test_a_cluster_another_run_owns_is_never_borrowed(tmp_path, monkeypatch):
+    """``kchaos run`` and ``suite`` reuse a running cluster that fits, but never one that a
+    run, a suite or the pytest plugin started for itself: that owner faults it and takes it
+    down, perhaps right now in another process."""
+    import json as _json
+
+    import kchaos.cluster as cluster_pkg
+    from kchaos.cluster.spec import ClusterSpec
+    from kchaos.pytest_plugin import PYTEST_CLUSTER
+    from kchaos.session import RUN_CLUSTER
+    from kchaos.suite import SUITE_CLUSTER
+
+    assert set(cluster_pkg.OWNED_BY_A_RUN) == {RUN_CLUSTER, SUITE_CLUSTER, PYTEST_CLUSTER}
+    monkeypatch.setenv("KCHAOS_HOME", str(tmp_path))
+    for name in (*cluster_pkg.OWNED_BY_A_RUN, "shared"):
+        folder = tmp_path / "clusters" / name
+        folder.mkdir(parents=True)
+        (folder / "state.json").write_text(_json.dumps({"status": "up", "backend": "local"}))
+
+    class Running:
+        def __init__(self, name: str) -> None:
+            self.name, self.spec = name, ClusterSpec(name=name)
+
+        def process_state(self, node: int) -> str:
+            return "running"
+
+    monkeypatch.setattr(cluster_pkg, "attach", Running)
+    found = cluster_pkg.find_running(3, backend="local")
+    assert found is not None and found.name == "shared"
+    (tmp_path / "clusters" / "shared" / "state.json").unlink()
+    assert cluster_pkg.find_running(3, backend="local") is None
