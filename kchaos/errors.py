@@ -7,6 +7,12 @@ line and exits with its ``exit_code``; only ``--debug`` shows a traceback.
 from __future__ import annotations
 
 
+def one_line(text: object, limit: int = 500) -> str:
+    """``text`` with its whitespace (newlines too) folded to single spaces, at most
+    ``limit`` characters: what a server or an exception says must stay one line."""
+    return " ".join(str(text).split())[:limit]
+
+
 class KchaosError(Exception):
     """Base of every error kchaos reports to a user as one line."""
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from kchaos import paths, safety
-from kchaos.errors import BadInput, NotInstalled
+from kchaos.errors import BadInput, NotInstalled, one_line
 
 DEFAULT_KAFKA_VERSION = "4.4.0"
 TOXIPROXY_VERSION = "v2.12.0"
@@ -141,7 +141,7 @@ def install_kafka_from_maven(version: str) -> str:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            raise NotInstalled(_one_line(f"Maven could not resolve Kafka {version}: {' / '.join(tail)}"))
+            raise NotInstalled(one_line(f"Maven could not resolve Kafka {version}: {' / '.join(tail)}"))
         _publish(staging, root, version, "maven")
     return f"Kafka {version} installed from Maven Central into {root}"
 
@@ -180,7 +180,7 @@ def install_kafka_from_archive(archive: Path, sha512: str | None) -> str:
         try:
             _unpack_libs(archive, archive.name.removesuffix(".tgz"), staging / "libs")
         except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
-            raise BadInput(_one_line(f"--archive={archive}: the archive does not unpack ({err})")) from None
+            raise BadInput(one_line(f"--archive={archive}: the archive does not unpack ({err})")) from None
         _publish(staging, root, version, f"archive {archive.name} sha512 {digest[:16]}…")
     return f"Kafka {version} installed from {archive} into {root}"
 
@@ -294,10 +294,6 @@ def parse_digest(text: str, name: str, hex_length: int = 128) -> str | None:
 
 def _is_hex(text: str, length: int) -> bool:
     return len(text) == length and all(c in "0123456789abcdefABCDEF" for c in text)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:500]
 
 
 def _sha512_beside(archive: Path) -> str:

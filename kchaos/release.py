@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from kchaos import install, paths, safety
-from kchaos.errors import BadInput, NotInstalled
+from kchaos.errors import BadInput, NotInstalled, one_line
 
 KAFKA_RELEASES = "https://archive.apache.org/dist/kafka/{version}/"
 TOXIPROXY_RELEASES = "https://github.com/Shopify/toxiproxy/releases/download/v{version}/"
@@ -39,21 +39,39 @@ MAX_DOWNLOAD = 512 * 1024 * 1024
 MAX_CHECKSUMS = 256 * 1024
 
 
+def _safe_url(url: str) -> bool:
+    """https, or plain http only on loopback: the digest comes from the same place as the
+    archive, so over plain http anyone on the path could change both."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+
+
 def _base(env: str, default: str, version: str) -> str:
-    """The release folder URL: https, or http only on loopback (the digest comes from the
-    same place as the archive, so over plain http anyone on the path could change both)."""
+    """The release folder URL (``_safe_url``)."""
     base = os.environ.get(env, default).format(version=version)
     base = base if base.endswith("/") else base + "/"
-    parts = urllib.parse.urlsplit(base)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK):
+    if _safe_url(base):
         return base
     raise BadInput(f"{env}={safety.printable(base)}: use an https:// URL (plain http only on 127.0.0.1)")
+
+
+class _SafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL ``_base`` would accept: GitHub's releases redirect
+    to another https host, but a redirect to plain http would undo the https check."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201 - urllib's signature
+        if not _safe_url(newurl):
+            raise NotInstalled(f"cannot download {req.full_url}: redirected to {safety.printable(newurl)} (not https)")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SafeRedirects)
 
 
 def download(url: str, target: Path, limit: int = MAX_DOWNLOAD) -> Path:
     """``url`` into ``target``, streamed, at most ``limit`` bytes; one line when it fails."""
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as out:
+        with _OPENER.open(url, timeout=60) as response, open(target, "wb") as out:
             size = 0
             while chunk := response.read(1024 * 1024):
                 size += len(chunk)
@@ -64,14 +82,10 @@ def download(url: str, target: Path, limit: int = MAX_DOWNLOAD) -> Path:
         raise NotInstalled(f"cannot download {url}: HTTP {err.code}") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
-        raise NotInstalled(_one_line(f"cannot download {url}: {reason}")) from None
+        raise NotInstalled(one_line(f"cannot download {url}: {reason}")) from None
     except (http.client.HTTPException, ValueError) as err:  # a truncated chunked body, a bad URL
-        raise NotInstalled(_one_line(f"cannot download {url}: {type(err).__name__} {err}")) from None
+        raise NotInstalled(one_line(f"cannot download {url}: {type(err).__name__} {err}")) from None
     return target
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:500]
 
 
 def install_kafka(version: str) -> str:

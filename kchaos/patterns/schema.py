@@ -52,22 +52,18 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext, SerializationError
 from fastavro.read import SchemaResolutionError
 
-from kchaos.errors import BadInput
+from kchaos.errors import BadInput, one_line
 from kchaos.patterns.registry import incompatibility
 
 _PARSE_ERRORS = (avro.errors.AvroException, ValueError, TypeError, AttributeError, KeyError)
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 class SchemaRefused(Exception):
     """The registry refused a schema (incompatible under the subject's level, or invalid); one line."""
 
     def __init__(self, reason: str, error_code: int | None = None) -> None:
-        super().__init__(_one_line(reason))
-        self.reason, self.error_code = _one_line(reason), error_code
+        super().__init__(one_line(reason))
+        self.reason, self.error_code = one_line(reason), error_code
 
 
 class DecodeFailed(Exception):
@@ -79,8 +75,8 @@ class DecodeFailed(Exception):
     """
 
     def __init__(self, kind: str, detail: str) -> None:
-        super().__init__(f"{kind}: {_one_line(detail)}")
-        self.kind, self.detail = kind, _one_line(detail)
+        super().__init__(f"{kind}: {one_line(detail)}")
+        self.kind, self.detail = kind, one_line(detail)
 
 
 def load_schema(path: Path) -> str:
@@ -96,11 +92,11 @@ def load_schema(path: Path) -> str:
     try:
         json.loads(text)
     except (ValueError, RecursionError) as exc:
-        raise BadInput(_one_line(f"schema file {path}: not JSON ({_no_content(exc)})")) from None
+        raise BadInput(one_line(f"schema file {path}: not JSON ({_no_content(exc)})")) from None
     try:
         avro.schema.parse(text)
     except (*_PARSE_ERRORS, RecursionError) as exc:
-        raise BadInput(_one_line(f"schema file {path}: not an Avro schema ({_no_content(exc)})")) from None
+        raise BadInput(one_line(f"schema file {path}: not an Avro schema ({_no_content(exc)})")) from None
     return text
 
 
@@ -123,11 +119,11 @@ def connect(url: str, timeout: float = 3.0) -> SchemaRegistryClient:
         with urllib.request.urlopen(f"{url.rstrip('/')}/subjects", timeout=timeout) as response:
             response.read()
     except urllib.error.HTTPError as exc:
-        raise BadInput(_one_line(f"schema registry {url}: unreachable (HTTP {exc.code} {exc.reason})")) from None
+        raise BadInput(one_line(f"schema registry {url}: unreachable (HTTP {exc.code} {exc.reason})")) from None
     except urllib.error.URLError as exc:
-        raise BadInput(_one_line(f"schema registry {url}: unreachable ({exc.reason})")) from None
+        raise BadInput(one_line(f"schema registry {url}: unreachable ({exc.reason})")) from None
     except (OSError, ValueError) as exc:
-        raise BadInput(_one_line(f"schema registry {url}: unreachable ({exc})")) from None
+        raise BadInput(one_line(f"schema registry {url}: unreachable ({exc})")) from None
     return SchemaRegistryClient({"url": url})
 
 

@@ -248,3 +248,30 @@ def test_a_download_over_its_cap_is_refused(tmp_path):
             release.download(url, tmp_path / "f", limit=1024 * 1024)
     finally:
         server.shutdown()
+
+
+class _RedirectsToPlainHttp(http.server.BaseHTTPRequestHandler):
+    """Redirects to plain http on a host name outside the loopback list (the address is
+    still 127.0.0.1, so nothing leaves this machine even if it were followed)."""
+
+    def do_GET(self) -> None:
+        if self.path == "/file":
+            self.send_response(302)
+            self.send_header("Location", f"http://[::ffff:127.0.0.1]:{self.server.server_address[1]}/other")
+        else:
+            self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"z" * 10)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_redirect_to_plain_http_is_not_followed(tmp_path):
+    server, url = _serve(_RedirectsToPlainHttp)
+    try:
+        with pytest.raises(KchaosError, match="redirected to http://"):
+            release.download(url, tmp_path / "f")
+        assert not (tmp_path / "f").exists() or (tmp_path / "f").stat().st_size == 0
+    finally:
+        server.shutdown()
