@@ -248,3 +248,26 @@ def test_a_cluster_another_run_owns_is_never_borrowed(tmp_path, monkeypatch):
     assert found is not None and found.name == "shared"
     (tmp_path / "clusters" / "shared" / "state.json").unlink()
     assert cluster_pkg.find_running(3, backend="local") is None
+
+
+def test_fault_start_builds_the_broker_command_and_runs_none_from_the_state_file(tmp_path, monkeypatch):
+    """A state file is a file on disk: a command stored in it (``commands``, as older
+    versions wrote) must not be what ``kchaos fault start`` runs."""
+    import json as _json
+
+    from kchaos import install, procs
+    from kchaos.cluster.local import LocalCluster
+    from kchaos.cluster.spec import ClusterSpec
+
+    monkeypatch.setenv("KCHAOS_HOME", str(tmp_path))
+    folder = tmp_path / "clusters" / "victim"
+    folder.mkdir(parents=True)
+    planted = ["sh", "-c", f"touch {tmp_path / 'pwned'}"]
+    (folder / "state.json").write_text(_json.dumps({"status": "up", "pids": {}, "commands": {"node-1": planted}}))
+    started: list[list[str]] = []
+    monkeypatch.setattr(procs, "spawn", lambda cmd, *a, **k: started.append(cmd) or 999_999_999)
+    monkeypatch.setattr(install, "find_java", lambda: "/opt/java/bin/java")
+    monkeypatch.setattr(install, "find_kafka", lambda v: install.KafkaInstall(v, tmp_path / "libs", "test"))
+    LocalCluster(ClusterSpec(name="victim")).start(1)
+    (cmd,) = started
+    assert cmd[0] == "/opt/java/bin/java" and "kafka.Kafka" in cmd and "sh" not in cmd

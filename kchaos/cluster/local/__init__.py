@@ -192,9 +192,6 @@ class LocalCluster(Cluster):
         cmd = [*self._jvm(node, java, libs, self.spec.heap_mb), "kafka.Kafka", str(d / "server.properties")]
         pid = procs.spawn(cmd, self.name, d / "stdout.log")
         self._record_pid(f"node-{node.id}", pid)
-        st = statefile.load(self.name) or {}
-        st.setdefault("commands", {})[f"node-{node.id}"] = cmd
-        statefile.save(self.name, st)
 
     def down(self, keep_data: bool = False) -> list[str]:
         """Stop every recorded and every marked process; remove data unless ``keep_data``."""
@@ -278,11 +275,9 @@ class LocalCluster(Cluster):
         node = self.node(node_id)
         if self.process_state(node_id) != "down":
             return
-        cmd = (statefile.load(self.name) or {}).get("commands", {}).get(f"node-{node_id}")
-        if not cmd:
-            raise ClusterError(f"no start command recorded for node {node_id}; run kchaos down and up")
-        pid = procs.spawn(cmd, self.name, self.node_dir(node) / "stdout.log")
-        self._record_pid(f"node-{node_id}", pid)
+        # The command is built again from the (validated) spec, as ``up`` built it: a
+        # command read back from state.json would run whatever that file says.
+        self._spawn_node(node, install.find_java(), install.find_kafka(self.spec.kafka_version).libs)
 
     def pause(self, node_id: int) -> None:
         pid = self._pid(node_id)
