@@ -271,3 +271,15 @@ def test_fault_start_builds_the_broker_command_and_runs_none_from_the_state_file
     LocalCluster(ClusterSpec(name="victim")).start(1)
     (cmd,) = started
     assert cmd[0] == "/opt/java/bin/java" and "kafka.Kafka" in cmd and "sh" not in cmd
+
+
+def test_docker_list_files_passes_the_folder_as_an_argument_not_as_script_text():
+    from kchaos.cluster.docker import DockerCluster
+
+    seen: list[list[str]] = []
+    cluster = object.__new__(DockerCluster)
+    cluster.node_exec = lambda node, argv: seen.append(argv) or "12 00000000000000000000.log\n"
+    folder = "/var/lib/kafka/data/x'; touch /tmp/pwned; '"
+    assert cluster.list_files(1, folder) == [("00000000000000000000.log", 12)]
+    (argv,) = seen
+    assert argv[-1] == folder and not any(folder in a for a in argv[:-1])

@@ -367,8 +367,10 @@ class DockerCluster(Cluster):
         return DATA_DIR
 
     def list_files(self, node_id: int, folder: str) -> list[tuple[str, int]]:
-        """``stat`` inside the container (GNU and busybox agree on ``-c '%s %n'``)."""
-        out = self.node_exec(node_id, ["sh", "-c", f"cd '{folder}' && stat -c '%s %n' -- *"])
+        """``stat`` inside the container (GNU and busybox agree on ``-c '%s %n'``). The
+        folder is the script's argument ``$1``, never part of its text: a quote in a
+        folder's name cannot end the script's quoting."""
+        out = self.node_exec(node_id, ["sh", "-c", 'cd "$1" && stat -c "%s %n" -- *', "list-files", folder])
         files = []
         for line in out.splitlines():
             size, _, name = line.partition(" ")
