@@ -596,12 +596,19 @@ def group_spec(exp: Experiment, variant: Variant) -> ConsumerGroups | None:
 def _schedule_problems(
     exp: Experiment, steps: list[FaultStep], where: tuple[Any, ...], variants: list[Variant]
 ) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """Targets of one fault schedule (the experiment's, or a variant's own) for the
-    variants that run it."""
+    """Times and targets of one fault schedule (the experiment's, or a variant's own) for
+    the variants that run it: steps inside the fault phase, and targets that exist (node
+    ids of the cluster, partitions of the topic, named steps, members, producers)."""
+    from kchaos import filechecks
+
     topics = {t.name for t in exp.topics}
     named: set[str] = set()
+    phase, shortest = filechecks.fault_phase(exp, variants)
+    nodes = filechecks.node_ids(exp)
     for i in sorted(range(len(steps)), key=lambda i: steps[i].at):
         step = steps[i]
+        if step.at > phase:
+            yield (*where, i, "at"), f"at {step.at:g} s is after the {shortest} fault phase ends ({phase:g} s)"
         for field in ("target", "to"):
             ref = getattr(step, field)
             if ref is None or step.do == "crash-producer":
@@ -613,7 +620,8 @@ def _schedule_problems(
                 yield (*where, i, field), f"{step.do} needs {wanted}, not {ref!r}"
                 continue
             msg = (
-                _target_problem(exp, t, named, topics)
+                filechecks.reference_problem(exp, t, nodes, variants)
+                or _target_problem(exp, t, named, topics)
                 or _java_member_problem(exp, step.do, t)
                 or _pipeline_target_problem(exp, t, step, variants)
             )

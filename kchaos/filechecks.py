@@ -76,7 +76,6 @@ def problems(exp: Any) -> Iterator[Problem]:
     yield from name_problems(exp)
     yield from cluster_problems(exp)
     yield from number_problems(exp)
-    yield from schedule_problems(exp)
 
 
 def name_problems(exp: Any) -> Iterator[Problem]:
@@ -153,44 +152,24 @@ def _check_named(owner: str, name: str, value: Any, where: tuple[Any, ...]) -> I
             return
 
 
-def schedule_problems(exp: Any) -> Iterator[Problem]:
-    """Steps inside their fault phase, node ids of the cluster, partitions of the topic."""
-    shared = [v for v in exp.variants if v.faults is None]
-    if exp.faults:
-        yield from _steps(exp, exp.faults, ("faults",), shared)
-    for v, variant in enumerate(exp.variants):
-        if variant.faults:
-            yield from _steps(exp, variant.faults, ("variants", v, "faults"), [variant])
-
-
-def _steps(exp: Any, steps: list[Any], where: tuple[Any, ...], variants: list[Any]) -> Iterator[Problem]:
+def fault_phase(exp: Any, variants: list[Any]) -> tuple[float, str]:
+    """The shortest fault phase a schedule runs in, and its mode: ``quick`` too unless
+    every variant that runs it is nightly-only (a step after it silently never runs)."""
     modes = ["nightly"] + (["quick"] if any(not v.nightly_only for v in variants) else [])
-    phase = min(getattr(exp, m).fault for m in modes)
-    nodes = _node_ids(exp)
-    for i, step in enumerate(steps):
-        if step.at > phase:
-            shortest = min(modes, key=lambda m: getattr(exp, m).fault)
-            yield (*where, i, "at"), f"at {step.at:g} s is after the {shortest} fault phase ends ({phase:g} s)"
-        for field in ("target", "to"):
-            ref = getattr(step, field)
-            if ref is None or step.do == "crash-producer":
-                continue
-            if msg := _reference_problem(exp, ref, nodes, variants):
-                yield (*where, i, field), msg
+    shortest = min(modes, key=lambda m: getattr(exp, m).fault)
+    return getattr(exp, shortest).fault, shortest
 
 
-def _node_ids(exp: Any) -> list[int]:
+def node_ids(exp: Any) -> list[int]:
     from kchaos.cluster.spec import ClusterSpec
 
     spec = ClusterSpec(brokers=exp.cluster.brokers, controllers=exp.cluster.controllers)
     return [n.id for n in spec.nodes]
 
 
-def _reference_problem(exp: Any, ref: Any, nodes: list[int], variants: list[Any]) -> str | None:
-    try:
-        t = targets.parse(ref)
-    except ValueError:
-        return None  # reported by the step's own check
+def reference_problem(exp: Any, t: targets.Target, nodes: list[int], variants: list[Any]) -> str | None:
+    """A target's node id that the cluster lacks, or a partition or follower its topic
+    lacks in one of the ``variants`` that run the step."""
     if t.kind == "node" and t.node not in nodes:
         return f"node {t.node}: this cluster has nodes {', '.join(map(str, nodes))}"
     if t.kind in ("leader-of", "follower-of") and t.topic is not None:
