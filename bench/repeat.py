@@ -31,6 +31,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from kchaos.errors import KchaosError
 from kchaos.session import execute
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,7 +52,9 @@ def start_load(limit_s: float) -> multiprocessing.Process:
     return proc
 
 
-def save(exp: str, args: argparse.Namespace, verdicts: list[str], rows: list[dict], meta: dict) -> Path:
+def save(
+    exp: str, args: argparse.Namespace, verdicts: list[str], rows: list[dict], meta: dict, not_started: int = 0
+) -> Path:
     RESULTS.mkdir(exist_ok=True)
     kind = "loaded" if args.load else "quiet"
     path = RESULTS / f"{exp}.{kind}.{meta.get('backend', args.backend)}.json"
@@ -63,6 +66,7 @@ def save(exp: str, args: argparse.Namespace, verdicts: list[str], rows: list[dic
         "kafka_version": meta.get("kafka_version"),
         "runs": len(verdicts),
         "passed": verdicts.count("PASS"),
+        "not_started": not_started,
         "checks": rows,
         "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python bench/repeat.py " + " ".join(sys.argv[1:]),
@@ -99,9 +103,17 @@ def repeat(exp: str, args: argparse.Namespace, out: Path) -> None:
     held: dict[tuple[str, str], list[bool]] = defaultdict(list)
     values: dict[tuple[str, str], list[float]] = defaultdict(list)
     verdicts: list[str] = []
+    meta: dict = {}
+    not_started = 0
     started = time.monotonic()
     for i in range(args.n):
-        result = execute(exp, "quick", seed=1000 + i, report_dir=out, backend=args.backend)
+        try:
+            result = execute(exp, "quick", seed=1000 + i, report_dir=out, backend=args.backend)
+        except KchaosError as err:  # the cluster did not start (a port still held, ...): no sample
+            not_started += 1
+            print(f"{exp} run {i + 1}/{args.n}: not started ({err})", file=sys.stderr, flush=True)
+            time.sleep(10)
+            continue
         summary = json.loads((result.run_dir / "summary.json").read_text())
         verdicts.append(summary["verdict"])
         meta = {"backend": summary.get("backend"), "kafka_version": summary.get("kafka_version")}
@@ -114,17 +126,24 @@ def repeat(exp: str, args: argparse.Namespace, out: Path) -> None:
             if c["held"] is not None:
                 held[("(claim)", c["holds"])].append(bool(c["held"]))
         print(f"{exp} run {i + 1}/{args.n}: {summary['verdict']}", file=sys.stderr, flush=True)
+        if args.save:  # after every run: a repeat stopped early keeps the runs it made
+            save(exp, args, verdicts, _rows(held), meta, not_started)
     minutes = (time.monotonic() - started) / 60
-    print(f"\n## {exp}: {verdicts.count('PASS')} of {args.n} runs PASS ({minutes:.1f} min)\n")
+    print(
+        f"\n## {exp}: {verdicts.count('PASS')} of {len(verdicts)} runs PASS, {not_started} not started ({minutes:.1f} min)\n"
+    )
     print("| variant | expectation | held | median | min | max |")
     print("|---|---|---|---|---|---|")
     for (variant, what), flags in held.items():
         vs = values.get((variant, what), [])
         stats = [f"{statistics.median(vs):g}", f"{min(vs):g}", f"{max(vs):g}"] if vs else ["-", "-", "-"]
         print(f"| {variant} | `{what}` | {sum(flags)} of {len(flags)} | " + " | ".join(stats) + " |")
-    rows = [{"variant": k[0], "what": k[1], "held": sum(f), "of": len(f)} for k, f in held.items()]
-    if args.save:
-        print(f"saved {save(exp, args, verdicts, rows, meta)}")
+    if args.save and verdicts:
+        print(f"saved {save(exp, args, verdicts, _rows(held), meta, not_started)}")
+
+
+def _rows(held: dict[tuple[str, str], list[bool]]) -> list[dict]:
+    return [{"variant": k[0], "what": k[1], "held": sum(f), "of": len(f)} for k, f in held.items()]
 
 
 if __name__ == "__main__":
