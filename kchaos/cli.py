@@ -506,12 +506,16 @@ def run_command(
             f"  {v.name}: {v.measurements.get('sends_ok')} acked, anomalies {bad or 'none'}, "
             f"expectations {held}/{len(v.expectations)}"
         )
-    color = "green" if result.verdict == "PASS" else "red"
+    for v in result.skipped:
+        console.print(f"  {v['name']}: not run ({v['why']})", markup=False)
+    from kchaos.results import VERDICT_COLORS
+
+    color = VERDICT_COLORS.get(result.verdict, "red")
     note = " (interrupted)" if result.interrupted else (f" ({result.error})" if result.error else "")
     console.print(f"[{color}]{result.verdict}[/{color}]{note} — report: {result.run_dir / 'report.md'}")
     if result.error and not result.variants:
         raise typer.Exit(2)
-    raise typer.Exit(0 if result.verdict == "PASS" else (130 if result.interrupted else 1))
+    raise typer.Exit(0 if result.verdict in ("PASS", "SKIP") else (130 if result.interrupted else 1))
 
 
 @app.command("book")
@@ -635,8 +639,10 @@ def suite_command(
     if junit:
         junit.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(result.suite_dir / "junit.xml", junit)
+    from kchaos.results import VERDICT_COLORS
+
     for e in result.entries:
-        color = "green" if e.verdict == "PASS" else "red"
+        color = VERDICT_COLORS.get(e.verdict, "red")
         console.print(f"  [{color}]{e.verdict}[/{color}] {e.experiment} {e.seconds:.0f} s {e.why_not_run}")
     verdict = "PASS" if result.passed else "FAIL"
     console.print(f"{verdict} in {result.seconds / 60:.1f} min — summary: {result.suite_dir / 'summary.md'}")

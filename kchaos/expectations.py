@@ -51,16 +51,22 @@ def evaluate(text: str, variant: Any) -> dict[str, Any]:
     return {"what": text, "held": judged["held"], "value": shown}
 
 
-def judge(claim: Claim, ran: dict[str, Any], nightly_only: set[str]) -> dict[str, Any]:
+def judge(
+    claim: Claim, ran: dict[str, Any], nightly_only: set[str], unavailable: dict[str, str] | None = None
+) -> dict[str, Any]:
     """One claim of the experiment against the variants that ran: ``held`` True/False,
-    or None with ``skipped`` when a variant it names did not run (nightly only, or left
-    out by ``--variant``)."""
+    or None with ``skipped`` when a variant it names did not run (nightly only, left out
+    by ``--variant``, or ``unavailable``: a Kafka feature it needs is missing, by id)."""
     cond = claims.parse(claim.holds)
     named = sorted({r.bound(claim.variant).variant or "" for r in cond.refs()})
     out: dict[str, Any] = {"say": claim.say, "holds": claim.holds, "variants": named}
     missing = [n for n in named if n not in ran]
     if missing:
-        why = "nightly only" if set(missing) <= nightly_only else "not run"
+        unavailable = unavailable or {}
+        if any(n in unavailable for n in missing):
+            why = next(unavailable[n] for n in missing if n in unavailable)
+        else:
+            why = "nightly only" if set(missing) <= nightly_only else "not run"
         return {**out, "held": None, "skipped": f"{', '.join(missing)}: {why}", "text": claim.say, "values": {}}
     value = values_of(ran, claim.variant)
     judged = claims.evaluate(cond, value)

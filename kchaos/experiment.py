@@ -281,6 +281,18 @@ class Variant(Strict):
     broker_config: dict[str, str | int | bool] = Field(default_factory=dict)
     faults: list[FaultStep] | None = None  # this variant's own fault schedule, in place of the experiment's
     expect: list[str] = Field(default_factory=list)
+    # Kafka features this variant needs (kchaos.features): skipped, with the reason, on a
+    # cluster that lacks one.
+    requires: list[str] = Field(default_factory=list)
+
+    @field_validator("requires")
+    @classmethod
+    def known_features(cls, names: list[str]) -> list[str]:
+        from kchaos import features
+
+        if problem := features.unknown_problem(names):
+            raise ValueError(problem)
+        return names
 
     @field_validator("workload")
     @classmethod
@@ -445,6 +457,7 @@ def problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
         if variant.faults is not None:
             yield from _schedule_problems(exp, variant.faults, ("variants", v, "faults"), [variant])
     yield from _consumer_problems(exp)
+    yield from _feature_problems(exp)
     yield from _pipeline_problems(exp)
     yield from _pattern_problems(exp)
     yield from _schema_problems(exp)
@@ -591,6 +604,28 @@ def group_spec(exp: Experiment, variant: Variant) -> ConsumerGroups | None:
     if spec is None or not variant.group:
         return spec
     return ConsumerGroups.model_validate({**spec.model_dump(), **variant.group})
+
+
+def needed_features(exp: Experiment, variant: Variant) -> list[str]:
+    """The features a variant's own settings use: the consumer protocol of KIP-848, a
+    share group, a share group's dead-letter queue."""
+    group_config = {**(exp.workload.consumers.config if exp.workload.consumers else {}), **variant.consumer}
+    pattern = {**(exp.workload.pattern.model_dump() if exp.workload.pattern else {}), **variant.pattern}
+    needed = ["kip-848"] if str(group_config.get("group.protocol", "")).lower() == "consumer" else []
+    if pattern.get("share"):
+        needed.append("share-groups")
+        if pattern.get("dead_letter"):
+            needed.append("share-dlq")
+    return needed
+
+
+def _feature_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """A variant that uses a feature declares it (``requires``), so that a cluster without
+    it skips the variant with the reason instead of failing it."""
+    for v, variant in enumerate(exp.variants):
+        for name in needed_features(exp, variant):
+            if name not in variant.requires:
+                yield ("variants", v, "requires"), f"variant {variant.name!r} uses {name}: add it to requires"
 
 
 def _schedule_problems(

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kchaos.experiment import Durations, Variant
-from kchaos.results import Observer, SuiteEntry, SuiteObserver, VariantResult
+from kchaos.results import VERDICT_COLORS, Observer, SuiteEntry, SuiteObserver, VariantResult
 
 
 class LiveView(Observer):
@@ -100,7 +100,7 @@ class SuiteView(LiveView, SuiteObserver):
 
     def experiment_finished(self, index: int, total: int, entry: SuiteEntry) -> None:
         self.verdicts[entry.verdict] = self.verdicts.get(entry.verdict, 0) + 1
-        color = "green" if entry.verdict == "PASS" else "red"
+        color = VERDICT_COLORS.get(entry.verdict, "red")
         self.finished.append(f"[{color}]{entry.verdict}[/{color}] {entry.experiment} ({entry.seconds:.0f} s)")
         self._render()
 

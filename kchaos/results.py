@@ -14,6 +14,8 @@ from typing import Any, Literal
 from kchaos.experiment import Durations, Experiment, Variant
 
 Mode = Literal["quick", "nightly"]
+#: How the terminal shows each verdict (SKIP: the cluster lacks what every variant needs).
+VERDICT_COLORS = {"PASS": "green", "SKIP": "yellow", "NOT RUN": "yellow", "FAIL": "red"}
 
 
 class Observer:
@@ -70,9 +72,15 @@ class RunResult:
     profile: dict[str, Any] | None = None  # what a profile set and what the experiment kept (kchaos.profile)
     # The experiment's claims, judged across the variants that ran (expectations.judge).
     claims: list[dict[str, Any]] = field(default_factory=list)
+    # Variants this cluster cannot run (a Kafka feature they need is missing): name, id, why.
+    skipped: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
+        """PASS, FAIL, or SKIP: every variant needs a feature this cluster lacks, so the
+        run shows nothing about it (not a failure of the user's Kafka)."""
+        if self.skipped and not self.variants and not self.interrupted and self.error is None:
+            return "SKIP"
         ok = (
             not self.interrupted
             and self.error is None
@@ -89,7 +97,7 @@ class SuiteEntry:
 
     experiment: str
     question: str
-    verdict: str  # PASS, FAIL, or NOT RUN
+    verdict: str  # PASS, FAIL, SKIP (no variant this cluster can run), or NOT RUN
     seconds: float = 0.0
     run: RunResult | None = None
     why_not_run: str = ""
@@ -115,4 +123,4 @@ class SuiteResult:
 
     @property
     def passed(self) -> bool:
-        return not self.interrupted and bool(self.entries) and all(e.verdict == "PASS" for e in self.entries)
+        return not self.interrupted and bool(self.entries) and all(e.verdict in ("PASS", "SKIP") for e in self.entries)

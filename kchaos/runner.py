@@ -19,11 +19,12 @@ from typing import Any
 
 from confluent_kafka.admin import NewTopic
 
+from kchaos import features
 from kchaos.checker import build, check_index
 from kchaos.checker import measurements as measure
 from kchaos.clients import config_text
 from kchaos.cluster.base import Cluster
-from kchaos.cluster.inspect import partitions
+from kchaos.cluster.inspect import finalized_features, partitions
 from kchaos.cluster.readiness import admin, wait_writable
 from kchaos.errors import ClusterError
 from kchaos.events import Client, Meta, Phase
@@ -94,6 +95,7 @@ class Runner:
         self.observers = observers or []
         self.durations = getattr(experiment, result.mode)
         self.rng = random.Random(result.seed)
+        self._missing_features: set[str] = set()  # features this cluster lacks (_unavailable)
 
     def _emit(self, method: str, *args: Any) -> None:
         for o in self.observers:
@@ -113,8 +115,12 @@ class Runner:
 
     def run(self) -> RunResult:
         try:
+            unavailable = self._unavailable()
             for i, variant in enumerate(self.exp.variants):
                 if variant.nightly_only and self.result.mode == "quick":
+                    continue
+                if variant.id in unavailable:
+                    self.result.skipped.append({"name": variant.name, "id": variant.id, "why": unavailable[variant.id]})
                     continue
                 try:
                     self.result.variants.append(self.run_variant(i, variant))
@@ -122,11 +128,23 @@ class Runner:
                     self._remove_broker_configs(variant)
             ran = {v.id: v for v in self.result.variants}
             nightly = {v.id for v in self.exp.variants if v.nightly_only}
-            self.result.claims = [judge(c, ran, nightly) for c in self.exp.claims]
+            self.result.claims = [judge(c, ran, nightly, unavailable) for c in self.exp.claims]
         finally:
             if self._embedded is not None:
                 self._embedded.stop()
         return self.result
+
+    def _unavailable(self) -> dict[str, str]:
+        """Why each variant that needs a Kafka feature this cluster lacks cannot run, by
+        id; the cluster is asked only when a variant needs something. The features found
+        missing also keep their topic settings out of the topics (``_create_topics``)."""
+        wanted = [v for v in self.exp.variants if v.requires]
+        if not wanted:
+            return {}
+        finalized = finalized_features(self.cluster)
+        version = self.result.kafka_version
+        self._missing_features = {n for n in features.FEATURES if features.missing([n], version, finalized)}
+        return {v.id: why for v in wanted if (why := features.missing(v.requires, version, finalized))}
 
     def _abort_cleanup_s(self, variant: Variant) -> float | None:
         """How often the brokers abort timed-out transactions (seconds), when the
@@ -161,7 +179,11 @@ class Runner:
                 names[t.name],
                 variant.partitions if t.name == wl and variant.partitions else t.partitions,
                 t.replication_factor,
-                config={k: config_text(v) for k, v in {**t.config, **variant.topic_config}.items()},
+                config={
+                    k: config_text(v)
+                    for k, v in {**t.config, **variant.topic_config}.items()
+                    if features.TOPIC_CONFIG_FEATURES.get(k) not in self._missing_features
+                },
             )
             for t in self.exp.topics
         ]

@@ -10,6 +10,7 @@ import random as _random
 import time
 from typing import Any
 
+from kchaos import features
 from kchaos.cluster import metadata, targets
 from kchaos.cluster.base import Cluster
 from kchaos.errors import BadInput, ClusterError
@@ -80,6 +81,19 @@ def partition_info(cluster: Cluster, topic: str, partition: int) -> dict[str, An
         if p["partition"] == partition:
             return p
     raise BadInput(f"topic {topic!r} has no partition {partition}")
+
+
+def finalized_features(cluster: Cluster) -> dict[str, int] | None:
+    """The feature levels the cluster finalized (``kafka-features describe``, KIP-584);
+    None when the tool failed or printed none (then the Kafka version decides)."""
+    broker = next(n.id for n in cluster.spec.nodes if n.broker)
+    try:
+        out = cluster.run_tool(
+            broker, "org.apache.kafka.tools.FeatureCommand", ["--bootstrap-server", cluster.bootstrap, "describe"]
+        )
+    except ClusterError:
+        return None
+    return features.parse_finalized(out) or None
 
 
 def resolve_target(cluster: Cluster, target: str | int | targets.Target, rng: _random.Random | None = None) -> int:

@@ -113,11 +113,11 @@ def junit(result: SuiteResult) -> str:
 
 def _cases(e: SuiteEntry) -> list[tuple[dict[str, Any], list[str], str]]:
     run = e.run
-    if run is None or not run.variants:
+    if run is None or not (run.variants or run.skipped):
         why = e.why_not_run or (run.error if run else "") or "did not run"
         kind = "skipped" if e.verdict == "NOT RUN" else "failure"
         return [({"name": "(run)", "seconds": e.seconds}, [why], kind)]
-    each = e.seconds / len(run.variants)
+    each = e.seconds / max(len(run.variants), 1)
     out = []
     for v in run.variants:
         failed = _failed(run, v)
@@ -129,6 +129,7 @@ def _cases(e: SuiteEntry) -> list[tuple[dict[str, Any], list[str], str]]:
     for v in run.experiment.variants:
         if v.name not in ran and v.nightly_only and run.mode == "quick":
             out.append(({"name": v.name, "seconds": 0.0}, ["nightly only"], "skipped"))
+    out += [({"name": v["name"], "seconds": 0.0}, [v["why"]], "skipped") for v in run.skipped]
     for i, c in enumerate(run.claims, 1):
         case = {"name": f"claim {i}: {c['holds']}", "seconds": 0.0}
         if c["held"] is None:

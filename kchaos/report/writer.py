@@ -34,6 +34,7 @@ def summary(run: RunResult) -> dict[str, Any]:
         "command": run.command,
         "profile": run.profile,
         "claims": run.claims,
+        "skipped_variants": run.skipped,
         "variants": [
             {
                 "name": v.name,
@@ -82,6 +83,9 @@ def answer(run: RunResult) -> str:
         )
     if not run.claims:
         parts += [f"- {_variant_sentence(v)}" for v in run.variants]
+    parts += [f"- Not run on this cluster: {v['name']} ({v['why']})." for v in run.skipped]
+    if run.skipped and run.claims and not held and not failed:
+        parts.append("- No contrast is left: every claim names a variant this cluster cannot run.")
     diagnoses = [f"{v.name}: {f['text']}" for v in run.variants for f in v.findings[:3]]
     if diagnoses:
         parts += ["", "The checker's diagnosis: " + " ".join(diagnoses)]

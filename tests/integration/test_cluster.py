@@ -12,7 +12,7 @@ import time
 
 from confluent_kafka import Consumer, Producer
 
-from kchaos.cluster.inspect import partition_info, resolve_target, status
+from kchaos.cluster.inspect import finalized_features, partition_info, resolve_target, status
 from tests.integration.conftest import new_topic, wait_for
 
 
@@ -56,6 +56,12 @@ def test_status_json_shape(healthy):
     assert [b["state"] for b in st["brokers"]] == ["up", "up", "up"]
     assert sum(b["controller"] for b in st["brokers"]) == 1
     assert sorted(st["topics"][topic][0]["isr"]) == [1, 2, 3]
+
+
+def test_the_cluster_tells_its_finalized_feature_levels(healthy):
+    """What the runner asks before a variant that needs a feature (kchaos.features)."""
+    levels = finalized_features(healthy)
+    assert levels is not None and levels["group.version"] >= 1 and levels["transaction.version"] >= 2
 
 
 def test_kill_leader_moves_leadership_and_isr_recovers_after_start(healthy):

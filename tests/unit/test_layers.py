@@ -15,6 +15,7 @@ LAYERS = [
         "format",
         (
             "kchaos.errors",
+            "kchaos.features",
             "kchaos.paths",
             "kchaos.events",
             "kchaos.history",
