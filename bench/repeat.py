@@ -6,9 +6,11 @@ contrast that shows in 10 of 10 runs is a finding, one that shows in 6 of 10 is 
 to describe as such. Not a CI test: 10 runs of one experiment take 10 to 30 minutes.
 
 For each experiment: per variant and expectation, the runs in which it held, and the
-median and range of the measured value; then the verdicts. The runs share one cluster
-(started once, from the first experiment's needs; experiments with other broker
-settings get their own).
+median and range of the measured value; then the verdicts. The runs of an experiment
+share one cluster, as the tests' runs do: a running cluster that fits (``kchaos up``),
+else one this script starts (``kchaos-bench``) and keeps for the next experiment that
+fits it; an experiment with other broker settings gets a new one. It is healed and
+waited for between runs, and taken down at the end.
 
     python bench/repeat.py rebalance-protocol offset-commit -n 10 [--load] [--backend local] [--save]
 
@@ -31,8 +33,15 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from kchaos.cluster import start_fresh, teardown
+from kchaos.cluster.inspect import wait_healthy
+from kchaos.cluster.spec import ClusterSpec, config_text
+from kchaos.cluster.spec import fits as spec_fits
 from kchaos.errors import KchaosError
-from kchaos.session import execute
+from kchaos.experiment import find, load
+from kchaos.session import execute, running_cluster
+
+BENCH_CLUSTER, BENCH_BASE_PORT = "kchaos-bench", 30500
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -87,18 +96,47 @@ def main() -> int:
     args = ap.parse_args()
     out = args.report_dir or Path(tempfile.mkdtemp(prefix="kchaos-repeat-"))
     load = start_load(args.load_limit) if args.load else None
+    owned: list = []
     try:
         for exp in args.experiments:
-            repeat(exp, args, out)
+            repeat(exp, args, out, owned)
     finally:
         if load is not None:
             load.terminate()
             load.join(5)
+        for cluster in owned:
+            teardown(cluster.name)
     print(f"\nruns under {out}")
     return 0
 
 
-def repeat(exp: str, args: argparse.Namespace, out: Path) -> None:
+def cluster_for(exp_id: str, backend: str, owned: list):
+    """A cluster that fits the experiment: a running one, else this script's own
+    (started, or started again with the experiment's broker settings)."""
+    exp = load(find(exp_id))
+    need = exp.cluster
+    for cluster in owned:
+        if spec_fits(cluster.spec, need.brokers, need.controllers, need.broker_config, need.features):
+            return cluster
+    if (cluster := running_cluster(exp, backend)) is not None:
+        return cluster
+    for cluster in owned:
+        teardown(cluster.name)
+    owned.clear()
+    spec = ClusterSpec(
+        brokers=need.brokers,
+        controllers=need.controllers,
+        features=dict(need.features),
+        broker_config={k: config_text(v) for k, v in need.broker_config.items()},
+        name=BENCH_CLUSTER,
+        base_port=BENCH_BASE_PORT,
+    )
+    cluster, _ = start_fresh(spec, backend)
+    owned.append(cluster)
+    return cluster
+
+
+def repeat(exp: str, args: argparse.Namespace, out: Path, owned: list) -> None:
     """N quick runs of one experiment: how often each expectation and claim held."""
     held: dict[tuple[str, str], list[bool]] = defaultdict(list)
     values: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -108,7 +146,9 @@ def repeat(exp: str, args: argparse.Namespace, out: Path) -> None:
     started = time.monotonic()
     for i in range(args.n):
         try:
-            result = execute(exp, "quick", seed=1000 + i, report_dir=out, backend=args.backend)
+            cluster = cluster_for(exp, args.backend, owned)
+            result = execute(exp, "quick", seed=1000 + i, report_dir=out, backend=args.backend, cluster=cluster)
+            wait_healthy(cluster)
         except KchaosError as err:  # the cluster did not start (a port still held, ...): no sample
             not_started += 1
             print(f"{exp} run {i + 1}/{args.n}: not started ({err})", file=sys.stderr, flush=True)
