@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -14,6 +15,22 @@ _silent.propagate = False
 
 #: librdkafka's own log lines (even FATAL ones) go nowhere: the history is the record.
 QUIET = {"log_level": 0, "logger": _silent}
+
+
+def logged_to(config: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``config`` with librdkafka's log lines appended to ``path`` (unless the caller set
+    its own ``logger``): a client still open while its cluster goes down logs ``FAIL ...
+    Connection refused`` lines, which belong in the run's folder, not the terminal."""
+    if "logger" in config:
+        return config
+    logger = logging.getLogger(f"kchaos.librdkafka.{abs(hash(str(path)))}")
+    if not logger.handlers:
+        handler = logging.FileHandler(path, delay=True)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+    return {**config, "logger": logger}
 
 
 def init_transactions(producer: Any, patience: float = 90.0) -> Any:

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from kchaos import procs
+from kchaos.events import Client
+from kchaos.history import HistoryWriter
 
 _SPAWN = multiprocessing.get_context("spawn")
 
@@ -101,6 +103,8 @@ class ClientProcess:
         self._halt: Any = None
         self._hang: Any = None
         self.earlier = 0  # deliveries of processes this one replaced
+        self._killed = False  # this process was SIGKILLed by us (a fault), not crashed
+        self._noted = False  # its crash is in the history already
 
     @property
     def delivered(self) -> int:
@@ -111,6 +115,7 @@ class ClientProcess:
         return self._proc.pid if self._proc is not None else None
 
     def start(self) -> None:
+        self._killed = self._noted = False
         self._halt, self._hang = _SPAWN.Event(), _SPAWN.Event()
         self._counter.value = 0
         self._in_hand.value = 0
@@ -152,6 +157,26 @@ class ClientProcess:
         self._proc.join(timeout)
         if self._proc.is_alive():
             self.kill()
+        self.note_crash()
+
+    def note_crash(self) -> None:
+        """A child that ended by itself with an error (not a kill of ours, not a clean
+        stop) crashed: a ``client`` event in the history says so, with the last line of
+        its log (the traceback or librdkafka's assertion is in ``<name>.log``)."""
+        proc = self._proc
+        if proc is None or proc.exitcode in (None, 0) or self._killed or self._noted:
+            return
+        self._noted = True
+        log = Path(self.path).with_name(f"{self.reader}.log")
+        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+        history = HistoryWriter(Path(self.path), self.start_t)
+        try:
+            last = lines[-1][:300] if lines else ""
+            history.write(
+                Client(self.reader, "crashed", history.now(), error=f"exit code {proc.exitcode}", detail=last)
+            )
+        finally:
+            history.close()
 
     @property
     def assigned(self) -> bool:
@@ -180,6 +205,7 @@ class ClientProcess:
     def kill(self) -> None:
         """SIGKILL: no close, no commit, no leave-group; heartbeats stop."""
         if self._proc is not None and self._proc.is_alive():
+            self._killed = True
             os.kill(self._proc.pid, signal.SIGKILL)
             self._proc.join(10)
 
@@ -204,6 +230,8 @@ class ClientProcess:
     def restart(self) -> None:
         """A new process for the same member (after a kill or a leave, or a kill now);
         a standby member's first start too."""
+        if self._proc is not None and not self._proc.is_alive():
+            self.note_crash()
         self.kill()
         self.earlier += int(self._counter.value)
         self.start()

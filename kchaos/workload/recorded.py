@@ -28,6 +28,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from kchaos.clients import logged_to
 from kchaos.errors import BadInput
 from kchaos.events import Assign, Client, Commit, Lost, Process, Read, Revoke, Seek, Send, Txn
 from kchaos.history import HistoryWriter, load
@@ -106,6 +107,11 @@ def _text(value: bytes | str | None) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
+def _logged_beside(config: dict[str, Any], history: HistoryWriter) -> dict[str, Any]:
+    """librdkafka's log lines to ``<history>.librdkafka.log`` beside the history."""
+    return logged_to(config, history.path.with_name(f"{history.path.stem}.librdkafka.log"))
+
+
 class RecordedProducer(Producer):
     """confluent-kafka's Producer that records each send's final outcome (``send``) and
     each transaction's (``txn``). Outcomes are classified as kchaos' own producer does:
@@ -114,7 +120,7 @@ class RecordedProducer(Producer):
     def __init__(
         self, config: dict[str, Any], history: HistoryWriter, name: str = "producer", id_from: str = "header:id"
     ) -> None:
-        super().__init__(config)
+        super().__init__(_logged_beside(config, history))
         self.history, self.name, self.ids = history, name, IdSource(id_from)
         # Unique per instance: a restarted process, or two producers of one name, must not
         # reuse ids or sequence numbers (the checker orders each producer's sends by them).
@@ -234,7 +240,7 @@ class RecordedConsumer(Consumer):
         self._user_on_commit = config.get("on_commit")
         config["on_commit"] = self._on_commit
         config.setdefault("client.id", name)
-        super().__init__(config)
+        super().__init__(_logged_beside(config, history))
 
     def poll(self, timeout: float = -1) -> Any:  # type: ignore[override]
         msg = super().poll(timeout)

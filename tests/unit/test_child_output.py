@@ -8,6 +8,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+from kchaos.events import Client
+from kchaos.history import load
 from kchaos.workload.child import ClientProcess, enter_child
 
 _SPAWN = multiprocessing.get_context("spawn")
@@ -39,3 +41,24 @@ def test_a_child_traceback_is_in_its_log_not_on_the_terminal(tmp_path, capfd):
     assert "Traceback" not in out + err
     log = (tmp_path / "r1.log").read_text()
     assert "Traceback" in log and "no_such_setting" in log
+    # The history says the member crashed, with the log's last line; a kill of ours is no crash.
+    (crash,) = [e for e in load(history) if type(e) is Client]
+    assert (crash.producer, crash.event, crash.error) == ("r1", "crashed", "exit code 1")
+    assert "no_such_setting" in crash.detail
+
+
+def test_a_recorded_clients_librdkafka_log_goes_beside_the_history(tmp_path, capfd):
+    """A user's recorded client still open while its cluster is gone logs ``Connection
+    refused``: into ``<history>.librdkafka.log``, not onto the terminal. Nothing listens
+    on 127.0.0.1:1."""
+    from kchaos.workload.recorded import History
+
+    producer = History(tmp_path / "history.jsonl").producer({"bootstrap.servers": "127.0.0.1:1"})
+    log = tmp_path / "history.librdkafka.log"
+    for _ in range(50):
+        producer.poll(0.1)
+        if log.exists() and "refused" in log.read_text():
+            break
+    out, err = capfd.readouterr()
+    assert "refused" not in out + err
+    assert "Connection refused" in log.read_text()
