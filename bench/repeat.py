@@ -148,12 +148,17 @@ def repeat(exp: str, args: argparse.Namespace, out: Path, owned: list) -> None:
         try:
             cluster = cluster_for(exp, args.backend, owned)
             result = execute(exp, "quick", seed=1000 + i, report_dir=out, backend=args.backend, cluster=cluster)
-            wait_healthy(cluster)
         except KchaosError as err:  # the cluster did not start (a port still held, ...): no sample
             not_started += 1
             print(f"{exp} run {i + 1}/{args.n}: not started ({err})", file=sys.stderr, flush=True)
             time.sleep(10)
             continue
+        try:
+            wait_healthy(cluster)
+        except KchaosError:  # not healthy again: the next run gets a new cluster
+            for c in owned:
+                teardown(c.name)
+            owned.clear()
         summary = json.loads((result.run_dir / "summary.json").read_text())
         verdicts.append(summary["verdict"])
         meta = {"backend": summary.get("backend"), "kafka_version": summary.get("kafka_version")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,20 +18,37 @@ _silent.propagate = False
 QUIET = {"log_level": 0, "logger": _silent}
 
 
+_LOGS: dict[str, logging.Logger] = {}
+_LOGS_LOCK = threading.Lock()
+
+
 def logged_to(config: dict[str, Any], path: Path) -> dict[str, Any]:
     """``config`` with librdkafka's log lines appended to ``path`` (unless the caller set
     its own ``logger``): a client still open while its cluster goes down logs ``FAIL ...
-    Connection refused`` lines, which belong in the run's folder, not the terminal."""
+    Connection refused`` lines, which belong in the run's folder, not the terminal. One
+    logger per file, however many clients write it; ``close_log`` lets it go."""
     if "logger" in config:
         return config
-    logger = logging.getLogger(f"kchaos.librdkafka.{abs(hash(str(path)))}")
-    if not logger.handlers:
-        handler = logging.FileHandler(path, delay=True)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-        logger.setLevel(logging.DEBUG)
+    with _LOGS_LOCK:
+        logger = _LOGS.get(str(path))
+        if logger is None:
+            logger = logging.getLogger(f"kchaos.librdkafka.{len(_LOGS)}.{path.name}")
+            handler = logging.FileHandler(path, delay=True)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            logger.addHandler(handler)
+            logger.propagate = False
+            logger.setLevel(logging.DEBUG)
+            _LOGS[str(path)] = logger
     return {**config, "logger": logger}
+
+
+def close_log(path: Path) -> None:
+    """Close the log file ``logged_to`` opened for ``path`` (a test's history is done)."""
+    with _LOGS_LOCK:
+        logger = _LOGS.pop(str(path), None)
+    for handler in list(logger.handlers if logger else []):
+        logger.removeHandler(handler)  # type: ignore[union-attr]
+        handler.close()
 
 
 def init_transactions(producer: Any, patience: float = 90.0) -> Any:

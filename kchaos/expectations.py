@@ -63,11 +63,10 @@ def judge(
     missing = [n for n in named if n not in ran]
     if missing:
         unavailable = unavailable or {}
-        if any(n in unavailable for n in missing):
-            why = next(unavailable[n] for n in missing if n in unavailable)
-        else:
-            why = "nightly only" if set(missing) <= nightly_only else "not run"
-        return {**out, "held": None, "skipped": f"{', '.join(missing)}: {why}", "text": claim.say, "values": {}}
+        why = "; ".join(
+            f"{n}: {unavailable.get(n) or ('nightly only' if n in nightly_only else 'not run')}" for n in missing
+        )
+        return {**out, "held": None, "skipped": why, "text": claim.say, "values": {}}
     value = values_of(ran, claim.variant)
     judged = claims.evaluate(cond, value)
     text = claims.render(claim.say, value, claim.variant) if claim.say else ""

@@ -607,11 +607,19 @@ def group_spec(exp: Experiment, variant: Variant) -> ConsumerGroups | None:
 
 
 def needed_features(exp: Experiment, variant: Variant) -> list[str]:
-    """The features a variant's own settings use: the consumer protocol of KIP-848, a
-    share group, a share group's dead-letter queue."""
-    group_config = {**(exp.workload.consumers.config if exp.workload.consumers else {}), **variant.consumer}
+    """The features a variant's own settings use: the consumer protocol of KIP-848 (in
+    any consumer's settings: the group's, the Java members', a pipeline's or a pattern
+    worker's), a share group, a share group's dead-letter queue."""
+    pipeline = {**(exp.workload.pipeline.model_dump() if exp.workload.pipeline else {}), **variant.pipeline}
     pattern = {**(exp.workload.pattern.model_dump() if exp.workload.pattern else {}), **variant.pattern}
-    needed = ["kip-848"] if str(group_config.get("group.protocol", "")).lower() == "consumer" else []
+    configs = [
+        {**(exp.workload.consumers.config if exp.workload.consumers else {}), **variant.consumer},
+        variant.java_consumer,
+        {**pipeline.get("config", {}), **(variant.pipeline.get("config") or {})},
+        {**pattern.get("config", {}), **(variant.pattern.get("config") or {})},
+    ]
+    protocols = {str(c.get("group.protocol", "")).lower() for c in configs}
+    needed = ["kip-848"] if "consumer" in protocols else []
     if pattern.get("share"):
         needed.append("share-groups")
         if pattern.get("dead_letter"):

@@ -36,6 +36,7 @@ from kchaos.experiment import (
     SchemaSpec,
     Variant,
     group_spec,
+    needed_features,
     number,
     pattern_spec,
     pipeline_spec,
@@ -138,13 +139,16 @@ class Runner:
         """Why each variant that needs a Kafka feature this cluster lacks cannot run, by
         id; the cluster is asked only when a variant needs something. The features found
         missing also keep their topic settings out of the topics (``_create_topics``)."""
-        wanted = [v for v in self.exp.variants if v.requires]
-        if not wanted:
+        needs = {v.id: sorted(set(v.requires) | set(needed_features(self.exp, v))) for v in self.exp.variants}
+        topic_keys = {k for t in self.exp.topics for k in t.config} | {
+            k for v in self.exp.variants for k in v.topic_config
+        }
+        if not any(needs.values()) and not topic_keys & set(features.TOPIC_CONFIG_FEATURES):
             return {}
         finalized = finalized_features(self.cluster)
         version = self.result.kafka_version
         self._missing_features = {n for n in features.FEATURES if features.missing([n], version, finalized)}
-        return {v.id: why for v in wanted if (why := features.missing(v.requires, version, finalized))}
+        return {i: why for i, need in needs.items() if need and (why := features.missing(need, version, finalized))}
 
     def _abort_cleanup_s(self, variant: Variant) -> float | None:
         """How often the brokers abort timed-out transactions (seconds), when the

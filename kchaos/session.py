@@ -102,6 +102,7 @@ def execute(
         spec = ClusterSpec(
             brokers=exp.cluster.brokers,
             controllers=exp.cluster.controllers,
+            features=dict(exp.cluster.features),
             name=RUN_CLUSTER,
             base_port=RUN_BASE_PORT,
             kafka_version=version,

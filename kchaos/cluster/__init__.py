@@ -74,10 +74,11 @@ def make(
     return LocalCluster(spec)
 
 
-#: Clusters that ``kchaos run``, ``kchaos suite`` and the pytest plugin start for
-#: themselves, fault, and take down: another process's run may be using one right now,
-#: so none is ever borrowed (a leftover of a crashed owner is replaced, not reused).
-OWNED_BY_A_RUN = ("kchaos-run", "kchaos-suite", "kchaos-pytest")
+#: Clusters that ``kchaos run``, ``kchaos suite``, the pytest plugin, the public API's
+#: ``up()`` and ``bench/repeat.py`` start for themselves, fault, and take down: another
+#: process may be using one right now, so none is ever borrowed (a leftover of a crashed
+#: owner is replaced, not reused).
+OWNED_BY_A_RUN = ("kchaos-run", "kchaos-suite", "kchaos-pytest", "kchaos-api", "kchaos-bench")
 
 
 def find_running(

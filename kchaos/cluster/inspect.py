@@ -84,16 +84,34 @@ def partition_info(cluster: Cluster, topic: str, partition: int) -> dict[str, An
 
 
 def finalized_features(cluster: Cluster) -> dict[str, int] | None:
-    """The feature levels the cluster finalized (``kafka-features describe``, KIP-584);
-    None when the tool failed or printed none (then the Kafka version decides)."""
-    broker = next(n.id for n in cluster.spec.nodes if n.broker)
+    """The feature levels the cluster finalized (``kafka-features describe``, KIP-584),
+    asked from this machine through the cluster's own bootstrap (a docker node's client
+    listener advertises an address only the host can reach); None when no Kafka is
+    installed here to ask with, or the tool failed or printed none: then the Kafka
+    version decides."""
+    import subprocess
+
+    from kchaos import install
+    from kchaos.errors import KchaosError
+
     try:
-        out = cluster.run_tool(
-            broker, "org.apache.kafka.tools.FeatureCommand", ["--bootstrap-server", cluster.bootstrap, "describe"]
+        libs = install.find_kafka(cluster.spec.kafka_version).libs
+    except KchaosError:
+        try:
+            libs = install.find_kafka().libs
+        except KchaosError:
+            return None
+    cmd = ["-Xmx128m", "-cp", f"{libs}/*", "org.apache.kafka.tools.FeatureCommand"]
+    try:
+        done = subprocess.run(
+            [install.find_java(), *cmd, "--bootstrap-server", cluster.bootstrap, "describe"],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
-    except ClusterError:
+    except (KchaosError, OSError, subprocess.TimeoutExpired):
         return None
-    return features.parse_finalized(out) or None
+    return features.parse_finalized(done.stdout) or None
 
 
 def resolve_target(cluster: Cluster, target: str | int | targets.Target, rng: _random.Random | None = None) -> int:

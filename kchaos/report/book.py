@@ -46,7 +46,8 @@ HISTORY_LINK = re.compile(r"\[`(history\.[^`]+)`\]\(history\.[^)]+\)")
 
 def newest_runs(reports: Path) -> dict[str, Path]:
     """Experiment id -> the folder of its newest whole quick run (by start time) under
-    ``reports``: not interrupted, not stopped by an error."""
+    ``reports``: not interrupted, not stopped by an error, every variant run (a cluster
+    that lacked a feature some variant needs answers only part of the question)."""
     best: dict[str, tuple[str, Path]] = {}
     for summary in Path(reports).rglob("summary.json"):
         try:
@@ -54,7 +55,12 @@ def newest_runs(reports: Path) -> dict[str, Path]:
         except (OSError, json.JSONDecodeError):
             continue
         exp, started = data.get("experiment"), data.get("started_utc") or ""
-        whole = not data.get("interrupted") and not data.get("error") and data.get("mode") == "quick"
+        whole = (
+            not data.get("interrupted")
+            and not data.get("error")
+            and data.get("mode") == "quick"
+            and not data.get("skipped_variants")
+        )
         if not exp or not whole or not (summary.parent / "report.md").exists():
             continue
         if exp not in best or started > best[exp][0]:

@@ -29,14 +29,22 @@ from kchaos.history import HistoryWriter
 _SPAWN = multiprocessing.get_context("spawn")
 
 
+def child_log(history_path: str, name: str) -> Path:
+    """Where child ``name`` of the variant recorded in ``history_path`` writes its output:
+    ``<history stem>.<name>.log`` beside the history (each variant has its own, like the
+    Java roles' logs)."""
+    history = Path(history_path)
+    return history.with_name(f"{history.stem}.{name}.log")
+
+
 def enter_child(history_path: str, name: str) -> None:
     """What every child does first. Ctrl-C is the harness's to handle (it stops us); if the
     harness dies, so do we; and what the child prints (librdkafka's assertions, Python's
-    tracebacks) goes to ``<name>.log`` beside the history, where the run's folder keeps
-    it, and never to the terminal."""
+    tracebacks) goes to its log beside the history (``child_log``), where the run's folder
+    keeps it, and never to the terminal."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     procs.die_with_parent()
-    procs.output_to(Path(history_path).with_name(f"{name}.log"))
+    procs.output_to(child_log(history_path, name))
 
 
 def _consumer_main(
@@ -162,12 +170,12 @@ class ClientProcess:
     def note_crash(self) -> None:
         """A child that ended by itself with an error (not a kill of ours, not a clean
         stop) crashed: a ``client`` event in the history says so, with the last line of
-        its log (the traceback or librdkafka's assertion is in ``<name>.log``)."""
+        its log (the traceback or librdkafka's assertion is in ``child_log``)."""
         proc = self._proc
         if proc is None or proc.exitcode in (None, 0) or self._killed or self._noted:
             return
         self._noted = True
-        log = Path(self.path).with_name(f"{self.reader}.log")
+        log = child_log(self.path, self.reader)
         lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
         history = HistoryWriter(Path(self.path), self.start_t)
         try:

@@ -28,7 +28,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from kchaos.clients import logged_to
+from kchaos.clients import close_log, logged_to
 from kchaos.errors import BadInput
 from kchaos.events import Assign, Client, Commit, Lost, Process, Read, Revoke, Seek, Send, Txn
 from kchaos.history import HistoryWriter, load
@@ -60,6 +60,11 @@ class History(HistoryWriter):
     def consumer(self, config: dict[str, Any], name: str = "consumer", id_from: str = "header:id") -> RecordedConsumer:
         """A recorded confluent-kafka Consumer (its ``group.id`` is the group in the history)."""
         return RecordedConsumer(config, self, name, id_from)
+
+    def close(self) -> None:
+        """Close the history and the librdkafka log its clients wrote."""
+        super().close()
+        close_log(_librdkafka_log(self))
 
     def events(self) -> list[Any]:
         """Every event written so far (by any process), as typed values."""
@@ -107,9 +112,13 @@ def _text(value: bytes | str | None) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
+def _librdkafka_log(history: HistoryWriter) -> Path:
+    """Where recorded clients of ``history`` write librdkafka's log lines."""
+    return history.path.with_name(f"{history.path.stem}.librdkafka.log")
+
+
 def _logged_beside(config: dict[str, Any], history: HistoryWriter) -> dict[str, Any]:
-    """librdkafka's log lines to ``<history>.librdkafka.log`` beside the history."""
-    return logged_to(config, history.path.with_name(f"{history.path.stem}.librdkafka.log"))
+    return logged_to(config, _librdkafka_log(history))
 
 
 class RecordedProducer(Producer):

@@ -29,7 +29,7 @@ def test_what_a_child_writes_to_descriptor_2_goes_to_its_log(tmp_path, capfd):
     out, err = capfd.readouterr()
     assert proc.exitcode == 134
     assert "assert" not in out + err
-    assert "rd_kafka_enq_once_del_source_return" in (tmp_path / "c1.log").read_text()
+    assert "rd_kafka_enq_once_del_source_return" in (tmp_path / "history.c1.log").read_text()
 
 
 def test_a_child_traceback_is_in_its_log_not_on_the_terminal(tmp_path, capfd):
@@ -39,7 +39,7 @@ def test_a_child_traceback_is_in_its_log_not_on_the_terminal(tmp_path, capfd):
     consumer.join(60)
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
-    log = (tmp_path / "r1.log").read_text()
+    log = (tmp_path / "history.r1.log").read_text()
     assert "Traceback" in log and "no_such_setting" in log
     # The history says the member crashed, with the log's last line; a kill of ours is no crash.
     (crash,) = [e for e in load(history) if type(e) is Client]

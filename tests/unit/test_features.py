@@ -112,3 +112,40 @@ def test_an_experiment_with_no_variant_left_is_skip_not_fail(tmp_path):
     result = SuiteResult("quick", tmp_path, "2026-12-07 10:00:00Z", seconds=70)
     result.entries = [SuiteEntry("rebalance-protocol", "q", run.verdict, 1, run)]
     assert result.passed
+
+
+def test_a_topic_setting_of_a_missing_feature_is_left_out_even_with_no_variant_needing_it(tmp_path, monkeypatch):
+    """``kchaos run dead-letter-topic --variant dedupe`` on a cluster without share.version
+    2: no variant left needs the feature, but the dead-letter topic's own setting would be
+    refused when the topic is created."""
+    import kchaos.runner as runner_module
+
+    exp = experiments.only_variants(experiments.load(experiments.find("dead-letter-topic")), ["dedupe"])
+    assert all(not v.requires for v in exp.variants)
+    monkeypatch.setattr(runner_module, "finalized_features", lambda cluster: {"share.version": 1})
+    run = RunResult(exp, "quick", 1, "local", "4.4.0", tmp_path / "run", "kchaos run dead-letter-topic")
+    runner = runner_module.Runner(exp, object(), run)
+    assert runner._unavailable() == {}
+    assert "share-dlq" in runner._missing_features and "share-groups" not in runner._missing_features
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "  - name: a\n    java_consumer: {group.protocol: consumer}\n",
+        "  - name: a\n    pipeline: {config: {group.protocol: consumer}}\n",
+    ],
+)
+def test_every_consumer_setting_counts_when_a_feature_is_used(tmp_path, where):
+    text = MINE.replace("  - name: a\n    consumer: {group.protocol: consumer}\n    requires: [kip-848]\n", where)
+    variant = experiments.Variant.model_validate({"name": "a", **_yaml_fields(where)})
+    exp = experiments.Experiment.model_validate(
+        {"id": "mine", "question": "q", "topics": [{"name": "t"}], "workload": {"topic": "t"}, "variants": [variant]}
+    )
+    assert "kip-848" in experiments.needed_features(exp, exp.variants[0]), text
+
+
+def _yaml_fields(where: str) -> dict:
+    import yaml
+
+    return {k: v for k, v in yaml.safe_load(where)[0].items() if k != "name"}

@@ -229,7 +229,7 @@ def test_a_cluster_another_run_owns_is_never_borrowed(tmp_path, monkeypatch):
     from kchaos.session import RUN_CLUSTER
     from kchaos.suite import SUITE_CLUSTER
 
-    assert set(cluster_pkg.OWNED_BY_A_RUN) == {RUN_CLUSTER, SUITE_CLUSTER, PYTEST_CLUSTER}
+    assert {RUN_CLUSTER, SUITE_CLUSTER, PYTEST_CLUSTER, "kchaos-api", "kchaos-bench"} == set(cluster_pkg.OWNED_BY_A_RUN)
     monkeypatch.setenv("KCHAOS_HOME", str(tmp_path))
     for name in (*cluster_pkg.OWNED_BY_A_RUN, "shared"):
         folder = tmp_path / "clusters" / name
