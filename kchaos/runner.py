@@ -319,6 +319,8 @@ class Runner:
             for c in consumers:
                 if c not in standby:
                     c.start()
+                elif isinstance(c, ClientProcess):
+                    c.prewarm()  # its interpreter starts now; it joins at its start-client
             self._wait_for_groups([c for c in consumers if c not in standby], history)
             self._gate("steady")
             # A Java producer starts writing once its JVM is up: start those first, and the

@@ -330,13 +330,29 @@ def worker_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pattern_main(
-    kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, hang: Any
+    kwargs: dict[str, Any],
+    path: str,
+    start: float,
+    counter: Any,
+    in_hand: Any,
+    assigned: Any,
+    halt: Any,
+    hang: Any,
+    go: Any,
 ) -> None:
     """The child process: one ``PatternWorker`` (a ``ShareWorker`` for a share group) on the
     shared history, until ``halt`` is set."""
     kind = ShareWorker if kwargs.get("share") else PatternWorker
     serve(
-        functools.partial(kind, **worker_kwargs(kwargs)), kwargs["name"], path, start, counter, in_hand, assigned, halt
+        functools.partial(kind, **worker_kwargs(kwargs)),
+        kwargs["name"],
+        path,
+        start,
+        counter,
+        in_hand,
+        assigned,
+        halt,
+        go,
     )
 
 

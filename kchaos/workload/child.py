@@ -47,15 +47,34 @@ def enter_child(history_path: str, name: str) -> None:
     procs.output_to(child_log(history_path, name))
 
 
+def wait_for_go(go: Any, halt: Any) -> bool:
+    """A warmed-up child (its interpreter started, its modules imported) waits here until
+    it is told to begin: a member that "joins" at a fault's time then joins then, not a
+    slow interpreter start later. False when it was halted first."""
+    while not go.wait(0.1):
+        if halt.is_set():
+            return False
+    return True
+
+
 def _consumer_main(
-    kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, hang: Any
+    kwargs: dict[str, Any],
+    path: str,
+    start: float,
+    counter: Any,
+    in_hand: Any,
+    assigned: Any,
+    halt: Any,
+    hang: Any,
+    go: Any,
 ) -> None:
     """The child: one GroupConsumer on the shared history, until ``halt`` is set. A hung
     consumer stays alive (and in its group, heartbeating) until halted."""
     enter_child(path, kwargs["name"])
-    from kchaos.history import HistoryWriter
     from kchaos.workload.consumer import GroupConsumer
 
+    if not wait_for_go(go, halt):
+        return
     consumer = GroupConsumer(
         history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, assigned=assigned, **kwargs
     )
@@ -66,12 +85,15 @@ def _consumer_main(
         halt.wait()
 
 
-def serve(build: Any, name: str, path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any) -> None:
+def serve(
+    build: Any, name: str, path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, go: Any
+) -> None:
     """The body of worker ``name``'s child process: ``build(history=..., counter=..., ...)``
     makes the worker (a pipeline or pattern worker), which runs on the shared history
-    until ``halt`` is set."""
+    until ``halt`` is set, once ``go`` is (``wait_for_go``)."""
     enter_child(path, name)
-    from kchaos.history import HistoryWriter
+    if not wait_for_go(go, halt):
+        return
 
     worker = build(history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, assigned=assigned)
     threading.Thread(target=lambda: (halt.wait(), worker.stop()), daemon=True).start()
@@ -113,6 +135,7 @@ class ClientProcess:
         self.earlier = 0  # deliveries of processes this one replaced
         self._killed = False  # this process was SIGKILLed by us (a fault), not crashed
         self._noted = False  # its crash is in the history already
+        self._go: Any = None  # set: the child begins (unset while it is warmed up, ``prewarm``)
 
     @property
     def delivered(self) -> int:
@@ -122,9 +145,13 @@ class ClientProcess:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def start(self) -> None:
+    def start(self, go: bool = True) -> None:
+        """Start the child; with ``go`` False it starts its interpreter and imports, then
+        waits to be told to begin (``prewarm``)."""
         self._killed = self._noted = False
-        self._halt, self._hang = _SPAWN.Event(), _SPAWN.Event()
+        self._halt, self._hang, self._go = _SPAWN.Event(), _SPAWN.Event(), _SPAWN.Event()
+        if go:
+            self._go.set()
         self._counter.value = 0
         self._in_hand.value = 0
         self._assigned.value = 0
@@ -139,6 +166,7 @@ class ClientProcess:
                 self._assigned,
                 self._halt,
                 self._hang,
+                self._go,
             ),
             name=f"kchaos-{self.reader}",
             daemon=True,
@@ -235,9 +263,18 @@ class ClientProcess:
         if self._proc is not None and self._proc.is_alive():
             os.kill(self._proc.pid, signal.SIGCONT)
 
+    def prewarm(self) -> None:
+        """Start a standby member's process ahead of its ``start-client``, waiting: on a
+        busy machine a fresh interpreter takes seconds to import librdkafka, and the member
+        must join when the fault says, not then."""
+        self.start(go=False)
+
     def restart(self) -> None:
         """A new process for the same member (after a kill or a leave, or a kill now);
-        a standby member's first start too."""
+        a standby member's first start too (a warmed-up one is told to begin)."""
+        if self.alive and self._go is not None and not self._go.is_set():
+            self._go.set()
+            return
         if self._proc is not None and not self._proc.is_alive():
             self.note_crash()
         self.kill()

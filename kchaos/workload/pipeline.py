@@ -338,10 +338,18 @@ def _again(call: Any, attempts: int = 5) -> None:
 
 
 def _pipeline_main(
-    kwargs: dict[str, Any], path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, hang: Any
+    kwargs: dict[str, Any],
+    path: str,
+    start: float,
+    counter: Any,
+    in_hand: Any,
+    assigned: Any,
+    halt: Any,
+    hang: Any,
+    go: Any,
 ) -> None:
     """The child process: one ``Pipeline`` on the shared history, until ``halt`` is set."""
-    serve(functools.partial(Pipeline, **kwargs), kwargs["name"], path, start, counter, in_hand, assigned, halt)
+    serve(functools.partial(Pipeline, **kwargs), kwargs["name"], path, start, counter, in_hand, assigned, halt, go)
 
 
 class PipelineProcess(ArmedProcess):
