@@ -980,7 +980,9 @@ def plan(exp: Experiment) -> str:
         shown = ", ".join(f"{k}={v}" for k, v in args.items())
         lines.append(f"  fault +{step.at:g} s: {act.name}{where}{named}" + (f" ({shown})" if shown else ""))
     for v in exp.variants:
-        extra = " (nightly only)" if v.nightly_only else ""
+        extra = (" (nightly only)" if v.nightly_only else "") + (
+            f" (needs {', '.join(v.requires)})" if v.requires else ""
+        )
         lines.append(f"  variant {v.id} {v.name!r}{extra}: {len(v.expect)} expectations: {'; '.join(v.expect)}")
         if v.faults is not None:
             own = ", ".join(f"+{s.at:g} s {s.do} {s.target if s.target is not None else ''}".strip() for s in v.faults)
