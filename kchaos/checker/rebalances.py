@@ -54,12 +54,17 @@ def _episodes(ix: Index) -> list[dict[str, Any]]:
     bounds = _Bounds(ix)
     rebalances = sorted(ix.rebalances, key=_time)
     reb_t = [ev.t for ev in rebalances]
+    late = _own_joins(starts, rebalances)
     reads = _read_times(ix)
     per_group = _group_times(reads)
     out = []
     for t, name, target, label in starts:
         until = bounds.after(t, name, target, end_of_history)
-        evs = rebalances[bisect_left(reb_t, t) : bisect_right(reb_t, until)]
+        evs = [
+            ev
+            for ev in rebalances[bisect_left(reb_t, t) : bisect_right(reb_t, until)]
+            if late.get(id(ev), t) >= t  # a join begun in an earlier episode is that episode's
+        ]
         others = [ev for ev in evs if ev.reader != target]
         moved = {(ev.group, (p[0], p[1])) for ev in evs for p in ev.partitions}
         out.append(
@@ -78,6 +83,25 @@ def _episodes(ix: Index) -> list[dict[str, Any]]:
                 "redelivered": 0,
             }
         )
+    return out
+
+
+def _own_joins(starts: list[tuple[float, str, Any, str | None]], rebalances: list[Any]) -> dict[int, float]:
+    """The first assignment of each member after its own (re)start, with the start's
+    time: it completes that member's join. On a busy machine it can land after the next
+    trigger began (a static member back 3 s late, after the crash of another), where it
+    would pass for the others noticing that trigger."""
+    restarts: dict[Any, list[float]] = defaultdict(list)
+    for t, name, target, _ in starts:
+        if name in ("start-client", "restart-client"):
+            restarts[target].append(t)
+    out: dict[int, float] = {}
+    for reader, times in restarts.items():
+        mine = [ev for ev in rebalances if ev.reader == reader]
+        for started in times:
+            first = next((ev for ev in mine if ev.t >= started), None)
+            if isinstance(first, Assign):
+                out[id(first)] = started
     return out
 
 

@@ -150,6 +150,21 @@ def test_a_committed_offset_past_a_transaction_marker_is_still_the_next():
     assert committed_not_next(ix, [Lag(G, T, 0, 0, 9.0, committed=5, end=5)]) == 1, "record 4 was skipped over"
 
 
+def test_a_restarted_members_late_assignment_is_not_the_next_trigger_noticed():
+    """Seen in a loaded run of rebalance-triggers: the static member c1 came back 3.3 s
+    after its restart, 0.3 s after c0 was SIGKILLed; its assignment completes its own
+    join and says nothing about when the others noticed the crash (6 s later)."""
+    evs = [reb("assign", "c0", [0], 0.0), reb("assign", "c1", [1], 0.0), reb("assign", "c2", [2], 0.0)]
+    evs += [fault("kill-client", "c1", 2.0, **{"as": "static-kill"})]
+    evs += [fault("kill-client", "c1", 4.0, "end", by="restart-client", **{"as": "static-restart"})]
+    evs += [fault("kill-client", "c0", 7.0, **{"as": "crash"})]
+    evs += [reb("assign", "c1", [1], 7.3)]  # c1's own join, late
+    evs += [reb("revoke", "c2", [2], 13.2), reb("assign", "c2", [0, 2], 13.3), reb("revoke", "c1", [1], 13.2)]
+    per = by_trigger(episodes(build(evs)))
+    assert per["crash"]["detect_s"] == 6.2 and per["crash"]["others"] == 3
+    assert per["static-restart"]["others"] == 0
+
+
 def test_a_quick_stop_and_start_are_two_episodes():
     evs = [reb("assign", "c0", [0, 1], 0.0), reb("assign", "c1", [2, 3], 0.0)]
     evs += [fault("stop-client", "c1", 5.0, **{"as": "leave"})]
