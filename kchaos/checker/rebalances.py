@@ -60,12 +60,9 @@ def _episodes(ix: Index) -> list[dict[str, Any]]:
     out = []
     for t, name, target, label in starts:
         until = bounds.after(t, name, target, end_of_history)
-        evs = [
-            ev
-            for ev in rebalances[bisect_left(reb_t, t) : bisect_right(reb_t, until)]
-            if late.get(id(ev), t) >= t  # a join begun in an earlier episode is that episode's
-        ]
-        others = [ev for ev in evs if ev.reader != target]
+        evs = rebalances[bisect_left(reb_t, t) : bisect_right(reb_t, until)]
+        # A join begun before this trigger is no sign the others noticed it.
+        others = [ev for ev in evs if ev.reader != target and late.get(id(ev), t) >= t]
         moved = {(ev.group, (p[0], p[1])) for ev in evs for p in ev.partitions}
         out.append(
             {
@@ -90,7 +87,9 @@ def _own_joins(starts: list[tuple[float, str, Any, str | None]], rebalances: lis
     """The first assignment of each member after its own (re)start, with the start's
     time: it completes that member's join. On a busy machine it can land after the next
     trigger began (a static member back 3 s late, after the crash of another), where it
-    would pass for the others noticing that trigger."""
+    would pass for the others noticing that trigger: it is left out of that trigger's
+    ``others`` and ``detect_s`` (still counted in what moved and for how long). Its own
+    episode has ended by then, so that episode does not see it either."""
     restarts: dict[Any, list[float]] = defaultdict(list)
     for t, name, target, _ in starts:
         if name in ("start-client", "restart-client"):
@@ -99,8 +98,8 @@ def _own_joins(starts: list[tuple[float, str, Any, str | None]], rebalances: lis
     for reader, times in restarts.items():
         mine = [ev for ev in rebalances if ev.reader == reader]
         for started in times:
-            first = next((ev for ev in mine if ev.t >= started), None)
-            if isinstance(first, Assign):
+            first = next((ev for ev in mine if ev.t >= started and type(ev) is Assign), None)
+            if first is not None:  # Revoke and Lost are Assign's subclasses: not joins
                 out[id(first)] = started
     return out
 

@@ -272,7 +272,8 @@ class ClientProcess:
     def restart(self) -> None:
         """A new process for the same member (after a kill or a leave, or a kill now);
         a standby member's first start too (a warmed-up one is told to begin)."""
-        if self.alive and self._go is not None and not self._go.is_set():
+        untouched = self._hang is not None and not self._hang.is_set() and not procs.paused(self.pid)
+        if self.alive and self._go is not None and not self._go.is_set() and untouched:
             self._go.set()
             return
         if self._proc is not None and not self._proc.is_alive():

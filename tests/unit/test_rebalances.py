@@ -160,9 +160,10 @@ def test_a_restarted_members_late_assignment_is_not_the_next_trigger_noticed():
     evs += [fault("kill-client", "c0", 7.0, **{"as": "crash"})]
     evs += [reb("assign", "c1", [1], 7.3)]  # c1's own join, late
     evs += [reb("revoke", "c2", [2], 13.2), reb("assign", "c2", [0, 2], 13.3), reb("revoke", "c1", [1], 13.2)]
+    evs += [reb("revoke", "c1", [], 4.1)]  # a callback before its join (an empty revoke) is no join
     per = by_trigger(episodes(build(evs)))
     assert per["crash"]["detect_s"] == 6.2 and per["crash"]["others"] == 3
-    assert per["static-restart"]["others"] == 0
+    assert per["static-restart"]["others"] == 0  # the empty revoke is its own member's
 
 
 def test_a_quick_stop_and_start_are_two_episodes():
