@@ -167,6 +167,14 @@ MEASURES: dict[str, Measure] = {
             "pipeline",
             "group",
         ),
+        _m(
+            "txn_abort_after_open_s",
+            "s",
+            "the open transaction of a worker SIGKILLed mid-transaction, from its first record to read_committed"
+            " consumers getting past its records (the coordinator's timeout runs from the transaction's start)",
+            "pipeline",
+            "group",
+        ),
         _m("pipeline_kills", "kills", "pipeline workers SIGKILLed at a point of their loop", "pipeline"),
         _m("pipeline_kills_at_point", "kills", "of those, kills that came at the point asked", "pipeline"),
         _m("effects", "rows", "rows the pipeline wrote to its store outside Kafka", "pipeline", "store"),
@@ -587,6 +595,7 @@ def pipeline_measurements(ix: Index) -> dict[str, Any]:
     latencies = [t - ix.sends[i].t0 for i, t in visible.items() if i in ix.sends and ix.sends[i].t0_known]
     first = min((p.t for p in outputs), default=0.0)
     span = max(visible.values(), default=first) - first
+    after_kill, after_open = _txn_abort_after_kill(ix, kills)
     return {
         "pipeline_throughput_per_s": round(len(visible) / span, 1) if span > 0 else None,
         "pipeline_latency_ms": {"p50": _ms(percentile(latencies, 50)), "p99": _ms(percentile(latencies, 99))},
@@ -596,7 +605,8 @@ def pipeline_measurements(ix: Index) -> dict[str, Any]:
         "pipeline_unprocessed": sum(1 for i in behind if committed[i] == 0),
         "pipeline_duplicated": sum(1 for i in inputs if committed[i] > 1),
         "pipeline_redelivered": sum(n - 1 for n in delivered.values() if n > 1),
-        "txn_abort_after_kill_s": _txn_abort_after_kill(ix, kills),
+        "txn_abort_after_kill_s": after_kill,
+        "txn_abort_after_open_s": after_open,
         "pipeline_kills": len(kills),
         "pipeline_kills_at_point": sum(1 for f in kills if (f.args or {}).get("reached")),
         **(
@@ -607,13 +617,15 @@ def pipeline_measurements(ix: Index) -> dict[str, Any]:
     }
 
 
-def _txn_abort_after_kill(ix: Index, kills: list[Any]) -> float | None:
+def _txn_abort_after_kill(ix: Index, kills: list[Any]) -> tuple[float | None, float | None]:
     """After a transactional worker is SIGKILLed with its transaction open, read_committed
     consumers get nothing past that transaction's first record on each partition it
     wrote to (the last stable offset stays there) until the coordinator aborts it, after
-    transaction.timeout.ms. Seconds from the kill to the first group read past it (the
-    longest over kills), or None when no such read came."""
-    waits = []
+    transaction.timeout.ms counted from the transaction's start. Seconds to the first
+    group read past it, from the kill and from the open transaction's first record (the
+    longest over kills of each), or None when no such read came. Only the second has the
+    timeout as its floor: the transaction may have been open for a while at the kill."""
+    from_kill, from_open = [], []
     for kill in kills:
         open_ = [
             s
@@ -634,8 +646,11 @@ def _txn_abort_after_kill(ix: Index, kills: list[Any]) -> float | None:
             and r.offset > first.get((r.topic, r.partition), 1 << 62)
         ]
         if past:
-            waits.append(round(min(past) - kill.t, 3))
-    return max(waits) if waits else None
+            from_kill.append(round(min(past) - kill.t, 3))
+            never_ended = [s.t0 for s in open_ if ix.txns.get(s.txn) == "unknown" and s.t0_known]
+            if never_ended:
+                from_open.append(round(min(past) - min(never_ended), 3))
+    return (max(from_kill) if from_kill else None), (max(from_open) if from_open else None)
 
 
 def _visible_outputs(ix: Index) -> dict[str, float]:

@@ -190,7 +190,10 @@ def _kill_history(abort_at: float | None) -> list[dict[str, Any]]:
 
 def test_the_coordinators_timeout_abort_is_when_readers_get_past_the_open_transaction():
     assert measured(_kill_history(10.5))["txn_abort_after_kill_s"] == pytest.approx(8.5)
+    # The coordinator's timeout runs from the transaction's start: its first record at 1.9.
+    assert measured(_kill_history(10.5))["txn_abort_after_open_s"] == pytest.approx(8.6)
     assert measured(_kill_history(None))["txn_abort_after_kill_s"] is None
+    assert measured(_kill_history(None))["txn_abort_after_open_s"] is None
     m = measured(_kill_history(10.5))
     assert (m["pipeline_kills"], m["pipeline_kills_at_point"]) == (1, 1)
 
