@@ -123,11 +123,13 @@ def check_transactions(s: dict, run_dir: Path) -> None:
     killed = variant(s, "SIGKILLed transactional process, no new instance")
     zero(killed)
     m = killed["measurements"]
-    # transaction.timeout.ms is 8 s, counted from the transaction's first write (before the
-    # kill): nothing past the open transaction before most of it, and the coordinator's
-    # abort (checked every second) before the restart at 12 s. The experiment's claims
-    # say the same as multiples of the timeout (0.75x, 1.5x).
-    assert 0.75 * 8 <= m["txn_abort_after_kill_s"] < 1.5 * 8, m["txn_abort_after_kill_s"]
+    # transaction.timeout.ms is 8 s, counted from the transaction's start (its first write,
+    # before the kill: a run on docker had it open 2.4 s at the kill): nothing past the open
+    # transaction before the timeout from its first record, and the coordinator's abort
+    # (checked every second) before the restart at 12 s after the kill. The experiment's
+    # claims say the same as multiples of the timeout (0.95x, 1.5x).
+    assert m["txn_abort_after_open_s"] >= 0.95 * 8, m["txn_abort_after_open_s"]
+    assert m["txn_abort_after_kill_s"] < 1.5 * 8, m["txn_abort_after_kill_s"]
     assert m["pipeline_kills_at_point"] == 1 and m["pipeline_lost"] == 0 and m["pipeline_duplicated"] == 0
 
 
