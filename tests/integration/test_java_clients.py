@@ -52,7 +52,7 @@ def test_java_and_python_clients_side_by_side(healthy, tmp_path):
     # producer wrote through the steady phase, before the leader kill (its first fault).
     assert not any(e["op"] == "client" and e["event"] == "not-ready" for e in events)
     first_fault = min(e["t"] for e in events if e["op"] == "fault" and e["phase"] == "start")
-    early = [e for e in java_sends if e["t"] < first_fault and e["status"] == "ok"]
+    early = [e for e in java_sends if e["status"] == "ok" and e["t1"] < first_fault]
     assert len(early) >= 100, f"the Java producer wrote {len(early)} records before the first fault"
 
     kill = next(e for e in events if e["op"] == "fault" and e["name"] == "kill-client" and e["phase"] == "start")
