@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
 from kchaos.checker.verdict import AnomaliesFound, assert_no_anomalies
@@ -121,11 +122,22 @@ def create_topic(
     config: dict[str, Any] | None = None,
     timeout: float = 30.0,
 ) -> str:
-    """Create ``name`` and wait until every partition has a leader and a full ISR."""
+    """Create ``name`` and wait until every partition has a leader and a full ISR. A
+    request that times out waiting for the controller (a busy machine) is sent again, up
+    to three times; "already exists" on a later try means the earlier one went through."""
     rf = replication_factor or cluster.spec.replication_factor
     topic = NewTopic(name, partitions, rf, config={k: config_text(v) for k, v in (config or {}).items()})
     client = admin(cluster.bootstrap)  # held: a collected client ends its futures with _DESTROY
-    client.create_topics([topic])[name].result(timeout=timeout)
+    for attempt in range(3):
+        try:
+            client.create_topics([topic])[name].result(timeout=timeout)
+            break
+        except KafkaException as exc:
+            err = exc.args[0]
+            if attempt and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                break
+            if attempt == 2 or not (err.retriable() or err.code() == KafkaError._TIMED_OUT):
+                raise
     wait_until(lambda: _replicated(cluster, name, partitions), timeout, f"topic {name} fully replicated")
     return name
 
