@@ -53,7 +53,7 @@ from kchaos.patterns.routing import (
 )
 from kchaos.patterns.share import ShareWorker
 from kchaos.workload.batch import BatchFailed, commit_sync, rewind, stop_here
-from kchaos.workload.child import ArmedProcess, serve
+from kchaos.workload.child import ArmedProcess, Handles, serve
 from kchaos.workload.consumer import next_offsets
 from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
 
@@ -329,31 +329,11 @@ def worker_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _pattern_main(
-    kwargs: dict[str, Any],
-    path: str,
-    start: float,
-    counter: Any,
-    in_hand: Any,
-    assigned: Any,
-    halt: Any,
-    hang: Any,
-    go: Any,
-) -> None:
+def _pattern_main(kwargs: dict[str, Any], h: Handles) -> None:
     """The child process: one ``PatternWorker`` (a ``ShareWorker`` for a share group) on the
     shared history, until ``halt`` is set."""
     kind = ShareWorker if kwargs.get("share") else PatternWorker
-    serve(
-        functools.partial(kind, **worker_kwargs(kwargs)),
-        kwargs["name"],
-        path,
-        start,
-        counter,
-        in_hand,
-        assigned,
-        halt,
-        go,
-    )
+    serve(functools.partial(kind, **worker_kwargs(kwargs)), kwargs["name"], h)
 
 
 class PatternProcess(ArmedProcess):

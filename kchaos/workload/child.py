@@ -19,6 +19,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,46 +58,53 @@ def wait_for_go(go: Any, halt: Any) -> bool:
     return True
 
 
-def _consumer_main(
-    kwargs: dict[str, Any],
-    path: str,
-    start: float,
-    counter: Any,
-    in_hand: Any,
-    assigned: Any,
-    halt: Any,
-    hang: Any,
-    go: Any,
-) -> None:
+@dataclass
+class Handles:
+    """What a child shares with the harness: the history (path and clock start), the
+    counters the live view and the faults read (delivered, records in hand, assigned),
+    and the events that stop it, hang it and tell a warmed-up one to begin."""
+
+    path: str
+    start: float
+    counter: Any
+    in_hand: Any
+    assigned: Any
+    halt: Any
+    hang: Any
+    go: Any
+
+    def counters(self) -> dict[str, Any]:
+        """The history writer and counters a role's constructor takes."""
+        history = HistoryWriter(Path(self.path), self.start)
+        return {"history": history, "counter": self.counter, "in_hand": self.in_hand, "assigned": self.assigned}
+
+
+def _consumer_main(kwargs: dict[str, Any], h: Handles) -> None:
     """The child: one GroupConsumer on the shared history, until ``halt`` is set. A hung
     consumer stays alive (and in its group, heartbeating) until halted."""
-    enter_child(path, kwargs["name"])
+    enter_child(h.path, kwargs["name"])
     from kchaos.workload.consumer import GroupConsumer
 
-    if not wait_for_go(go, halt):
+    if not wait_for_go(h.go, h.halt):
         return
-    consumer = GroupConsumer(
-        history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, assigned=assigned, **kwargs
-    )
-    threading.Thread(target=lambda: (halt.wait(), consumer.stop()), daemon=True).start()
-    threading.Thread(target=lambda: (hang.wait(), consumer.hang()), daemon=True).start()
+    consumer = GroupConsumer(**h.counters(), **kwargs)
+    threading.Thread(target=lambda: (h.halt.wait(), consumer.stop()), daemon=True).start()
+    threading.Thread(target=lambda: (h.hang.wait(), consumer.hang()), daemon=True).start()
     consumer.run()
-    if hang.is_set():
-        halt.wait()
+    if h.hang.is_set():
+        h.halt.wait()
 
 
-def serve(
-    build: Any, name: str, path: str, start: float, counter: Any, in_hand: Any, assigned: Any, halt: Any, go: Any
-) -> None:
+def serve(build: Any, name: str, h: Handles) -> None:
     """The body of worker ``name``'s child process: ``build(history=..., counter=..., ...)``
     makes the worker (a pipeline or pattern worker), which runs on the shared history
     until ``halt`` is set, once ``go`` is (``wait_for_go``)."""
-    enter_child(path, name)
-    if not wait_for_go(go, halt):
+    enter_child(h.path, name)
+    if not wait_for_go(h.go, h.halt):
         return
 
-    worker = build(history=HistoryWriter(Path(path), start), counter=counter, in_hand=in_hand, assigned=assigned)
-    threading.Thread(target=lambda: (halt.wait(), worker.stop()), daemon=True).start()
+    worker = build(**h.counters())
+    threading.Thread(target=lambda: (h.halt.wait(), worker.stop()), daemon=True).start()
     worker.run()
 
 
@@ -159,14 +167,16 @@ class ClientProcess:
             target=self.main,
             args=(
                 self.kwargs,
-                self.path,
-                self.start_t,
-                self._counter,
-                self._in_hand,
-                self._assigned,
-                self._halt,
-                self._hang,
-                self._go,
+                Handles(
+                    self.path,
+                    self.start_t,
+                    self._counter,
+                    self._in_hand,
+                    self._assigned,
+                    self._halt,
+                    self._hang,
+                    self._go,
+                ),
             ),
             name=f"kchaos-{self.reader}",
             daemon=True,

@@ -44,7 +44,7 @@ from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Effect
 from kchaos.history import HistoryWriter
 from kchaos.workload.batch import BatchFailed, commit_sync, rewind, stop_here
-from kchaos.workload.child import ArmedProcess, serve
+from kchaos.workload.child import ArmedProcess, Handles, serve
 from kchaos.workload.consumer import next_offsets, record_id
 from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
 
@@ -337,19 +337,9 @@ def _again(call: Any, attempts: int = 5) -> None:
                 raise
 
 
-def _pipeline_main(
-    kwargs: dict[str, Any],
-    path: str,
-    start: float,
-    counter: Any,
-    in_hand: Any,
-    assigned: Any,
-    halt: Any,
-    hang: Any,
-    go: Any,
-) -> None:
+def _pipeline_main(kwargs: dict[str, Any], h: Handles) -> None:
     """The child process: one ``Pipeline`` on the shared history, until ``halt`` is set."""
-    serve(functools.partial(Pipeline, **kwargs), kwargs["name"], path, start, counter, in_hand, assigned, halt, go)
+    serve(functools.partial(Pipeline, **kwargs), kwargs["name"], h)
 
 
 class PipelineProcess(ArmedProcess):
