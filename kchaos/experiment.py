@@ -18,20 +18,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from kchaos import claims, steps
+from kchaos import claims
 from kchaos.checker.anomalies import KINDS, NEEDS
 from kchaos.checker.measurements import MEASURES, measure
 from kchaos.cluster import targets
 from kchaos.errors import BadInput
-from kchaos.faults import actions
+from kchaos.faults import actions, steps
 from kchaos.faults.step import FaultStep
+from kchaos.paths import EXPERIMENTS_DIR, schema_file
 from kchaos.patterns.worker import POINTS as PATTERN_POINTS
 from kchaos.workload.pipeline import POINTS as PIPELINE_POINTS
-
-# Installed from a wheel, the experiment files are package data (kchaos/experiments);
-# in a checkout (or an editable install) they are the repository's experiments/.
-_PACKAGED = Path(__file__).resolve().parent / "experiments"
-EXPERIMENTS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "experiments"
 
 
 class Strict(BaseModel):
@@ -744,12 +740,6 @@ def schema_spec(exp: Experiment, variant: Variant) -> SchemaSpec | None:
     if spec is not None and variant.schemas:
         spec = SchemaSpec.model_validate({**spec.model_dump(), **variant.schemas})
     return spec
-
-
-def schema_file(name: str) -> Path:
-    """Where a schema file of an experiment is: under experiments/schemas, else the path."""
-    packaged = EXPERIMENTS_DIR / "schemas" / name
-    return packaged if packaged.exists() else Path(name)
 
 
 def _schema_problems(exp: Experiment) -> Iterator[tuple[tuple[Any, ...], str]]:

@@ -204,7 +204,7 @@ def schema_path_problems(path: Any, exp: Any) -> Iterator[Problem]:
     found), never another file of the machine (``validate`` would print what it holds)."""
     from pathlib import Path
 
-    from kchaos.experiment import EXPERIMENTS_DIR, schema_file
+    from kchaos.paths import EXPERIMENTS_DIR, schema_file
 
     roots = [EXPERIMENTS_DIR / "schemas", Path(path).resolve().parent, Path.cwd()]
     own = [(("workload", "schemas"), exp.workload.schemas.model_dump() if exp.workload.schemas else {})]

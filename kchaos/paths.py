@@ -1,7 +1,9 @@
-"""Where kchaos keeps downloads, installs and running clusters.
+"""Where kchaos keeps downloads, installs and running clusters, and where the shipped
+experiment files are.
 
-Everything lives under one root (``KCHAOS_HOME``, default ``~/.cache/kchaos``) so that a
-second CI run finds its downloads and ``rm -rf`` of one folder forgets everything.
+Everything kchaos writes lives under one root (``KCHAOS_HOME``, default
+``~/.cache/kchaos``) so that a second CI run finds its downloads and ``rm -rf`` of one
+folder forgets everything.
 """
 
 from __future__ import annotations
@@ -28,3 +30,15 @@ def toxiproxy_bin(version: str) -> Path:
 def clusters_dir() -> Path:
     """Running clusters: one folder each, with its state file, data and logs."""
     return home() / "clusters"
+
+
+# Installed from a wheel, the experiment files are package data (kchaos/experiments);
+# in a checkout (or an editable install) they are the repository's experiments/.
+_PACKAGED = Path(__file__).resolve().parent / "experiments"
+EXPERIMENTS_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "experiments"
+
+
+def schema_file(name: str) -> Path:
+    """Where a schema file of an experiment is: under experiments/schemas, else the path."""
+    packaged = EXPERIMENTS_DIR / "schemas" / name
+    return packaged if packaged.exists() else Path(name)

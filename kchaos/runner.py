@@ -48,6 +48,7 @@ from kchaos.experiment import (
 )
 from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
+from kchaos.faults.steps.broker import set_broker_configs
 from kchaos.history import HistoryWriter, load
 from kchaos.patterns import share
 from kchaos.patterns.evolving import EvolvingProducer
@@ -55,7 +56,6 @@ from kchaos.patterns.registry import EmbeddedRegistry
 from kchaos.patterns.schema import connect, load_schema
 from kchaos.patterns.worker import PatternProcess
 from kchaos.results import Observer, RunResult, VariantResult
-from kchaos.steps.broker import set_broker_configs
 from kchaos.workload import pipeline
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer, drain, wait_for_members

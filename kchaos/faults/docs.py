@@ -10,14 +10,14 @@ import inspect
 
 from kchaos.cluster import targets
 from kchaos.faults import actions
-from kchaos.steps import STEPS
+from kchaos.faults.steps import STEPS
 
 
 def render() -> str:
     out = [
         "# Faults: actions, targets, steps",
         "",
-        "Generated from `kchaos/faults/actions.py`, `kchaos/cluster/targets.py` and `kchaos/steps/`",
+        "Generated from `kchaos/faults/actions.py`, `kchaos/cluster/targets.py` and `kchaos/faults/steps/`",
         "(`python -m kchaos.faults.docs > docs/faults.md`). An experiment's `faults:` list holds",
         "steps `{at: SECONDS, do: ACTION, target: TARGET, to: TARGET, as: NAME, args: {...}}`;",
         "`at` counts from the start of the fault phase. Cluster-wide actions are also",
@@ -41,7 +41,7 @@ def render() -> str:
     out += [line for line in doc.splitlines() if line.startswith("|")]
     out += ["", "## Named steps (`do: step, args: {name: NAME, ...}`)", ""]
     for name, fn in STEPS.items():
-        params = list(inspect.signature(fn).parameters.values())[2:]
+        params = list(inspect.signature(fn).parameters.values())[1:]
         shown = ", ".join(p.name + ("" if p.default is inspect.Parameter.empty else f"={p.default!r}") for p in params)
         first = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
         out.append(f"- `{name}` ({shown}): {first}")

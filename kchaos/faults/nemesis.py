@@ -21,9 +21,10 @@ from kchaos.cluster.inspect import coordinator_of, resolve_target
 from kchaos.errors import BadInput
 from kchaos.events import Fault
 from kchaos.faults import actions
+from kchaos.faults.context import StepContext
 from kchaos.faults.step import FaultStep
+from kchaos.faults.steps import STEPS
 from kchaos.history import HistoryWriter
-from kchaos.steps import STEPS
 
 #: What each client action does to a workload client (``ClientProcess``, ``JavaConsumer``).
 DO: dict[str, Callable[[Any], None]] = {
@@ -95,6 +96,12 @@ class Nemesis:
         self.history.write(event)
         self.log.append({"op": "fault", "name": name, "target": str(target), "phase": phase, "t": event.t, **extra})
 
+    def step_context(self) -> StepContext:
+        """What a named step may use of this run (its clients and producers as they are now)."""
+        return StepContext(
+            self.cluster, self.history, self.topic_names, self.clients, self.producers, self.target, self.record
+        )
+
     def run(self, s: FaultStep) -> None:
         """Perform one step now."""
         act = actions.action(s.do)
@@ -115,7 +122,7 @@ class Nemesis:
             fn = STEPS.get(str(s.args.get("name")))
             if fn is None:
                 raise BadInput(f"unknown step {s.args.get('name')!r}; known: {', '.join(STEPS)}")
-            fn(self.cluster, self, **args)
+            fn(self.step_context(), **args)
             return
         node = self.target(s.target)
         if s.name:

@@ -10,9 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kchaos import steps
 from kchaos.cluster import targets
-from kchaos.faults import actions
+from kchaos.faults import actions, steps
 
 
 class FaultStep(BaseModel):

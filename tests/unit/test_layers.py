@@ -30,7 +30,7 @@ LAYERS = [
         ),
     ),
     ("cluster", ("kchaos.cluster", "kchaos.disk")),
-    ("faults", ("kchaos.faults", "kchaos.steps")),
+    ("faults", ("kchaos.faults",)),
     ("workload", ("kchaos.workload", "kchaos.patterns")),
     ("checker", ("kchaos.checker",)),
     (

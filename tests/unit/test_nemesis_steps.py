@@ -11,15 +11,15 @@ from pydantic import ValidationError
 from kchaos.errors import BadInput
 from kchaos.experiment import FaultStep
 from kchaos.faults.nemesis import Nemesis
+from kchaos.faults.steps import STEPS
 from kchaos.history import HistoryWriter
-from kchaos.steps import STEPS
 
 
 def test_named_step_runs_with_its_arguments_and_unknown_is_refused(tmp_path):
     seen = []
 
-    def record(cluster, nemesis, value):
-        seen.append((cluster, value))
+    def record(ctx, value):
+        seen.append((ctx.cluster, value))
 
     STEPS["test-record"] = record
     try:

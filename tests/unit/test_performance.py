@@ -21,9 +21,9 @@ from kchaos.checker.performance import (
     perf_test,
 )
 from kchaos.events import DECODER, ENCODER, Send
+from kchaos.faults.steps.perf import parse_final_line
 from kchaos.history import HistoryWriter, load
 from kchaos.report.writer import _best
-from kchaos.steps.perf import parse_final_line
 from kchaos.workload.producer import Keys, RecordingProducer
 from kchaos.workload.stats import stats_event
 from tests.unit.histories import read_event, send_event

@@ -8,16 +8,13 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kchaos import install
 from kchaos.clients import config_text
-from kchaos.cluster.base import Cluster
 from kchaos.errors import ClusterError
 from kchaos.events import Perf
-
-if TYPE_CHECKING:
-    from kchaos.faults.nemesis import Nemesis
+from kchaos.faults.context import StepContext
 
 FINAL_LINE = re.compile(
     r"^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, "
@@ -43,8 +40,7 @@ def parse_final_line(text: str) -> dict[str, float] | None:
 
 
 def perf_test_step(
-    cluster: Cluster,
-    nemesis: Nemesis,
+    ctx: StepContext,
     topic: str,
     records: int = 1_000_000,
     record_size: int = 100,
@@ -57,15 +53,15 @@ def perf_test_step(
     ``after_producers_s``, first wait (that long at most) for the workload's Python
     producers to finish (a ``volume_mb`` workload), so the two never share the cluster."""
     deadline = time.monotonic() + after_producers_s
-    for p in nemesis.producers:
+    for p in ctx.producers:
         p.join(max(0.0, deadline - time.monotonic()))
-    real = nemesis.topic_names.get(topic, topic)
+    real = ctx.topic(topic)
     props = {k: config_text(v) for k, v in (config or {}).items()}
     cmd = [
         install.find_java(),
         "-Xmx512m",
         "-cp",
-        f"{install.find_kafka(cluster.spec.kafka_version).libs}/*",
+        f"{install.find_kafka(ctx.cluster.spec.kafka_version).libs}/*",
         "org.apache.kafka.tools.ProducerPerformance",
         "--topic",
         real,
@@ -76,20 +72,20 @@ def perf_test_step(
         "--throughput",
         "-1",
         "--producer-props",
-        f"bootstrap.servers={cluster.bootstrap}",
+        f"bootstrap.servers={ctx.cluster.bootstrap}",
         *(f"{k}={v}" for k, v in props.items()),
     ]
-    t0 = nemesis.history.now()
-    nemesis.record("perf-test", real, "start", args={"records": records, "record_size": record_size, **props})
+    t0 = ctx.history.now()
+    ctx.record("perf-test", real, "start", args={"records": records, "record_size": record_size, **props})
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise ClusterError(f"perf-test: {records} records did not finish within {timeout_s:g} s") from None
     finally:
-        nemesis.record("perf-test", real, "end")
+        ctx.record("perf-test", real, "end")
     found = parse_final_line(done.stdout)
     if found is None:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise ClusterError(f"perf-test failed (exit {done.returncode}): {tail[0][:200]}")
-    t1 = nemesis.history.now()
-    nemesis.history.write(Perf(t1, real, seconds=round(t1 - t0, 3), config=props, **found))  # type: ignore[arg-type]
+    t1 = ctx.history.now()
+    ctx.history.write(Perf(t1, real, seconds=round(t1 - t0, 3), config=props, **found))  # type: ignore[arg-type]

@@ -3,23 +3,18 @@ subscribed topic are a rebalance trigger of their own)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from confluent_kafka.admin import NewPartitions
 
-from kchaos.cluster.base import Cluster
 from kchaos.cluster.readiness import admin
 from kchaos.errors import ClusterError
-
-if TYPE_CHECKING:
-    from kchaos.faults.nemesis import Nemesis
+from kchaos.faults.context import StepContext
 
 
-def add_partitions_step(cluster: Cluster, nemesis: Nemesis, topic: str, total: int) -> None:
+def add_partitions_step(ctx: StepContext, topic: str, total: int) -> None:
     """Grow ``topic`` to ``total`` partitions now. Subscribed consumers notice at their
     next metadata refresh (``topic.metadata.refresh.interval.ms``), then rebalance."""
-    real = nemesis.topic_names.get(topic, topic)
-    client = admin(cluster.bootstrap)  # kept alive until the futures resolve
+    real = ctx.topic(topic)
+    client = admin(ctx.cluster.bootstrap)  # kept alive until the futures resolve
     before = len(client.list_topics(real, timeout=15).topics[real].partitions)
     futures = client.create_partitions([NewPartitions(real, total)], operation_timeout=30)
     try:
@@ -27,5 +22,5 @@ def add_partitions_step(cluster: Cluster, nemesis: Nemesis, topic: str, total: i
             fut.result(timeout=30)
     except Exception as err:  # noqa: BLE001 - any admin failure is the same to the run
         raise ClusterError(f"cannot grow {real} to {total} partitions: {err}") from None
-    nemesis.record("add-partitions", real, "start", args={"total": total, "from": before})
-    nemesis.record("add-partitions", real, "end")
+    ctx.record("add-partitions", real, "start", args={"total": total, "from": before})
+    ctx.record("add-partitions", real, "end")

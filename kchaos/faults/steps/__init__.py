@@ -1,8 +1,10 @@
 """Named steps: what data alone cannot say (inspect segment files, change a topic's
 configs or partitions mid-run). An experiment runs one with ``do: step, args: {name: NAME, ...}``.
 
-Each step is a function ``(cluster, nemesis, **args)``; its other parameters are its
-arguments, bound and checked when the experiment file loads. Steps are registered here,
+Each step is a function ``(ctx, **args)``: ``ctx`` is the run as a step sees it
+(``kchaos.faults.context.StepContext``: cluster, history, topic names, workload clients,
+target resolution, the fault recorder); its other parameters are its arguments, bound
+and checked when the experiment file loads. Steps are registered here,
 explicitly: adding one is a function in this package and a line in ``STEPS``.
 """
 
@@ -12,7 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from kchaos.steps import broker, deploy, log, misfits, perf, topic
+from kchaos.faults.steps import broker, deploy, log, misfits, perf, topic
 
 STEPS: dict[str, Callable[..., None]] = {
     "inspect-log": log.inspect_log_step,
@@ -34,12 +36,12 @@ def bind(name: Any, args: dict[str, Any]) -> dict[str, Any]:
     if fn is None:
         raise ValueError(f"unknown step {name!r}; known: {', '.join(STEPS)}")
     try:
-        bound = inspect.signature(fn).bind(None, None, **args)
+        bound = inspect.signature(fn).bind(None, **args)
     except TypeError as err:
-        params = [p for p in list(inspect.signature(fn).parameters)[2:]]
+        params = list(inspect.signature(fn).parameters)[1:]
         raise ValueError(f"step {name}: {err} (its arguments: {', '.join(params)})") from None
     bound.apply_defaults()
-    args = dict(list(bound.arguments.items())[2:])
+    args = dict(list(bound.arguments.items())[1:])
     params = inspect.signature(fn).parameters  # annotations are strings (postponed evaluation)
     for key, value in args.items():
         if problem := _type_problem(_SIMPLE.get(str(params[key].annotation), params[key].annotation), value):

@@ -16,32 +16,26 @@ first assignment can take seconds) must still meet its poison records before the
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
-from kchaos.cluster.base import Cluster
-
-if TYPE_CHECKING:
-    from kchaos.faults.nemesis import Nemesis
+from kchaos.faults.context import StepContext
 
 
-def deploy_fix_step(
-    cluster: Cluster, nemesis: Nemesis, replay: bool = True, after_deliveries: int = 0, wait_s: float = 30.0
-) -> None:
+def deploy_fix_step(ctx: StepContext, replay: bool = True, after_deliveries: int = 0, wait_s: float = 30.0) -> None:
     """Restart every pattern worker with the fixed handler, worker 0 last; it replays the
     dead letters when ``replay``. The settings are the workers' (their ``kwargs``), read
     by each new process when it starts. With ``after_deliveries``, first wait (at most
     ``wait_s``) until the workers were handed that many records between them."""
-    workers = [c for ref, c in sorted(nemesis.clients.items(), reverse=True) if ref.startswith("pattern:")]
+    workers = [c for ref, c in sorted(ctx.clients.items(), reverse=True) if ref.startswith("pattern:")]
     if not workers:
         raise ValueError("deploy-fix: this workload has no pattern workers")
     deadline = time.monotonic() + wait_s
     while after_deliveries and sum(w.delivered for w in workers) < after_deliveries and time.monotonic() < deadline:
         time.sleep(0.2)
-    nemesis.record("deploy-fix", "pattern", "start", args={"replay": replay})
+    ctx.record("deploy-fix", "pattern", "start", args={"replay": replay})
     for i, worker in enumerate(workers):
         worker.kwargs["handler"] = {**worker.kwargs.get("handler", {}), "fixed": True}
         worker.kwargs["replay"] = replay and i == len(workers) - 1
         worker.leave()
         worker.start()
         worker.kwargs["replay"] = False  # a later restart of this worker does not replay again
-    nemesis.record("deploy-fix", "pattern", "end")
+    ctx.record("deploy-fix", "pattern", "end")

@@ -6,17 +6,14 @@ defaults, ...); Kafka refuses the others, and so does this, with the broker's re
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from kchaos.clients import config_text
-from kchaos.cluster.base import Cluster
 from kchaos.cluster.readiness import admin
 from kchaos.errors import ClusterError
-
-if TYPE_CHECKING:
-    from kchaos.faults.nemesis import Nemesis
+from kchaos.faults.context import StepContext
 
 
 def set_broker_configs(bootstrap: str, config: dict[str, Any]) -> None:
@@ -40,8 +37,8 @@ def set_broker_configs(bootstrap: str, config: dict[str, Any]) -> None:
         raise ClusterError(f"cannot set broker configs {config}: {err}") from None
 
 
-def set_broker_config_step(cluster: Cluster, nemesis: Nemesis, config: dict[str, Any]) -> None:
+def set_broker_config_step(ctx: StepContext, config: dict[str, Any]) -> None:
     """Change cluster-wide broker settings now (dynamic ones only)."""
-    set_broker_configs(cluster.bootstrap, config)
-    nemesis.record("set-broker-config", "cluster", "start", args=dict(config))
-    nemesis.record("set-broker-config", "cluster", "end")
+    set_broker_configs(ctx.cluster.bootstrap, config)
+    ctx.record("set-broker-config", "cluster", "start", args=dict(config))
+    ctx.record("set-broker-config", "cluster", "end")

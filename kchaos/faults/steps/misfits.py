@@ -23,18 +23,15 @@ import socket
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from kchaos.clients import QUIET
-from kchaos.cluster.base import Cluster
 from kchaos.cluster.readiness import admin
 from kchaos.events import Measured
+from kchaos.faults.context import StepContext
 from kchaos.percentiles import percentile
-
-if TYPE_CHECKING:
-    from kchaos.faults.nemesis import Nemesis
 
 #: Low-latency settings for both ends of the Kafka round trip: no linger, short fetch
 #: waits. The comparison is against Kafka at its quickest, not at its defaults.
@@ -48,22 +45,22 @@ FAST_CONSUMER = {
 }
 
 
-def _record(nemesis: Nemesis, name: str, value: float | None, unit: str, detail: str | None = None) -> None:
+def _record(ctx: StepContext, name: str, value: float | None, unit: str, detail: str | None = None) -> None:
     if value is not None:
-        nemesis.history.write(Measured(nemesis.history.now(), name, round(value, 3), unit, detail))
+        ctx.history.write(Measured(ctx.history.now(), name, round(value, 3), unit, detail))
 
 
 # --- request/reply -----------------------------------------------------------------------
-def request_reply_step(cluster: Cluster, nemesis: Nemesis, requests: str, replies: str, count: int = 200) -> None:
+def request_reply_step(ctx: StepContext, requests: str, replies: str, count: int = 200) -> None:
     """``count`` round trips over Kafka (request topic -> responder -> reply topic), then
     ``count`` over a loopback socket; the p50 and p99 of each, in ms."""
-    req, rep = nemesis.topic_names.get(requests, requests), nemesis.topic_names.get(replies, replies)
-    kafka = _kafka_round_trips(cluster.bootstrap, req, rep, count)
+    req, rep = ctx.topic(requests), ctx.topic(replies)
+    kafka = _kafka_round_trips(ctx.cluster.bootstrap, req, rep, count)
     direct = _socket_round_trips(count)
     for name, values in (("kafka", kafka), ("direct", direct)):
         for q in (50, 99):
-            _record(nemesis, f"request_reply_{name}_p{q}_ms", _ms(percentile(values, q)), "ms", f"{len(values)} trips")
-    _record(nemesis, "request_reply_timeouts", count - len(kafka), "requests", "no reply within 5 s")
+            _record(ctx, f"request_reply_{name}_p{q}_ms", _ms(percentile(values, q)), "ms", f"{len(values)} trips")
+    _record(ctx, "request_reply_timeouts", count - len(kafka), "requests", "no reply within 5 s")
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -160,14 +157,14 @@ def _socket_round_trips(count: int) -> list[float]:
 
 
 # --- a record too large ------------------------------------------------------------------
-def oversized_record_step(cluster: Cluster, nemesis: Nemesis, topic: str, size: int = 2_000_000) -> None:
+def oversized_record_step(ctx: StepContext, topic: str, size: int = 2_000_000) -> None:
     """One record of ``size`` bytes: refused by the client's own message.max.bytes (1 MB by
     default), and with the client's limit raised, by the broker's (``message.max.bytes``,
     about 1 MB by default); each refusal's error recorded."""
-    real = nemesis.topic_names.get(topic, topic)
+    real = ctx.topic(topic)
     for who, limit in (("client", None), ("broker", size * 2)):
-        error = _send_one(cluster.bootstrap, real, b"x" * size, limit)
-        _record(nemesis, f"oversized_refused_by_{who}", 1.0 if error else 0.0, "records", error or "accepted")
+        error = _send_one(ctx.cluster.bootstrap, real, b"x" * size, limit)
+        _record(ctx, f"oversized_refused_by_{who}", 1.0 if error else 0.0, "records", error or "accepted")
 
 
 def _send_one(bootstrap: str, topic: str, value: bytes, client_limit: int | None) -> str | None:
@@ -189,27 +186,27 @@ def _send_one(bootstrap: str, topic: str, value: bytes, client_limit: int | None
 
 # --- deleting one record -----------------------------------------------------------------
 def delete_one_record_step(
-    cluster: Cluster, nemesis: Nemesis, topic: str, compacted: str, records: int = 1000, limit_s: float = 30.0
+    ctx: StepContext, topic: str, compacted: str, records: int = 1000, limit_s: float = 30.0
 ) -> None:
     """Delete the record in the middle of a partition: with DeleteRecords (all before it go
     too: the collateral) and with a tombstone on a compacted topic (how long until a
     reader no longer gets the old value)."""
-    real, comp = nemesis.topic_names.get(topic, topic), nemesis.topic_names.get(compacted, compacted)
-    producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", **QUIET})
+    real, comp = ctx.topic(topic), ctx.topic(compacted)
+    producer = Producer({"bootstrap.servers": ctx.cluster.bootstrap, "acks": "all", **QUIET})
     acked: list[int] = []
     for i in range(records):
         producer.produce(real, value=f"r{i}".encode(), key=f"k{i}".encode(), partition=0,
                          on_delivery=lambda err, msg: acked.append(msg.offset()) if err is None else None)  # fmt: skip
     producer.flush(30)
     victim = sorted(acked)[len(acked) // 2]  # the record in the middle of what was written
-    client = admin(cluster.bootstrap)  # kept alive until the futures resolve
+    client = admin(ctx.cluster.bootstrap)  # kept alive until the futures resolve
     futures = client.delete_records([TopicPartition(real, 0, victim + 1)], request_timeout=30)
     for fut in futures.values():
         low = fut.result(timeout=30).low_watermark
     _record(
-        nemesis, "delete_records_collateral", low - 1, "records", f"to delete offset {victim}, log start moved to {low}"
+        ctx, "delete_records_collateral", low - 1, "records", f"to delete offset {victim}, log start moved to {low}"
     )
-    _record(nemesis, "compaction_delete_s", _tombstone_seconds(cluster.bootstrap, comp, producer, limit_s), "s",
+    _record(ctx, "compaction_delete_s", _tombstone_seconds(ctx.cluster.bootstrap, comp, producer, limit_s), "s",
             "tombstone on a compacted topic until a read from the start no longer returns the value")  # fmt: skip
 
 
@@ -249,23 +246,21 @@ def _still_there(bootstrap: str, topic: str, value: bytes) -> bool:
 
 
 # --- priority ----------------------------------------------------------------------------
-def priority_step(
-    cluster: Cluster, nemesis: Nemesis, topic: str, urgent: str, backlog: int = 3000, processing_ms: float = 1.0
-) -> None:
+def priority_step(ctx: StepContext, topic: str, urgent: str, backlog: int = 3000, processing_ms: float = 1.0) -> None:
     """An urgent record written after ``backlog`` ordinary ones, handled at
     ``processing_ms`` a record: how long until it is handled when it waits in the same
     topic; in a topic of its own read by the same consumer (librdkafka hands over what it
     fetched in the order it fetched it, so the backlog it already holds comes first); and
     in a topic of its own with a consumer of its own (the backlog handled beside it)."""
-    real, fast = nemesis.topic_names.get(topic, topic), nemesis.topic_names.get(urgent, urgent)
+    real, fast = ctx.topic(topic), ctx.topic(urgent)
     cases = (
         ("priority_behind_backlog_ms", real, "shared", f"behind {backlog} records, one topic"),
         ("priority_topic_same_consumer_ms", fast, "shared", "a topic of its own, read by the same consumer"),
         ("priority_topic_ms", fast, "own", "a topic of its own with a consumer of its own"),
     )
     for name, urgent_topic, lane, detail in cases:
-        latency = _urgent_latency(cluster.bootstrap, real, urgent_topic, backlog, processing_ms, lane)
-        _record(nemesis, name, _ms(latency), "ms", detail)
+        latency = _urgent_latency(ctx.cluster.bootstrap, real, urgent_topic, backlog, processing_ms, lane)
+        _record(ctx, name, _ms(latency), "ms", detail)
 
 
 def _urgent_latency(
