@@ -13,3 +13,8 @@ def percentile(values: list[float], q: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def ms(seconds: float | None) -> float | None:
+    """Seconds as milliseconds, to two decimals (None stays None): how times are reported."""
+    return None if seconds is None else round(seconds * 1000, 2)

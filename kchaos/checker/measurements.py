@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from kchaos.checker import patterns, performance, replication, visibility
-from kchaos.checker.index import RC, Index
+from kchaos.checker import patterns, performance, pipelines, replication
+from kchaos.checker.index import Index
 from kchaos.checker.rebalances import METRICS, by_trigger, episodes
 from kchaos.checker.rebalances import steps as rebalance_steps
-from kchaos.events import Assign, Client, Effect, Lag, Leader, Lost, Measured, Revoke, Segments
-from kchaos.percentiles import percentile
+from kchaos.events import Assign, Client, Lag, Lost, Measured, Revoke, Segments
+from kchaos.percentiles import ms, percentile
 
 
 @dataclass(frozen=True)
@@ -327,10 +327,6 @@ def measure(name: str) -> Measure | None:
     return found
 
 
-def _ms(x: float | None) -> float | None:
-    return None if x is None else round(x * 1000, 2)
-
-
 def throughput_timeline(ix: Index) -> list[dict[str, Any]]:
     """Per second of the run: acks ok, failed, unknown (by completion time)."""
     buckets: dict[int, dict[str, int]] = defaultdict(lambda: {"ok": 0, "fail": 0, "unknown": 0})
@@ -350,7 +346,7 @@ def latency_timeline(ix: Index) -> list[dict[str, Any]]:
     for s in ix.sends.values():
         if s.status == "ok" and s.t0_known:
             per[int(s.t1)].append(s.t1 - s.t0)
-    return [{"t": sec, "p50_ms": _ms(percentile(v, 50)), "max_ms": _ms(max(v))} for sec, v in sorted(per.items())]
+    return [{"t": sec, "p50_ms": ms(percentile(v, 50)), "max_ms": ms(max(v))} for sec, v in sorted(per.items())]
 
 
 def unavailability(ix: Index) -> dict[str, Any]:
@@ -397,7 +393,7 @@ def end_to_end(ix: Index) -> dict[str, float | None]:
         if r.group is not None and r.id not in first:
             first[r.id] = r.t
     lat = [first[i] - s.t0 for i, s in ix.sends.items() if i in first and s.t0_known]
-    return {"p50": _ms(percentile(lat, 50)), "p99": _ms(percentile(lat, 99)), "max": _ms(max(lat) if lat else None)}
+    return {"p50": ms(percentile(lat, 50)), "p99": ms(percentile(lat, 99)), "max": ms(max(lat) if lat else None)}
 
 
 def rebalance_pauses(ix: Index) -> list[dict[str, Any]]:
@@ -443,9 +439,9 @@ def summary(ix: Index) -> dict[str, Any]:
         "reads": len(ix.reads),
         "throughput_per_s": round(len(ok) / span, 1) if span > 0 else 0.0,
         "produce_latency_ms": {
-            "p50": _ms(percentile(lat, 50)),
-            "p99": _ms(percentile(lat, 99)),
-            "max": _ms(max(lat) if lat else None),
+            "p50": ms(percentile(lat, 50)),
+            "p99": ms(percentile(lat, 99)),
+            "max": ms(max(lat) if lat else None),
         },
         "end_to_end_latency_ms": end_to_end(ix),
         "unavailability_s": max(after) if after else 0.0,
@@ -503,47 +499,10 @@ def transactions(ix: Index) -> dict[str, int]:
     }
 
 
-def leader_timeline(ix: Index) -> list[dict[str, Any]]:
-    return [
-        {"t": e.t, "topic": e.topic, "partition": e.partition, "leader": e.leader, "isr": e.isr}
-        for e in ix.other
-        if isinstance(e, Leader)
-    ]
-
-
-def replication_measurements(ix: Index, topic: str) -> dict[str, Any]:
-    """Leader changes, ISR size and leader epochs: what replication questions are about."""
-    leaders = [e for e in ix.other if isinstance(e, Leader) and e.topic == topic]
-    changes = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if a.leader != b.leader)
-    shrinks = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if len(b.isr) < len(a.isr))
-    epochs = {r.leader_epoch for r in ix.reads if r.group is None and r.leader_epoch is not None}
-    not_enough = sum(
-        1 for s in ix.sends.values() if s.error in ("NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND")
-    )
-    return {
-        "leader_changes": changes,
-        "isr_min": min((len(e.isr) for e in leaders), default=None),
-        "isr_final": len(leaders[-1].isr) if leaders else None,
-        "under_replicated_s": under_replicated_seconds(leaders),
-        "isr_shrinks": shrinks,
-        "leader_epochs": sorted(epochs),
-        "leader_epoch_changes": max(0, len(epochs) - 1),
-        "failed_not_enough_replicas": not_enough,
-    }
-
-
-def under_replicated_seconds(leaders: list[Leader]) -> float:
-    """Seconds the watched partition spent with fewer in-sync replicas than its most."""
-    if not leaders:
-        return 0.0
-    full = max(len(e.isr) for e in leaders)
-    return round(sum(b.t - a.t for a, b in zip(leaders, leaders[1:], strict=False) if len(a.isr) < full), 2)
-
-
 def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str, Any]:
     """Every measurement of ``summary.json`` (the names of ``MEASURES``) for one variant."""
     m = summary(ix)
-    m.update(replication_measurements(ix, topic))
+    m.update(replication.replication_measurements(ix, topic))
     m.update(replication.replication_timings(ix, topic))
     m["undrained"] = len(checked["undrained"])
     m["unknown_seen"] = checked["info"]["unknown_sends_seen"]
@@ -551,8 +510,8 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
     takeovers = client_takeovers(ix)
     m["client_takeover_s"] = max(takeovers) if takeovers else None
     m.update(group_measurements(ix, checked["info"]["redelivered_by_cause"]))
-    m.update(pipeline_measurements(ix))
-    m.update(visibility.visibility_measurements(ix))
+    m.update(pipelines.pipeline_measurements(ix))
+    m.update(pipelines.visibility_measurements(ix))
     m.update(patterns.pattern_measurements(ix))
     m.update(patterns.schema_measurements(ix))
     m.update(step_measurements(ix))
@@ -568,103 +527,6 @@ def all_measurements(ix: Index, topic: str, checked: dict[str, Any]) -> dict[str
 def step_measurements(ix: Index) -> dict[str, Any]:
     """Numbers a step measured itself (``measured`` events), by name; the last one counts."""
     return {e.name: e.value for e in ix.other if isinstance(e, Measured)}
-
-
-def pipeline_measurements(ix: Index) -> dict[str, Any]:
-    """A consume-transform-produce pipeline, counted per input record: committed outputs
-    (0 is lost, 2 or more duplicated), re-deliveries, and the rows of its side effect.
-    Empty when no pipeline ran (no ``process`` event names an output)."""
-    outputs = [p for p in ix.processes if p.output is not None]
-    if not outputs:
-        return {}
-    groups, input_topics = {p.group for p in outputs}, {p.topic for p in outputs}
-    # Committed outputs per input, each output position once.
-    positions = {(r.topic, r.partition, r.offset): r.input for r in ix.drain_reads(RC) if r.input is not None}
-    committed = Counter(positions.values())
-    covered_to: dict[tuple[str, int], int] = {}
-    for c in ix.commits:
-        if c.status == "ok" and c.group in groups and c.topic in input_topics:
-            covered_to[(c.topic, c.partition)] = max(covered_to.get((c.topic, c.partition), 0), c.offset)
-    # Inputs the pipeline committed past (it owes each one output); the others it never had to do.
-    inputs = {i for tp, at in ix.committed_view.items() for o, i in at.items() if o < covered_to.get(tp, 0)}
-    behind = {i for (t, _), at in ix.committed_view.items() if t in input_topics for i in at.values()} - inputs
-    delivered = Counter(r.id for r in ix.reads if r.group in groups)
-    kills = [f for f in ix.faults if f.name == "kill-client" and f.phase == "start" and (f.args or {}).get("at")]
-    rows = Counter(e.input for e in ix.other if isinstance(e, Effect))
-    visible = _visible_outputs(ix)
-    latencies = [t - ix.sends[i].t0 for i, t in visible.items() if i in ix.sends and ix.sends[i].t0_known]
-    first = min((p.t for p in outputs), default=0.0)
-    span = max(visible.values(), default=first) - first
-    after_kill, after_open = _txn_abort_after_kill(ix, kills)
-    return {
-        "pipeline_throughput_per_s": round(len(visible) / span, 1) if span > 0 else None,
-        "pipeline_latency_ms": {"p50": _ms(percentile(latencies, 50)), "p99": _ms(percentile(latencies, 99))},
-        "pipeline_inputs": len({p.id for p in outputs}),
-        "pipeline_outputs": sum(committed.values()),
-        "pipeline_lost": sum(1 for i in inputs if committed[i] == 0),
-        "pipeline_unprocessed": sum(1 for i in behind if committed[i] == 0),
-        "pipeline_duplicated": sum(1 for i in inputs if committed[i] > 1),
-        "pipeline_redelivered": sum(n - 1 for n in delivered.values() if n > 1),
-        "txn_abort_after_kill_s": after_kill,
-        "txn_abort_after_open_s": after_open,
-        "pipeline_kills": len(kills),
-        "pipeline_kills_at_point": sum(1 for f in kills if (f.args or {}).get("reached")),
-        **(
-            {"effects": sum(rows.values()), "effects_duplicated": sum(1 for n in rows.values() if n > 1)}
-            if rows
-            else {}
-        ),
-    }
-
-
-def _txn_abort_after_kill(ix: Index, kills: list[Any]) -> tuple[float | None, float | None]:
-    """After a transactional worker is SIGKILLed with its transaction open, read_committed
-    consumers get nothing past that transaction's first record on each partition it
-    wrote to (the last stable offset stays there) until the coordinator aborts it, after
-    transaction.timeout.ms counted from the transaction's start. Seconds to the first
-    group read past it, from the kill and from the open transaction's first record (the
-    longest over kills of each), or None when no such read came. Only the second has the
-    timeout as its floor: the transaction may have been open for a while at the kill."""
-    from_kill, from_open = [], []
-    for kill in kills:
-        open_ = [
-            s
-            for s in ix.sends.values()
-            if s.txn and s.status == "ok" and s.producer.startswith(f"{kill.target}-") and s.t0 <= kill.t
-            if ix.txns.get(s.txn) != "commit"
-        ]
-        first: dict[tuple[str, int], int] = {}
-        for s in open_:
-            tp = (s.topic, s.partition)
-            first[tp] = min(first.get(tp, s.offset), s.offset)  # type: ignore[type-var, arg-type]
-        past = [
-            r.t
-            for r in ix.reads
-            if r.group is not None
-            and r.committed_only
-            and r.t > kill.t
-            and r.offset > first.get((r.topic, r.partition), 1 << 62)
-        ]
-        if past:
-            from_kill.append(round(min(past) - kill.t, 3))
-            never_ended = [s.t0 for s in open_ if ix.txns.get(s.txn) == "unknown" and s.t0_known]
-            if never_ended:
-                from_open.append(round(min(past) - min(never_ended), 3))
-    return (max(from_kill) if from_kill else None), (max(from_open) if from_open else None)
-
-
-def _visible_outputs(ix: Index) -> dict[str, float]:
-    """Input id -> when its first committed output became visible to read_committed
-    readers: its transaction's commit, or (outside a transaction) its ack."""
-    out: dict[str, float] = {}
-    for r in ix.drain_reads(RC):
-        send = ix.sends.get(r.id)
-        if r.input is None or send is None:
-            continue
-        txn = ix.txn_events.get(send.txn) if send.txn else None
-        t = txn.t if txn is not None and txn.status == "commit" else send.t1
-        out[r.input] = min(t, out.get(r.input, t))
-    return out
 
 
 def group_measurements(ix: Index, redelivered_by_cause: dict[str, int]) -> dict[str, Any]:
@@ -757,7 +619,7 @@ def timelines(ix: Index) -> dict[str, Any]:
         "throughput": throughput_timeline(ix),
         "latency": latency_timeline(ix),
         "unavailability": unavailability(ix),
-        "leaders": leader_timeline(ix),
+        "leaders": replication.leader_timeline(ix),
         "rebalance_pauses": rebalance_pauses(ix),
         "rebalance_steps": rebalance_steps(ix),
         "disk": [msgspec.to_builtins(e) for e in ix.other if isinstance(e, Segments)],

@@ -1,6 +1,7 @@
-"""What a replication fault did to the watched partition, timed from the fault: when the
-ISR shrank, when a new leader was elected and whether it came from the ISR, and what the
-old leader went on acknowledging after the election.
+"""The replication family: the watched partition's leaders and ISR over the run (changes,
+shrinks, time under-replicated, leader epochs) and, timed from the fault, when the ISR
+shrank, when a new leader was elected and whether it came from the ISR, and what the old
+leader went on acknowledging after the election.
 
 Pure functions over an ``Index``: the ``leader`` events (the watched partition's leader
 and ISR, polled twice a second, so each time is up to about half a second late), the
@@ -97,3 +98,40 @@ def replication_timings(ix: Index, topic: str) -> dict[str, Any]:
             1 for s in ix.sends.values() if s.status == "ok" and s.id not in absent and elected < s.t1 < heal
         )
     return out
+
+
+def leader_timeline(ix: Index) -> list[dict[str, Any]]:
+    return [
+        {"t": e.t, "topic": e.topic, "partition": e.partition, "leader": e.leader, "isr": e.isr}
+        for e in ix.other
+        if isinstance(e, Leader)
+    ]
+
+
+def replication_measurements(ix: Index, topic: str) -> dict[str, Any]:
+    """Leader changes, ISR size and leader epochs: what replication questions are about."""
+    leaders = [e for e in ix.other if isinstance(e, Leader) and e.topic == topic]
+    changes = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if a.leader != b.leader)
+    shrinks = sum(1 for a, b in zip(leaders, leaders[1:], strict=False) if len(b.isr) < len(a.isr))
+    epochs = {r.leader_epoch for r in ix.reads if r.group is None and r.leader_epoch is not None}
+    not_enough = sum(
+        1 for s in ix.sends.values() if s.error in ("NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND")
+    )
+    return {
+        "leader_changes": changes,
+        "isr_min": min((len(e.isr) for e in leaders), default=None),
+        "isr_final": len(leaders[-1].isr) if leaders else None,
+        "under_replicated_s": under_replicated_seconds(leaders),
+        "isr_shrinks": shrinks,
+        "leader_epochs": sorted(epochs),
+        "leader_epoch_changes": max(0, len(epochs) - 1),
+        "failed_not_enough_replicas": not_enough,
+    }
+
+
+def under_replicated_seconds(leaders: list[Leader]) -> float:
+    """Seconds the watched partition spent with fewer in-sync replicas than its most."""
+    if not leaders:
+        return 0.0
+    full = max(len(e.isr) for e in leaders)
+    return round(sum(b.t - a.t for a, b in zip(leaders, leaders[1:], strict=False) if len(a.isr) < full), 2)

@@ -11,7 +11,7 @@ import pytest
 
 from kchaos import experiment as experiments
 from kchaos.checker import build, check
-from kchaos.checker.measurements import pipeline_measurements
+from kchaos.checker.pipelines import pipeline_measurements
 from kchaos.cluster import targets
 from kchaos.disk import parse_dump
 from kchaos.errors import BadInput

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from kchaos.checker import build, check_index
 from kchaos.checker import measurements as measure
-from kchaos.checker.measurements import replication_measurements
+from kchaos.checker.replication import replication_measurements
 from kchaos.expectations import evaluate
 from kchaos.experiment import Experiment
 from kchaos.report import summary, write_report

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from kchaos.checker import build
-from kchaos.checker.visibility import visibility_measurements
+from kchaos.checker.pipelines import visibility_measurements
 from tests.unit.histories import read_event, send_event
 
 
