@@ -38,6 +38,7 @@ LAYERS = [
         (
             "kchaos.claims",
             "kchaos.filechecks",
+            "kchaos.spec",
             "kchaos.experiment",
             "kchaos.expectations",
             "kchaos.results",

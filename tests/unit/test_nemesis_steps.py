@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from kchaos.errors import BadInput
-from kchaos.experiment import FaultStep
 from kchaos.faults.nemesis import Nemesis
+from kchaos.faults.step import FaultStep
 from kchaos.faults.steps import STEPS
 from kchaos.history import HistoryWriter
 

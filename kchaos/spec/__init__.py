@@ -1,0 +1,1 @@
+"""Experiment files: the model, a variant resolved, whole-file validation, the catalog."""
