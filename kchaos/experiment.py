@@ -36,6 +36,7 @@ from kchaos.spec.model import (
     variant_id,
 )
 from kchaos.spec.resolve import (
+    ResolvedVariant,
     capabilities,
     group_spec,
     needed_features,
@@ -43,6 +44,7 @@ from kchaos.spec.resolve import (
     only_variants,
     pattern_spec,
     pipeline_spec,
+    resolve,
     schedule,
     schema_spec,
     settings,
@@ -56,6 +58,8 @@ from kchaos.spec.validate import (
 )
 
 __all__ = [
+    "ResolvedVariant",
+    "resolve",
     "CLASSIC_ONLY",
     "COMPATIBILITY",
     "Claim",

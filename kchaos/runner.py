@@ -35,16 +35,8 @@ from kchaos.experiment import (
     PipelineSpec,
     SchemaSpec,
     Variant,
-    group_spec,
-    needed_features,
     number,
-    pattern_spec,
-    pipeline_spec,
-    schedule,
     schema_file,
-    schema_spec,
-    settings,
-    workload_of,
 )
 from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
@@ -56,6 +48,7 @@ from kchaos.patterns.registry import EmbeddedRegistry
 from kchaos.patterns.schema import connect, load_schema
 from kchaos.patterns.worker import PatternProcess
 from kchaos.results import Observer, RunResult, VariantResult
+from kchaos.spec.resolve import ResolvedVariant, resolve
 from kchaos.workload import pipeline
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer, drain, wait_for_members
@@ -97,6 +90,13 @@ class Runner:
         self.durations = getattr(experiment, result.mode)
         self.rng = random.Random(result.seed)
         self._missing_features: set[str] = set()  # features this cluster lacks (_unavailable)
+        self._resolved: dict[str, ResolvedVariant] = {}
+
+    def resolved(self, variant: Variant) -> ResolvedVariant:
+        """The variant merged with the file, once per run (``spec.resolve``)."""
+        if variant.id not in self._resolved:
+            self._resolved[variant.id] = resolve(self.exp, variant)
+        return self._resolved[variant.id]
 
     def _emit(self, method: str, *args: Any) -> None:
         for o in self.observers:
@@ -139,7 +139,7 @@ class Runner:
         """Why each variant that needs a Kafka feature this cluster lacks cannot run, by
         id; the cluster is asked only when a variant needs something. The features found
         missing also keep their topic settings out of the topics (``_create_topics``)."""
-        needs = {v.id: sorted(set(v.requires) | set(needed_features(self.exp, v))) for v in self.exp.variants}
+        needs = {v.id: self.resolved(v).features for v in self.exp.variants}
         topic_keys = {k for t in self.exp.topics for k in t.config} | {
             k for v in self.exp.variants for k in v.topic_config
         }
@@ -155,7 +155,7 @@ class Runner:
         experiment sets it; the checker's stuck-lso deadline adds it (Kafka's default
         otherwise)."""
         ms = number(
-            settings(self.exp, variant)["broker"].get("transaction.abort.timed.out.transaction.cleanup.interval.ms")
+            self.resolved(variant).settings["broker"].get("transaction.abort.timed.out.transaction.cleanup.interval.ms")
         )
         return ms / 1000 if ms is not None else None
 
@@ -224,7 +224,8 @@ class Runner:
         return False
 
     def run_variant(self, index: int, variant: Variant) -> VariantResult:
-        d, wl = self.durations, workload_of(self.exp, variant)
+        d, rv = self.durations, self.resolved(variant)
+        wl = rv.workload
         # A reused cluster starts each variant whole: nothing paused, down or cut.
         self.cluster.heal()
         wait_writable(self.cluster.bootstrap, self.cluster.spec, timeout=90)
@@ -234,8 +235,8 @@ class Runner:
         hist_path = self.result.run_dir / f"history.{index}-{slug(variant.name)}.jsonl"
         history = HistoryWriter(hist_path)
         pconf = {**PRODUCER_DEFAULTS, **variant.producer}
-        txn_timeout = _txn_timeout(pconf, pipeline_spec(self.exp, variant))
-        pattern = pattern_spec(self.exp, variant)
+        txn_timeout = _txn_timeout(pconf, rv.pipeline)
+        pattern = rv.pattern
         history.write(
             Meta(
                 t=0.0,
@@ -257,7 +258,7 @@ class Runner:
             topic,
             hist_path,
             id=variant.id,
-            settings=settings(self.exp, variant),
+            settings=rv.settings,
         )
         self._emit("variant_started", index, variant, d)
         total = d.steady + d.fault + d.recovery
@@ -284,13 +285,13 @@ class Runner:
             )
             for i in range(wl.producers)
         ]
-        schemas = schema_spec(self.exp, variant)
+        schemas = rv.schemas
         if schemas is not None:  # the records are Avro: the evolving producer writes them instead
             producers = [self._evolving(index, schemas, topic, pconf, history, lifetime, wl.rate)]
         nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
         producers += self._java_producers(index, variant, topic, pconf, history, lifetime)
         members = self._consumers(index, variant, names, history, lifetime)
-        pipe = pipeline_spec(self.exp, variant)
+        pipe = rv.pipeline
         store = self.result.run_dir / f"effects.{index}.sqlite" if pipe is not None and pipe.store != "none" else None
         members |= self._pipelines(index, variant, names, history, lifetime, store)
         members |= self._patterns(index, pattern, names, variant, history, lifetime)
@@ -335,7 +336,7 @@ class Runner:
             for p in producers:
                 if p not in java:
                     p.start()
-            steps = schedule(self.exp, variant)
+            steps = rv.schedule
             self._timeline(
                 history, nemesis, producers, consumers, poller, groups if consumers else None, phase, total, steps
             )
@@ -403,7 +404,7 @@ class Runner:
         """The group members by target name (``consumer:G:M``): threads, or child
         processes when the workload asks (``process: true``, for client faults). They
         read the workload's topic, or the one the groups name (``topic``)."""
-        spec = group_spec(self.exp, variant)
+        spec = self.resolved(variant).groups
         if spec is None:
             return {}
         topic = names[spec.topic or self.exp.workload.topic]
@@ -454,7 +455,7 @@ class Runner:
         store: Path | None,
     ) -> dict[str, PipelineProcess]:
         """The pipeline workers by target name (``pipeline:M``), each in a process of its own."""
-        spec = pipeline_spec(self.exp, variant)
+        spec = self.resolved(variant).pipeline
         if spec is None:
             return {}
         if store is not None:
@@ -617,7 +618,7 @@ class Runner:
         self, index: int, variant: Variant, topic: str, pconf: dict[str, Any], history: HistoryWriter, total: float
     ) -> list[JavaProducer]:
         """Kafka's own VerifiableProducer beside the Python producers (``java_producers``)."""
-        wl = workload_of(self.exp, variant)
+        wl = self.resolved(variant).workload
         conf = {**pconf, **variant.java_producer}  # java.java_producer_config translates it
         return [
             JavaProducer(
@@ -728,7 +729,7 @@ class Runner:
     def _quiet(self, variant: Variant) -> float:
         """How long deliveries must stand still before consumers count as caught up:
         longer than one batch takes to process (a slow consumer delivers once a batch)."""
-        spec = group_spec(self.exp, variant)
+        spec = self.resolved(variant).groups
         if spec is None:
             return 0.6
         return max(

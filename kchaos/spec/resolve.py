@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -175,3 +176,36 @@ def only_variants(exp: Experiment, wanted: list[str]) -> Experiment:
             raise BadInput(f"--variant {w!r}: no variant of {exp.id} matches; its variants: {'; '.join(names)}")
     kept = [v for v in exp.variants if any(w.lower() in v.name.lower() for w in wanted)]
     return exp.model_copy(update={"variants": kept})
+
+
+@dataclass(frozen=True)
+class ResolvedVariant:
+    """A variant merged with its experiment file once: every block the runner builds
+    roles from, the fault schedule it runs and the features it needs. Computed when the
+    variant starts, so no part of a run merges the same settings again."""
+
+    variant: Variant
+    workload: Workload
+    groups: ConsumerGroups | None
+    pipeline: PipelineSpec | None
+    pattern: PatternSpec | None
+    schemas: SchemaSpec | None
+    schedule: list[FaultStep]
+    features: list[str]
+    #: What a claim may compare a time with, by scope (``settings``).
+    settings: dict[str, dict[str, Any]]
+
+
+def resolve(exp: Experiment, variant: Variant) -> ResolvedVariant:
+    """``variant`` resolved against ``exp`` (a file that loaded: its merges validate)."""
+    return ResolvedVariant(
+        variant=variant,
+        workload=workload_of(exp, variant),
+        groups=group_spec(exp, variant),
+        pipeline=pipeline_spec(exp, variant),
+        pattern=pattern_spec(exp, variant),
+        schemas=schema_spec(exp, variant),
+        schedule=schedule(exp, variant),
+        features=sorted(set(variant.requires) | set(needed_features(exp, variant))),
+        settings=settings(exp, variant),
+    )
