@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from confluent_kafka.admin import NewTopic
 
 from kchaos import features
@@ -759,7 +760,7 @@ class Runner:
         res.undrained, res.info, res.findings = checked["undrained"], checked["info"], checked["findings"]
         res.measurements = measure.all_measurements(ix, res.topic, checked)
         res.timelines = measure.timelines(ix)
-        res.faults, res.phases = nemesis.log, phases
+        res.faults, res.phases = [msgspec.to_builtins(f) for f in ix.faults], phases  # from the history
         res.expectations = [evaluate(e, res) for e in variant.expect]
 
 

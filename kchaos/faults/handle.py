@@ -19,7 +19,7 @@ from typing import Any
 
 from kchaos.cluster.base import Cluster
 from kchaos.faults.actions import action as action_named
-from kchaos.faults.nemesis import Nemesis
+from kchaos.faults.nemesis import Nemesis, OpenFault
 from kchaos.faults.step import FaultStep
 
 
@@ -36,17 +36,17 @@ class _NoHistory:
 class ActiveFault:
     """One fault that is on. ``heal()`` (or leaving its ``with`` block) undoes it alone."""
 
-    def __init__(self, nemesis: Nemesis, entry: dict[str, Any]) -> None:
+    def __init__(self, nemesis: Nemesis, entry: OpenFault) -> None:
         self._nemesis, self._entry = nemesis, entry
 
     @property
     def action(self) -> str:
-        return str(self._entry["name"])
+        return self._entry.name
 
     @property
     def node(self) -> int:
         """The node the target resolved to when the fault started."""
-        return int(self._entry["node"])
+        return int(self._entry.node)  # type: ignore[arg-type]
 
     @property
     def active(self) -> bool:
@@ -63,7 +63,7 @@ class ActiveFault:
         self.heal()
 
     def __repr__(self) -> str:
-        return f"<fault {self._entry['name']} {self._entry['label']}{'' if self.active else ' (healed)'}>"
+        return f"<fault {self._entry.name} {self._entry.label}{'' if self.active else ' (healed)'}>"
 
 
 class Faults:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from kchaos.cluster import targets
@@ -40,6 +41,23 @@ UNDO: dict[str, Callable[[Any], None]] = {
 }
 
 
+@dataclass
+class OpenFault:
+    """A fault that is on: what undoes it, and what its ``end`` event names.
+
+    ``node`` is the resolved node of a cluster fault (``to``: the other end of a link);
+    ``client`` the target of a workload-client fault (``consumer:G:M``, ``pattern:M``).
+    ``network`` faults are undone by healing the network and applying the others again."""
+
+    name: str
+    label: str
+    node: int | None = None
+    client: str | None = None
+    network: bool = False
+    to: int | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+
 class Nemesis:
     """Applies fault steps to one cluster, recording them in one history."""
 
@@ -55,8 +73,7 @@ class Nemesis:
         self.groups: list[str] = []
         #: Workload clients in processes of their own, by target (``consumer:G:M``, ``pipeline:M``, ``pattern:M``).
         self.clients: dict[str, Any] = {}
-        self.open: list[dict[str, Any]] = []
-        self.log: list[dict[str, Any]] = []
+        self.open: list[OpenFault] = []
 
     def target(self, ref: str | int | None) -> int:
         """The node a target names now."""
@@ -91,10 +108,10 @@ class Nemesis:
             raise BadInput(f"producer {text}: not transactional (set transactional.id in the variant's producer)")
         return producer
 
-    def record(self, name: str, target: Any, phase: str, **extra: Any) -> None:
-        event = Fault(name, str(target), phase, self.history.now(), extra.get("args"))  # type: ignore[arg-type]
-        self.history.write(event)
-        self.log.append({"op": "fault", "name": name, "target": str(target), "phase": phase, "t": event.t, **extra})
+    def record(self, name: str, target: Any, phase: str, args: dict[str, Any] | None = None) -> None:
+        """A ``fault`` event in the history: the one record of what the nemesis did (the
+        checker and the report both read it there)."""
+        self.history.write(Fault(name, str(target), phase, self.history.now(), args))  # type: ignore[arg-type]
 
     def step_context(self) -> StepContext:
         """What a named step may use of this run (its clients and producers as they are now)."""
@@ -130,14 +147,12 @@ class Nemesis:
         args = act.bind(s.args)
         if act.undoes:
             actions.apply(self.cluster, act, node, None, args)
-            self._end(lambda f, node=node, undone=act.undoes: f["node"] == node and f["name"] in undone)
+            self._end(lambda f, node=node, undone=act.undoes: f.node == node and f.name in undone)
             return
         to = self.target(s.to) if act.target == "pair" else None
         label = actions.apply(self.cluster, act, node, to, args)
         self.record(act.name, label, "start", **({"args": s.args} if s.args else {}))
-        self.open.append(
-            {"name": act.name, "node": node, "label": label, "network": not act.process, "to": to, "args": args}
-        )
+        self.open.append(OpenFault(act.name, label, node=node, network=not act.process, to=to, args=args))
 
     def _client_fault(self, act: actions.Action, s: FaultStep) -> None:
         """The client actions (kill, pause, hang, stop; resume, start, restart) on one
@@ -157,13 +172,13 @@ class Nemesis:
         if s.name:  # the step's own name: the checker measures each rebalance trigger under it
             recorded["as"] = s.name
         if act.undoes:
-            opened = any(f.get("client") == ref and f["name"] in act.undoes for f in self.open)
+            opened = any(f.client == ref and f.name in act.undoes for f in self.open)
             if not opened:
                 self.record(act.name, client.reader, "start", args=recorded)
             UNDO[act.name](client)
             if opened:
                 by = {"by": act.name, **({"as": s.name} if s.name else {})}
-                self._end(lambda f: f.get("client") == ref and f["name"] in act.undoes, by)
+                self._end(lambda f: f.client == ref and f.name in act.undoes, by)
             else:
                 self.record(act.name, client.reader, "end")
             return
@@ -171,38 +186,36 @@ class Nemesis:
             recorded["at"] = args["at"]
             recorded["reached"] = client.kill_at(args["at"])
             self.record(act.name, client.reader, "start", args=recorded)
-            self.open.append({"name": act.name, "node": None, "client": ref, "label": client.reader, "network": False})
+            self.open.append(OpenFault(act.name, client.reader, client=ref))
             return
         # Recorded first: a graceful stop takes its time (the member's revoke callback runs
         # in it), and all it causes must come after the trigger in the history.
         self.record(act.name, client.reader, "start", args=recorded)
         DO[act.name](client)
-        self.open.append({"name": act.name, "node": None, "client": ref, "label": client.reader, "network": False})
+        self.open.append(OpenFault(act.name, client.reader, client=ref))
 
-    def _end(self, matches: Callable[[dict[str, Any]], bool], by: dict[str, Any] | None = None) -> None:
+    def _end(self, matches: Callable[[OpenFault], bool], by: dict[str, Any] | None = None) -> None:
         """End the open faults that match; ``by``: the step that ended them (its action
         and ``as`` name), recorded with the end so a restart can be measured as a trigger."""
         for f in [f for f in self.open if matches(f)]:
             self.open.remove(f)
-            self.record(f["name"], f["label"], "end", **({"args": by} if by else {}))
+            self.record(f.name, f.label, "end", by)
 
-    def undo(self, fault: dict[str, Any]) -> None:
+    def undo(self, fault: OpenFault) -> None:
         """End one open cluster fault (an entry of ``open``) and leave the others on: a
         killed or stopped node starts, a paused one resumes; a network fault goes by
         healing the network and applying the other open network faults again (Toxiproxy
         state is per link, and two faults can share a link)."""
-        if not any(f is fault for f in self.open) or fault.get("client"):
+        if not any(f is fault for f in self.open) or fault.client:
             return
-        if fault["network"]:
+        if fault.network:
             self.cluster.heal_network()
             for other in self.open:
-                if other["network"] and other is not fault:
-                    actions.apply(
-                        self.cluster, actions.action(other["name"]), other["node"], other["to"], other["args"]
-                    )
+                if other.network and other is not fault:
+                    actions.apply(self.cluster, actions.action(other.name), other.node, other.to, other.args)
         else:
-            undo = actions.action("resume" if fault["name"] == "pause" else "start")
-            actions.apply(self.cluster, undo, fault["node"], None, {})
+            undo = actions.action("resume" if fault.name == "pause" else "start")
+            actions.apply(self.cluster, undo, fault.node, None, {})
         self._end(lambda f: f is fault)
 
     def heal_all(self) -> list[str]:
@@ -211,18 +224,18 @@ class Nemesis:
         done: list[str] = []
         try:
             for f in self.open:
-                if f.get("client"):  # a killed, hung or stopped client starts again, a paused one goes on
-                    client = self.clients[f["client"]]
-                    if f["name"] == "pause-client":
+                if f.client:  # a killed, hung or stopped client starts again, a paused one goes on
+                    client = self.clients[f.client]
+                    if f.name == "pause-client":
                         client.resume()
-                        done.append(f"resumed {f['client']}")
+                        done.append(f"resumed {f.client}")
                     else:
                         client.restart()
-                        done.append(f"restarted {f['client']}")
+                        done.append(f"restarted {f.client}")
             done += self.cluster.heal()
         finally:
             self._end(lambda f: True)
         return done
 
     def active(self) -> list[str]:
-        return [f"{f['name']} {f['label']}" for f in self.open]
+        return [f"{f.name} {f.label}" for f in self.open]

@@ -9,10 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from kchaos.errors import BadInput
+from kchaos.events import Fault
 from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
 from kchaos.faults.steps import STEPS
-from kchaos.history import HistoryWriter
+from kchaos.history import HistoryWriter, load
 
 
 def test_named_step_runs_with_its_arguments_and_unknown_is_refused(tmp_path):
@@ -57,7 +58,12 @@ def test_crash_producer_needs_a_transactional_producer_that_exists(tmp_path):
         nemesis.run(FaultStep(do="crash-producer", target=5))
     nemesis.run(FaultStep(do="crash-producer", target=1, args={"zombie_sends": 3}))
     assert nemesis.producers[1].crashes == [3]
-    assert [(e["name"], e["phase"]) for e in nemesis.log] == [("crash-producer", "start"), ("crash-producer", "end")]
+    nemesis.history.close()
+    faults = [e for e in load(tmp_path / "h.jsonl") if isinstance(e, Fault)]
+    assert [(e.name, e.phase, e.args) for e in faults] == [
+        ("crash-producer", "start", {"zombie_sends": 3}),
+        ("crash-producer", "end", None),
+    ]
 
 
 def test_transaction_coordinator_partition_is_kafkas():
