@@ -104,12 +104,7 @@ def bare(bootstrap: str, topic: str, warmup: float, seconds: float) -> float:
 def perf_test(bootstrap: str, topic: str, warmup: float, seconds: float, version: str) -> float:
     """(c): Kafka's ProducerPerformance; records/s from its 5-second reports after the warm-up."""
     props = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in JAVA_CONFIG.items()]
-    cmd = [
-        install.find_java(),
-        "-Xmx512m",
-        "-cp",
-        f"{install.find_kafka(version).libs}/*",
-        "org.apache.kafka.tools.ProducerPerformance",
+    args = [
         "--topic",
         topic,
         "--num-records",
@@ -122,6 +117,7 @@ def perf_test(bootstrap: str, topic: str, warmup: float, seconds: float, version
         f"bootstrap.servers={bootstrap}",
         *props,
     ]
+    cmd = install.tool_command(install.find_kafka(version), "org.apache.kafka.tools.ProducerPerformance", args, 512)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines: list[tuple[float, float]] = []
     reader = threading.Thread(target=_read_reports, args=(proc, lines), daemon=True)

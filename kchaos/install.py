@@ -103,6 +103,12 @@ def find_toxiproxy() -> Path:
     return binary
 
 
+def tool_command(kafka: KafkaInstall, main_class: str, args: list[str], heap_mb: int = 128) -> list[str]:
+    """The command line of one of Kafka's own tools run from this machine (feature levels,
+    log dumps, the producer benchmark): Java, a small heap, the installation's jars."""
+    return [find_java(), f"-Xmx{heap_mb}m", "-cp", f"{kafka.libs}/*", main_class, *args]
+
+
 def find_java() -> str:
     """The ``java`` to run brokers with (``JAVA_HOME`` first); Kafka 4 needs Java 17+."""
     java_home = os.environ.get("JAVA_HOME")

@@ -95,20 +95,16 @@ def finalized_features(cluster: Cluster) -> dict[str, int] | None:
     from kchaos.errors import KchaosError
 
     try:
-        libs = install.find_kafka(cluster.spec.kafka_version).libs
+        kafka = install.find_kafka(cluster.spec.kafka_version)
     except KchaosError:
         try:
-            libs = install.find_kafka().libs
+            kafka = install.find_kafka()
         except KchaosError:
             return None
-    cmd = ["-Xmx128m", "-cp", f"{libs}/*", "org.apache.kafka.tools.FeatureCommand"]
+    args = ["--bootstrap-server", cluster.bootstrap, "describe"]
     try:
-        done = subprocess.run(
-            [install.find_java(), *cmd, "--bootstrap-server", cluster.bootstrap, "describe"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        cmd = install.tool_command(kafka, "org.apache.kafka.tools.FeatureCommand", args)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except (KchaosError, OSError, subprocess.TimeoutExpired):
         return None
     return features.parse_finalized(done.stdout) or None

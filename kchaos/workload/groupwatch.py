@@ -2,7 +2,8 @@
 
 Members record their own rebalance callbacks and commits; the broker's view is another
 witness. Twice a second the watcher asks the Admin API for each group's state and
-members (a ``group`` event when it changes) and for its committed offsets against the
+members (a ``group`` event when it changes) and, through a consumer handle of the group
+(``committed``), for its committed offsets against the
 log end (a ``lag`` event per partition when either moves). Its last look, taken after
 the members have stopped, is what the group committed in the end: the checker sets that
 against the records the members processed.
@@ -15,13 +16,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from kchaos.cluster.readiness import admin
 from kchaos.events import Client, Group, Lag
 from kchaos.history import HistoryWriter
 from kchaos.workload.child import enter_child, start_marked
+from kchaos.workload.committed import CommittedReader
 
 _SPAWN = multiprocessing.get_context("spawn")
 MAX_RESTARTS = 10
@@ -139,6 +141,14 @@ class Sampler:
         self.state: dict[str, Group] = {}
         self._lag: dict[tuple[str, int], tuple[int, int]] = {}
         self._ends_complete = False
+        self._bootstrap = bootstrap
+        self._readers: dict[str, CommittedReader] = {}
+
+    def _reader(self, group: str) -> CommittedReader:
+        """The group's committed-offset reader (a consumer handle of the group, kept)."""
+        if group not in self._readers:
+            self._readers[group] = CommittedReader(self._bootstrap, group)
+        return self._readers[group]
 
     def sample(self, strict: bool = False) -> None:
         """One look. ``strict``: raise unless every group's committed offset was read
@@ -179,10 +189,8 @@ class Sampler:
             return False
         complete = True
         for group in self.groups:
-            request = [ConsumerGroupTopicPartitions(group, [TopicPartition(self.topic, p) for p in ends])]
-            result = self.admin.list_consumer_group_offsets(request, request_timeout=10)[group].result()
             total = 0
-            for tp in result.topic_partitions:
+            for tp in self._reader(group).read(self.topic, list(ends), timeout=10):
                 end = ends.get(tp.partition)
                 if end is None or tp.error is not None:
                     complete = False

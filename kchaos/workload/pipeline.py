@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from kchaos.clients import QUIET, init_transactions
@@ -45,6 +45,7 @@ from kchaos.events import Client, Effect
 from kchaos.history import HistoryWriter
 from kchaos.workload.batch import BatchFailed, commit_sync, rewind, stop_here
 from kchaos.workload.child import ArmedProcess, Handles, serve
+from kchaos.workload.committed import CommittedReader
 from kchaos.workload.consumer import next_offsets, record_id
 from kchaos.workload.recorded import RecordedConsumer, RecordedProducer
 
@@ -303,7 +304,12 @@ def wait_caught_up(bootstrap: str, group: str, topic: str, timeout: float, trans
     pipeline's work is done when its input is committed, not when deliveries pause: a
     transaction stalled by a fault delivers nothing for a while and then goes on)."""
     adm = admin(bootstrap)
-    deadline = time.monotonic() + timeout
+    with CommittedReader(bootstrap, group) as committed:
+        return _caught_up_by(adm, committed, topic, time.monotonic() + timeout, 1 if transactional_input else 0)
+
+
+def _caught_up_by(adm: Any, committed: CommittedReader, topic: str, deadline: float, slack: int) -> bool:
+    """Ask until the group's commits reach the log end (less ``slack``) or ``deadline``."""
     while time.monotonic() < deadline:
         try:
             parts = adm.list_topics(topic, timeout=5).topics[topic].partitions
@@ -313,10 +319,8 @@ def wait_caught_up(bootstrap: str, group: str, topic: str, timeout: float, trans
                     {TopicPartition(topic, p): OffsetSpec.latest() for p in parts}, request_timeout=5
                 ).items()
             }
-            request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in ends])]
-            done = adm.list_consumer_group_offsets(request, request_timeout=5)[group].result().topic_partitions
+            done = committed.read(topic, list(ends), timeout=5)
             # A transaction's commit marker ends the log one past the last record: allow it.
-            slack = 1 if transactional_input else 0
             if all(tp.error is None and max(tp.offset, 0) >= ends[tp.partition] - slack for tp in done):
                 return True
         except Exception:  # noqa: BLE001 - a coordinator or leader moving: ask again

@@ -66,3 +66,18 @@ def test_cluster_id_never_starts_with_a_dash():
     assert cluster_id(dashed) == cluster_id(dashed) and len(cluster_id(dashed)) == 22
     assert not cluster_id(dashed).startswith("-")
     assert not any(cluster_id().startswith("-") for _ in range(2000))
+
+
+def test_a_kafka_tool_runs_with_the_installations_jars_and_a_small_heap(tmp_path, monkeypatch):
+    monkeypatch.setattr(install, "find_java", lambda: "/opt/java/bin/java")
+    kafka = install.KafkaInstall("4.4.0", tmp_path / "libs", "cache")
+    cmd = install.tool_command(kafka, "org.apache.kafka.tools.FeatureCommand", ["describe"])
+    assert cmd == [
+        "/opt/java/bin/java",
+        "-Xmx128m",
+        "-cp",
+        f"{tmp_path}/libs/*",
+        "org.apache.kafka.tools.FeatureCommand",
+        "describe",
+    ]
+    assert install.tool_command(kafka, "X", [], heap_mb=512)[1] == "-Xmx512m"

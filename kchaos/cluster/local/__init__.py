@@ -246,8 +246,7 @@ class LocalCluster(Cluster):
             raise ClusterError(f"cannot list {folder} on node {node_id}: {err.strerror}") from None
 
     def run_tool(self, node_id: int, main_class: str, args: list[str]) -> str:
-        libs = install.find_kafka(self.spec.kafka_version).libs
-        cmd = [install.find_java(), "-Xmx128m", "-cp", f"{libs}/*", main_class, *args]
+        cmd = install.tool_command(install.find_kafka(self.spec.kafka_version), main_class, args)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             raise ClusterError(f"{main_class} failed on node {node_id}: {proc.stderr.strip()[-300:]}")

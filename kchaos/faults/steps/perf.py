@@ -57,12 +57,7 @@ def perf_test_step(
         p.join(max(0.0, deadline - time.monotonic()))
     real = ctx.topic(topic)
     props = {k: config_text(v) for k, v in (config or {}).items()}
-    cmd = [
-        install.find_java(),
-        "-Xmx512m",
-        "-cp",
-        f"{install.find_kafka(ctx.cluster.spec.kafka_version).libs}/*",
-        "org.apache.kafka.tools.ProducerPerformance",
+    args = [
         "--topic",
         real,
         "--num-records",
@@ -75,6 +70,8 @@ def perf_test_step(
         f"bootstrap.servers={ctx.cluster.bootstrap}",
         *(f"{k}={v}" for k, v in props.items()),
     ]
+    kafka = install.find_kafka(ctx.cluster.spec.kafka_version)
+    cmd = install.tool_command(kafka, "org.apache.kafka.tools.ProducerPerformance", args, heap_mb=512)
     t0 = ctx.history.now()
     ctx.record("perf-test", real, "start", args={"records": records, "record_size": record_size, **props})
     try:
