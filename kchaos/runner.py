@@ -49,7 +49,7 @@ from kchaos.patterns.registry import EmbeddedRegistry
 from kchaos.patterns.schema import connect, load_schema
 from kchaos.patterns.worker import PatternProcess
 from kchaos.results import Observer, RunResult, VariantResult
-from kchaos.spec.resolve import ResolvedVariant, resolve
+from kchaos.spec.resolve import ResolvedVariant, needed_features, resolve
 from kchaos.workload import pipeline
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer, drain, wait_for_members
@@ -140,7 +140,7 @@ class Runner:
         """Why each variant that needs a Kafka feature this cluster lacks cannot run, by
         id; the cluster is asked only when a variant needs something. The features found
         missing also keep their topic settings out of the topics (``_create_topics``)."""
-        needs = {v.id: self.resolved(v).features for v in self.exp.variants}
+        needs = {v.id: sorted(set(v.requires) | set(needed_features(self.exp, v))) for v in self.exp.variants}
         topic_keys = {k for t in self.exp.topics for k in t.config} | {
             k for v in self.exp.variants for k in v.topic_config
         }
@@ -387,7 +387,7 @@ class Runner:
         phase("done")
         history.close()
         self._delete_topics(list(names.values()))
-        self._analyse(res, hist_path, variant, nemesis, phases)
+        self._analyse(res, hist_path, variant, phases)
         self._emit("variant_finished", res)
         return res
 
@@ -751,9 +751,7 @@ class Runner:
                 return
             time.sleep(0.2)
 
-    def _analyse(
-        self, res: VariantResult, path: Path, variant: Variant, nemesis: Nemesis, phases: list[dict[str, Any]]
-    ) -> None:
+    def _analyse(self, res: VariantResult, path: Path, variant: Variant, phases: list[dict[str, Any]]) -> None:
         ix = build(load(path))
         checked = check_index(ix)
         res.anomalies, res.examples = checked["anomalies"], checked["examples"]

@@ -41,7 +41,7 @@ UNDO: dict[str, Callable[[Any], None]] = {
 }
 
 
-@dataclass
+@dataclass(eq=False)  # two equal faults (the same slow link twice) are still two
 class OpenFault:
     """A fault that is on: what undoes it, and what its ``end`` event names.
 

@@ -6,7 +6,11 @@ faults do), librdkafka (2.16) asks the handle's consumer-group object to look th
 coordinator up again, and an admin handle has none: a NULL dereference in
 ``rd_kafka_cgrp_op`` kills the whole process (librdkafka pull request 5318). A consumer
 created with the group's id has that object. It is never subscribed or assigned, so it
-never joins the group, and with auto-commit off it commits nothing.
+never joins the group, and with auto-commit off it commits nothing. It reads as
+``read_uncommitted``: a read_committed handle asks for stable offsets only, and the
+broker answers UNSTABLE_OFFSET_COMMIT, which librdkafka retries until the read times
+out, while a transaction that sent offsets for the group is open; this reader gets the
+last committed offsets then, as the Admin API did.
 """
 
 from __future__ import annotations
@@ -24,7 +28,13 @@ class CommittedReader:
     def __init__(self, bootstrap: str, group: str) -> None:
         self.group = group
         self._consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False, **QUIET}
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "isolation.level": "read_uncommitted",  # no wait for stable offsets (see above)
+                **QUIET,
+            }
         )
 
     def read(self, topic: str, partitions: list[int], timeout: float = 10.0) -> list[Any]:

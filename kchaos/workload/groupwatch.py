@@ -124,12 +124,15 @@ def _watch_main(
     history = HistoryWriter(Path(path), start)
     sampler = Sampler(bootstrap, groups, topic, history, live)
     deadline = history.now() + duration
-    while not halt.is_set() and history.now() < deadline:
-        sampler.sample()
-        halt.wait(0.5)
-    if halt.is_set():  # the final look: it counts only if complete (else exit 1: tried again)
-        sampler.sample(strict=True)
-        final.value = 1
+    try:
+        while not halt.is_set() and history.now() < deadline:
+            sampler.sample()
+            halt.wait(0.5)
+        if halt.is_set():  # the final look: it counts only if complete (else exit 1: tried again)
+            sampler.sample(strict=True)
+            final.value = 1
+    finally:
+        sampler.close()
 
 
 class Sampler:
@@ -149,6 +152,11 @@ class Sampler:
         if group not in self._readers:
             self._readers[group] = CommittedReader(self._bootstrap, group)
         return self._readers[group]
+
+    def close(self) -> None:
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
 
     def sample(self, strict: bool = False) -> None:
         """One look. ``strict``: raise unless every group's committed offset was read
