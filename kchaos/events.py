@@ -197,6 +197,9 @@ class Meta(_Event, tag="meta"):
     # A pattern's topics (``kchaos.patterns``): {"group", "input", "retry": [...], "dead_letter"},
     # what the "processed once or dead-lettered" check needs to know of the topology.
     pattern: dict[str, Any] | None = None
+    # The workload's consumer groups: group id -> the name the experiment file gives it
+    # (``g0``, ``pipe``, ``pattern``, ``reader:NAME``), so measurements are named as the file names them.
+    groups: dict[str, str] | None = None
 
 
 class Phase(_Event, tag="phase"):

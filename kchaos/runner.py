@@ -238,6 +238,7 @@ class Runner:
         pconf = {**PRODUCER_DEFAULTS, **variant.producer}
         txn_timeout = _txn_timeout(pconf, rv.pipeline)
         pattern = rv.pattern
+        groups = group_ids(index, rv, names)
         history.write(
             Meta(
                 t=0.0,
@@ -245,7 +246,8 @@ class Runner:
                 txn_abort_cleanup_s=self._abort_cleanup_s(variant),
                 experiment=self.exp.id,
                 variant=variant.name,
-                pattern=self._pattern_topology(index, pattern, names),
+                pattern=self._pattern_topology(groups, pattern, names),
+                groups={gid: name for name, gid in groups.items()},
             )
         )
         res = VariantResult(
@@ -291,12 +293,12 @@ class Runner:
             producers = [self._evolving(index, schemas, topic, pconf, history, lifetime, wl.rate)]
         nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
         producers += self._java_producers(index, variant, topic, pconf, history, lifetime)
-        members = self._consumers(index, variant, names, history, lifetime)
+        members = self._consumers(index, variant, names, history, lifetime, groups)
         pipe = rv.pipeline
         store = self.result.run_dir / f"effects.{index}.sqlite" if pipe is not None and pipe.store != "none" else None
-        members |= self._pipelines(index, variant, names, history, lifetime, store)
-        members |= self._patterns(index, pattern, names, variant, history, lifetime)
-        members |= self._readers(index, schemas, names, history, lifetime)
+        members |= self._pipelines(index, variant, names, history, lifetime, store, groups)
+        members |= self._patterns(index, pattern, names, variant, history, lifetime, groups)
+        members |= self._readers(index, schemas, names, history, lifetime, groups)
         consumers = list(members.values())
         standby = self._standby(members)
         nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
@@ -400,7 +402,13 @@ class Runner:
             )
 
     def _consumers(
-        self, index: int, variant: Variant, names: dict[str, str], history: HistoryWriter, total: float
+        self,
+        index: int,
+        variant: Variant,
+        names: dict[str, str],
+        history: HistoryWriter,
+        total: float,
+        groups: dict[str, str],
     ) -> dict[str, Any]:
         """The group members by target name (``consumer:G:M``): threads, or child
         processes when the workload asks (``process: true``, for client faults). They
@@ -412,7 +420,7 @@ class Runner:
         conf = {**spec.config, **variant.consumer}
         members: dict[str, Any] = {}
         for g in range(spec.groups):
-            group = f"kchaos-v{index}-g{g}-{topic}"
+            group = groups[f"g{g}"]
             python = [*range(spec.members), *range(spec.members + spec.java_members, self._members_per_group())]
             for m in python:
                 kwargs = {
@@ -454,6 +462,7 @@ class Runner:
         history: HistoryWriter,
         total: float,
         store: Path | None,
+        groups: dict[str, str],
     ) -> dict[str, PipelineProcess]:
         """The pipeline workers by target name (``pipeline:M``), each in a process of its own."""
         spec = self.resolved(variant).pipeline
@@ -462,7 +471,7 @@ class Runner:
         if store is not None:
             pipeline.create_store(store, spec.store == "sqlite-idempotent")
         topic = names[self.exp.workload.topic]
-        group = f"kchaos-v{index}-pipe-{topic}"
+        group = groups["pipe"]
         workers = {}
         for m in range(spec.workers):
             kwargs = {
@@ -483,12 +492,14 @@ class Runner:
             workers[f"pipeline:{m}"] = PipelineProcess(kwargs, history.path, history.start, self.cluster.name)
         return workers
 
-    def _pattern_topology(self, index: int, spec: PatternSpec | None, names: dict[str, str]) -> dict[str, Any] | None:
+    def _pattern_topology(
+        self, groups: dict[str, str], spec: PatternSpec | None, names: dict[str, str]
+    ) -> dict[str, Any] | None:
         """What the history must say of a pattern for its check: its group and topics."""
         if spec is None:
             return None
         return {
-            "group": f"kchaos-v{index}-pattern-{names[self.exp.workload.topic]}",
+            "group": groups["pattern"],
             "input": names[self.exp.workload.topic],
             "retry": [names[t] for t in spec.retry_topics],
             "dead_letter": names[spec.dead_letter] if spec.dead_letter else None,
@@ -502,11 +513,12 @@ class Runner:
         variant: Variant,
         history: HistoryWriter,
         total: float,
+        groups: dict[str, str],
     ) -> dict[str, PatternProcess]:
         """The pattern workers by target name (``pattern:M``), each in a process of its own."""
         if spec is None:
             return {}
-        where = self._pattern_topology(index, spec, names)
+        where = self._pattern_topology(groups, spec, names)
         done = self.result.run_dir / f"done.{index}.sqlite" if spec.dedupe else None
         if spec.share:
             share.configure_group(self.cluster.bootstrap, where["group"], where["dead_letter"], spec.attempts)  # type: ignore[index]
@@ -568,7 +580,13 @@ class Runner:
         )
 
     def _readers(
-        self, index: int, spec: SchemaSpec | None, names: dict[str, str], history: HistoryWriter, total: float
+        self,
+        index: int,
+        spec: SchemaSpec | None,
+        names: dict[str, str],
+        history: HistoryWriter,
+        total: float,
+        groups: dict[str, str],
     ) -> dict[str, PatternProcess]:
         """One consumer group per reader schema (``reader:NAME``), each worker decoding with
         it and dead-lettering what it cannot read."""
@@ -579,7 +597,7 @@ class Runner:
         for name, schema in spec.readers.items():
             kwargs = {
                 "name": f"v{index}{name}0",
-                "group": f"kchaos-v{index}-reader-{name}-{topic}",
+                "group": groups[f"reader:{name}"],
                 "bootstrap": self.cluster.bootstrap,
                 "input_topic": topic,
                 "handler": {"avro": {"registry": url, "reader_schema": load_schema(schema_file(schema))}},
@@ -760,6 +778,26 @@ class Runner:
         res.timelines = measure.timelines(ix)
         res.faults, res.phases = [msgspec.to_builtins(f) for f in ix.faults], phases  # from the history
         res.expectations = [evaluate(e, res) for e in variant.expect]
+
+
+def group_ids(index: int, rv: ResolvedVariant, names: dict[str, str]) -> dict[str, str]:
+    """Every consumer group a variant's workload uses, by the name its experiment file
+    gives it (``g0``, ``g1``, ``pipe``, ``pattern``, ``reader:NAME``) -> the group id this
+    run uses (a run and a variant of their own). The one place group ids are made: the
+    roles use them and the history's ``meta`` records them, so the checker and the report
+    read the file's names from there, not from the ids' spelling."""
+    topic = names[rv.workload.topic]
+    out: dict[str, str] = {}
+    if rv.groups is not None:
+        read = names[rv.groups.topic or rv.workload.topic]
+        out |= {f"g{g}": f"kchaos-v{index}-g{g}-{read}" for g in range(rv.groups.groups)}
+    if rv.pipeline is not None:
+        out["pipe"] = f"kchaos-v{index}-pipe-{topic}"
+    if rv.pattern is not None:
+        out["pattern"] = f"kchaos-v{index}-pattern-{topic}"
+    for name in rv.schemas.readers if rv.schemas is not None else ():
+        out[f"reader:{name}"] = f"kchaos-v{index}-reader-{name}-{topic}"
+    return out
 
 
 def _txn_timeout(pconf: dict[str, Any], pipe: PipelineSpec | None) -> float | None:

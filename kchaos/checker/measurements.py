@@ -418,8 +418,13 @@ def rebalance_pauses(ix: Index) -> list[dict[str, Any]]:
 
 
 def lag_timeline(ix: Index) -> list[dict[str, Any]]:
-    """Consumer lag samples (``lag`` events), when the workload recorded them."""
-    return [msgspec.structs.asdict(ev) for ev in ix.other if isinstance(ev, Lag)]
+    """Consumer lag samples (``lag`` events), when the workload recorded them, each with
+    its group's name as the experiment file writes it (``name``)."""
+    return [
+        {**msgspec.structs.asdict(ev), "name": performance.group_name(ix, ev.group)}
+        for ev in ix.other
+        if isinstance(ev, Lag)
+    ]
 
 
 def summary(ix: Index) -> dict[str, Any]:

@@ -28,7 +28,6 @@ The pattern's topology (its group and topics) comes from the history's ``meta`` 
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from typing import Any
@@ -236,12 +235,9 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-READER_GROUP = re.compile(r"^kchaos-v\d+-reader-([a-z][a-z0-9]*)-")
-
-
 def schema_measurements(ix: Index) -> dict[str, Any]:
     """Schema evolution (question 6.4): which versions the registry took, and per reader
-    group (``kchaos-vN-reader-NAME-...``) how many records it decoded, how many it could
+    group (``reader:NAME`` in the history's group table) how many records it decoded, how many it could
     not, and the first version whose records broke it. A record's version is the one
     deployed when it was sent (the producer's ``schema-registered`` events). Empty when
     no schema producer ran."""
@@ -270,8 +266,11 @@ def schema_measurements(ix: Index) -> dict[str, Any]:
 
 
 def _by_reader(ix: Index) -> dict[str, list[Any]]:
+    """The reader groups' process events by reader name (``reader:NAME`` -> ``NAME``)."""
+    names = ix.meta.groups if ix.meta is not None and ix.meta.groups else {}
     out: dict[str, list[Any]] = defaultdict(list)
     for p in ix.processes:
-        if p.group and (match := READER_GROUP.match(p.group)) and p.outcome != "duplicate":
-            out[match.group(1)].append(p)
+        name = names.get(p.group or "", "")
+        if name.startswith("reader:") and p.outcome != "duplicate":
+            out[name.removeprefix("reader:")].append(p)
     return out

@@ -4,7 +4,6 @@ partitions, and lag per group. Pure functions over an ``Index``, like the others
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from typing import Any
@@ -109,14 +108,11 @@ def added_partitions(ix: Index) -> dict[str, Any]:
     }
 
 
-_GROUP = re.compile(r"^kchaos-v\d+-(g\d+)-")
-
-
-def short_group(group: str) -> str:
-    """A workload group's name as experiments write it (``g0``, ``g1``, ...); another
-    group's name unchanged."""
-    m = _GROUP.match(group)
-    return m.group(1) if m else group
+def group_name(ix: Index, group: str) -> str:
+    """A workload group's name as its experiment file writes it (``g0``, ``g1``, ...), from
+    the table the runner recorded in the history's ``meta``; another group's id unchanged."""
+    names = ix.meta.groups if ix.meta is not None and ix.meta.groups else {}
+    return names.get(group, group)
 
 
 def lag_by_group(ix: Index) -> dict[str, Any]:
@@ -126,7 +122,7 @@ def lag_by_group(ix: Index) -> dict[str, Any]:
     current: dict[str, dict[int, int]] = defaultdict(dict)
     peak: dict[str, tuple[int, int]] = {}
     for ev in sorted((e for e in ix.other if isinstance(e, Lag)), key=lambda e: e.t):
-        group = short_group(ev.group)
+        group = group_name(ix, ev.group)
         parts = current[group]
         parts[ev.partition] = max(ev.lag, 0)
         total = sum(parts.values())

@@ -12,7 +12,6 @@ from typing import Any
 from kchaos import claims
 from kchaos.checker.anomalies import KINDS
 from kchaos.checker.measurements import measure
-from kchaos.checker.performance import short_group
 from kchaos.expectations import lookup
 from kchaos.report.sequence import mermaid
 from kchaos.report.svg import bar_chart, fault_windows, line_chart
@@ -238,7 +237,7 @@ def _lag_series(samples: list[dict[str, Any]], most: int = 8) -> dict[str, list[
     """One series per (group, partition), the ``most`` with the largest lag first."""
     series: dict[str, list[tuple[float, float]]] = {}
     for s in samples:
-        series.setdefault(f"{short_group(s['group'])} p{s['partition']}", []).append((s["t"], max(s["lag"], 0)))
+        series.setdefault(f"{s.get('name', s['group'])} p{s['partition']}", []).append((s["t"], max(s["lag"], 0)))
     ranked = sorted(series, key=lambda k: -max(v for _, v in series[k]))
     return {k: series[k] for k in sorted(ranked[:most])}
 

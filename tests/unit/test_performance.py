@@ -116,14 +116,18 @@ def test_lag_peak_per_group_and_its_partition(tmp_path):
     def lag(group: str, p: int, n: int, t: float) -> dict:
         return {"op": "lag", "group": group, "topic": "t", "partition": p, "lag": n, "t": t}
 
+    named = {"kchaos-v0-g0-t": "g0", "kchaos-v0-g1-t": "g1"}  # the runner's group table, in meta
     events = [
+        {"op": "meta", "t": 0.0, "groups": named},
         lag("kchaos-v0-g0-t", 0, 10, 1.0),
         lag("kchaos-v0-g0-t", 1, 300, 1.1),
         lag("kchaos-v0-g0-t", 1, 20, 2.0),
         lag("kchaos-v0-g1-t", 0, 5, 1.0),
+        lag("their-app", 0, 7, 1.0),  # a group the table does not name keeps its id
     ]
     m = lag_by_group(index(tmp_path, events))
-    assert m == {"lag_peak": {"g0": 310, "g1": 5}, "lag_peak_partition": {"g0": 1, "g1": 0}}
+    peaks = {"g0": 310, "g1": 5, "their-app": 7}
+    assert m == {"lag_peak": peaks, "lag_peak_partition": {"g0": 1, "g1": 0, "their-app": 0}}
     assert lag_by_group(index(tmp_path, [send_event("p0-0", 0, 1.0)])) == {"lag_peak": {}, "lag_peak_partition": {}}
 
 

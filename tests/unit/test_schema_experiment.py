@@ -11,7 +11,7 @@ from pathlib import Path
 from kchaos import experiment as experiments
 from kchaos.checker import build
 from kchaos.checker.patterns import schema_measurements
-from kchaos.events import Client, Process, Send
+from kchaos.events import Client, Meta, Process, Send
 
 SHIPPED = experiments.EXPERIMENTS_DIR / "schema-evolution.yaml"
 
@@ -62,6 +62,7 @@ def test_an_unreachable_registry_is_one_line_exit_2():
 def test_reader_measurements_name_the_first_version_that_broke_them():
     group = "kchaos-v0-reader-old-topic"
     events = [
+        Meta(t=0.0, groups={group: "reader:old", "kchaos-v0-reader-new-topic": "reader:new", "app": "g0"}),
         Client("p", "schema-registered", 1.0, detail="v1"),
         Send("a", "p", 0, "k", "t", "ok", 1.5, 1.6, 0, 0),
         Client("p", "schema-refused", 2.0, detail="v2: incompatible"),
@@ -72,6 +73,7 @@ def test_reader_measurements_name_the_first_version_that_broke_them():
         Process("r", group, "t", 0, 1, "b", "dead-lettered", 4.1),
         Process("r", group, "t", 0, 2, "c", "duplicate", 4.2),  # a re-delivery: not counted
         Process("r", "kchaos-v0-reader-new-topic", "t", 0, 0, "a", "ok", 4.0),
+        Process("c", "app", "t", 0, 0, "a", "ok", 4.0),  # not a reader group: not counted
     ]
     m = schema_measurements(build(events))
     assert (m["schema_versions_registered"], m["schema_versions_refused"]) == (2, 1)
