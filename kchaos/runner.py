@@ -238,7 +238,7 @@ class Runner:
         pconf = {**PRODUCER_DEFAULTS, **variant.producer}
         txn_timeout = _txn_timeout(pconf, rv.pipeline)
         pattern = rv.pattern
-        groups = group_ids(index, rv, names)
+        group_table = group_ids(index, rv, names)
         history.write(
             Meta(
                 t=0.0,
@@ -246,8 +246,8 @@ class Runner:
                 txn_abort_cleanup_s=self._abort_cleanup_s(variant),
                 experiment=self.exp.id,
                 variant=variant.name,
-                pattern=self._pattern_topology(groups, pattern, names),
-                groups={gid: name for name, gid in groups.items()},
+                pattern=self._pattern_topology(group_table, pattern, names),
+                groups={gid: name for name, gid in group_table.items()},
             )
         )
         res = VariantResult(
@@ -269,7 +269,92 @@ class Runner:
         # paused at each gate, so the clients get room and are stopped at the drain.
         lifetime = total + (STEP_ALLOWANCE_S if self.stepping else 0)
         nemesis = Nemesis(self.cluster, history, self.rng, names)
-        producers = [
+        producers = self._python_producers(index, rv, topic, pconf, history, lifetime)
+        schemas = rv.schemas
+        nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
+        producers += self._java_producers(index, variant, topic, pconf, history, lifetime)
+        members = self._consumers(index, variant, names, history, lifetime, group_table)
+        pipe = rv.pipeline
+        store = self.result.run_dir / f"effects.{index}.sqlite" if pipe is not None and pipe.store != "none" else None
+        members |= self._pipelines(index, variant, names, history, lifetime, store, group_table)
+        members |= self._patterns(index, pattern, names, variant, history, lifetime, group_table)
+        members |= self._readers(index, schemas, names, history, lifetime, group_table)
+        consumers = list(members.values())
+        standby = self._standby(members)
+        nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
+        nemesis.groups = sorted({c.group for c in consumers})
+        watcher = GroupWatcher(
+            self.cluster.bootstrap, nemesis.groups, topic, history, lifetime + 120 + GROUP_WAIT_S, self.cluster.name
+        )
+        watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
+        poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)
+        phases: list[dict[str, Any]] = []
+
+        def phase(name: str) -> None:
+            history.write(Phase(name, history.now()))
+            phases.append({"name": name, "t": history.now()})
+            self._emit("phase", name)
+
+        finished = False
+        try:
+            poller.start()
+            if consumers:
+                watcher.start()
+            self._start_clients(consumers, standby, producers, history, phase)
+            steps = rv.schedule
+            self._timeline(
+                history, nemesis, producers, consumers, poller, watcher if consumers else None, phase, total, steps
+            )
+            phase("drain")
+            for p in producers:
+                p.stop()
+            for p in producers:
+                p.join(60)
+            self._catch_up(members, history, "transactional.id" in pconf)
+            self._settle(consumers, self._quiet(variant))
+            finished = True
+        finally:
+            # Each stage runs whatever an earlier one raised: nothing started is left running.
+            _all(
+                *(p.stop for p in producers),
+                nemesis.heal_all,  # before the consumers stop: it restarts killed clients
+                *(c.stop for c in consumers),
+                *(lambda c=c: c.join(15) for c in consumers),
+                *([watcher.stop] if consumers else []),
+                *([] if finished else [poller.stop]),
+            )
+        try:
+            if store is not None:
+                pipeline.effects(store, history)
+            # The poller watches until the partition is whole again (a restarted broker
+            # rejoining the ISR after the recovery phase still belongs to the measurement),
+            # and on through the drain, so it records the whole ISR.
+            self._wait_replicated([topic], 60)
+            self._drain_all(rv, names, "transactional.id" in pconf, txn_timeout, history)
+        finally:
+            poller.stop()
+        phase("done")
+        history.close()
+        self._delete_topics(list(names.values()))
+        self._analyse(res, hist_path, variant, phases)
+        self._emit("variant_finished", res)
+        return res
+
+    def _python_producers(
+        self,
+        index: int,
+        rv: ResolvedVariant,
+        topic: str,
+        pconf: dict[str, Any],
+        history: HistoryWriter,
+        lifetime: float,
+    ) -> list[Any]:
+        """The workload's recording producers; with a schema workload, the one evolving
+        producer that writes Avro records instead."""
+        wl, variant = rv.workload, rv.variant
+        if rv.schemas is not None:
+            return [self._evolving(index, rv.schemas, topic, pconf, history, lifetime, wl.rate)]
+        return [
             RecordingProducer(
                 f"v{index}p{i}",
                 self.cluster.bootstrap,
@@ -288,110 +373,66 @@ class Runner:
             )
             for i in range(wl.producers)
         ]
-        schemas = rv.schemas
-        if schemas is not None:  # the records are Avro: the evolving producer writes them instead
-            producers = [self._evolving(index, schemas, topic, pconf, history, lifetime, wl.rate)]
-        nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
-        producers += self._java_producers(index, variant, topic, pconf, history, lifetime)
-        members = self._consumers(index, variant, names, history, lifetime, groups)
-        pipe = rv.pipeline
-        store = self.result.run_dir / f"effects.{index}.sqlite" if pipe is not None and pipe.store != "none" else None
-        members |= self._pipelines(index, variant, names, history, lifetime, store, groups)
-        members |= self._patterns(index, pattern, names, variant, history, lifetime, groups)
-        members |= self._readers(index, schemas, names, history, lifetime, groups)
-        consumers = list(members.values())
-        standby = self._standby(members)
-        nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
-        nemesis.groups = sorted({c.group for c in consumers})
-        groups = GroupWatcher(
-            self.cluster.bootstrap, nemesis.groups, topic, history, lifetime + 120 + GROUP_WAIT_S, self.cluster.name
-        )
-        watch = (wl.watch or f"{wl.topic}:0").rsplit(":", 1)
-        poller = LeaderPoller(self.cluster, names.get(watch[0], topic), int(watch[1]), history)
-        phases: list[dict[str, Any]] = []
 
-        def phase(name: str) -> None:
-            history.write(Phase(name, history.now()))
-            phases.append({"name": name, "t": history.now()})
-            self._emit("phase", name)
-
-        finished = False
-        try:
-            poller.start()
-            if consumers:
-                groups.start()
-            for c in consumers:
-                if c not in standby:
-                    c.start()
-                elif isinstance(c, ClientProcess):
-                    c.prewarm()  # its interpreter starts now; it joins at its start-client
-            self._wait_for_groups([c for c in consumers if c not in standby], history)
-            self._gate("steady")
-            # A Java producer starts writing once its JVM is up: start those first, and the
-            # run's clock once they write, so a slow JVM start does not eat a variant's time.
-            java = [p for p in producers if isinstance(p, JavaProducer)]
-            for p in java:
+    def _start_clients(
+        self,
+        consumers: list[Any],
+        standby: list[Any],
+        producers: list[Any],
+        history: HistoryWriter,
+        phase: Callable[[str], None],
+    ) -> None:
+        """Members first (standby ones only prewarmed), until each has its first
+        assignment; then the Java producers, whose first write starts the steady phase;
+        then the Python producers."""
+        for c in consumers:
+            if c not in standby:
+                c.start()
+            elif isinstance(c, ClientProcess):
+                c.prewarm()  # its interpreter starts now; it joins at its start-client
+        self._wait_for_groups([c for c in consumers if c not in standby], history)
+        self._gate("steady")
+        # A Java producer starts writing once its JVM is up: start those first, and the
+        # run's clock once they write, so a slow JVM start does not eat a variant's time.
+        java = [p for p in producers if isinstance(p, JavaProducer)]
+        for p in java:
+            p.start()
+        ready_by = time.monotonic() + JAVA_READY_S
+        for p in java:
+            p.wait_ready(max(0.0, ready_by - time.monotonic()))
+        phase("steady")
+        for p in producers:
+            if p not in java:
                 p.start()
-            ready_by = time.monotonic() + JAVA_READY_S
-            for p in java:
-                p.wait_ready(max(0.0, ready_by - time.monotonic()))
-            phase("steady")
-            for p in producers:
-                if p not in java:
-                    p.start()
-            steps = rv.schedule
-            self._timeline(
-                history, nemesis, producers, consumers, poller, groups if consumers else None, phase, total, steps
-            )
-            phase("drain")
-            for p in producers:
-                p.stop()
-            for p in producers:
-                p.join(60)
-            self._catch_up(members, history, "transactional.id" in pconf)
-            self._settle(consumers, self._quiet(variant))
-            finished = True
-        finally:
-            # Each stage runs whatever an earlier one raised: nothing started is left running.
-            _all(
-                *(p.stop for p in producers),
-                nemesis.heal_all,  # before the consumers stop: it restarts killed clients
-                *(c.stop for c in consumers),
-                *(lambda c=c: c.join(15) for c in consumers),
-                *([groups.stop] if consumers else []),
-                *([] if finished else [poller.stop]),
-            )
+
+    def _drain_all(
+        self,
+        rv: ResolvedVariant,
+        names: dict[str, str],
+        transactional: bool,
+        txn_timeout: float | None,
+        history: HistoryWriter,
+    ) -> None:
+        """Read every topic the workload wrote to its end (read_committed, and also
+        read_uncommitted where transactions wrote), into the history."""
+        variant, wl, pattern, schemas = rv.variant, rv.workload, rv.pattern, rv.schemas
+        topic = names[wl.topic]
+        # The topic as it is now: an add-partitions step may have grown it.
+        declared = variant.partitions or next(t.partitions for t in self.exp.topics if t.name == wl.topic)
         try:
-            if store is not None:
-                pipeline.effects(store, history)
-            # The poller watches until the partition is whole again (a restarted broker
-            # rejoining the ISR after the recovery phase still belongs to the measurement),
-            # and on through the drain, so it records the whole ISR.
-            self._wait_replicated([topic], 60)
-            # The topic as it is now: an add-partitions step may have grown it.
-            declared = variant.partitions or next(t.partitions for t in self.exp.topics if t.name == wl.topic)
-            try:
-                parts = max(declared, len(partitions(self.cluster, topic).get(topic, [])))
-            except ClusterError:  # no broker answers: the drain records what it cannot read
-                parts = declared
-            # A read_committed drain waits out the transaction timeout: a hanging transaction
-            # holds it below the end until the coordinator aborts it (else: stuck-lso).
-            wait = max(60.0, (txn_timeout or 0) + 15)
-            drained = self._drained(topic, parts, "transactional.id" in pconf, pipe, names)
-            drained += [(names[t], self._declared(t), False) for t in (pattern.topics() if pattern else ())]
-            if schemas is not None and schemas.dead_letter:
-                drained.append((names[schemas.dead_letter], self._declared(schemas.dead_letter), False))
-            for name, n, transactional in drained:
-                for iso in ["read_committed"] + (["read_uncommitted"] if transactional else []):
-                    drain(self.cluster.bootstrap, name, list(range(n)), history, iso, f"drain-{iso}", timeout=wait)
-        finally:
-            poller.stop()
-        phase("done")
-        history.close()
-        self._delete_topics(list(names.values()))
-        self._analyse(res, hist_path, variant, phases)
-        self._emit("variant_finished", res)
-        return res
+            parts = max(declared, len(partitions(self.cluster, topic).get(topic, [])))
+        except ClusterError:  # no broker answers: the drain records what it cannot read
+            parts = declared
+        # A read_committed drain waits out the transaction timeout: a hanging transaction
+        # holds it below the end until the coordinator aborts it (else: stuck-lso).
+        wait = max(60.0, (txn_timeout or 0) + 15)
+        drained = self._drained(topic, parts, transactional, rv.pipeline, names)
+        drained += [(names[t], self._declared(t), False) for t in (pattern.topics() if pattern else ())]
+        if schemas is not None and schemas.dead_letter:
+            drained.append((names[schemas.dead_letter], self._declared(schemas.dead_letter), False))
+        for name, n, txn in drained:
+            for iso in ["read_committed"] + (["read_uncommitted"] if txn else []):
+                drain(self.cluster.bootstrap, name, list(range(n)), history, iso, f"drain-{iso}", timeout=wait)
 
     def _wait_for_groups(self, consumers: list[Any], history: HistoryWriter) -> None:
         """The steady phase begins once every member has its first assignment; one that
