@@ -32,23 +32,18 @@ from kchaos.events import Client, Meta, Phase
 from kchaos.expectations import evaluate, judge
 from kchaos.experiment import (
     Experiment,
-    PatternSpec,
     PipelineSpec,
-    SchemaSpec,
     Variant,
     number,
-    schema_file,
 )
 from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
 from kchaos.faults.steps.broker import set_broker_configs
 from kchaos.history import HistoryWriter, load
 from kchaos.patterns import share
-from kchaos.patterns.evolving import EvolvingProducer
-from kchaos.patterns.registry import EmbeddedRegistry
-from kchaos.patterns.schema import connect, load_schema
 from kchaos.patterns.worker import PatternProcess
 from kchaos.results import Observer, RunResult, VariantResult
+from kchaos.roles import GROUP_WAIT_S, Roles, group_ids
 from kchaos.spec.resolve import ResolvedVariant, needed_features, resolve
 from kchaos.workload import pipeline
 from kchaos.workload.child import ClientProcess
@@ -57,12 +52,10 @@ from kchaos.workload.groupwatch import GroupWatcher
 from kchaos.workload.java import JavaConsumer, JavaProducer
 from kchaos.workload.pipeline import PipelineProcess
 from kchaos.workload.poller import LeaderPoller
-from kchaos.workload.producer import Keys, RecordingProducer
+from kchaos.workload.producer import RecordingProducer
 
 #: Extra lifetime of a run's clients when a presenter steps through the phases (--step).
 STEP_ALLOWANCE_S = 3600.0
-#: Longest wait for a workload's consumer groups to form before the steady phase.
-GROUP_WAIT_S = 60
 #: How long a Java client's JVM may take to print its first line (a loaded 2-core runner
 #: has taken several seconds); past it the run goes on and the history says so.
 JAVA_READY_S = 60.0
@@ -85,11 +78,10 @@ class Runner:
         schema_registry: str | None = None,
     ) -> None:
         self.exp, self.cluster, self.result = experiment, cluster, result
-        self.schema_registry = schema_registry  # a user's registry URL; None: an embedded one, if needed
-        self._embedded: EmbeddedRegistry | None = None
         self.observers = observers or []
         self.durations = getattr(experiment, result.mode)
         self.rng = random.Random(result.seed)
+        self.roles = Roles(experiment, cluster, result.run_dir, self.rng, schema_registry)
         self._missing_features: set[str] = set()  # features this cluster lacks (_unavailable)
         self._resolved: dict[str, ResolvedVariant] = {}
 
@@ -132,8 +124,7 @@ class Runner:
             nightly = {v.id for v in self.exp.variants if v.nightly_only}
             self.result.claims = [judge(c, ran, nightly, unavailable) for c in self.exp.claims]
         finally:
-            if self._embedded is not None:
-                self._embedded.stop()
+            self.roles.close()
         return self.result
 
     def _unavailable(self) -> dict[str, str]:
@@ -246,7 +237,7 @@ class Runner:
                 txn_abort_cleanup_s=self._abort_cleanup_s(variant),
                 experiment=self.exp.id,
                 variant=variant.name,
-                pattern=self._pattern_topology(group_table, pattern, names),
+                pattern=self.roles.pattern_topology(group_table, pattern, names),
                 groups={gid: name for name, gid in group_table.items()},
             )
         )
@@ -269,18 +260,18 @@ class Runner:
         # paused at each gate, so the clients get room and are stopped at the drain.
         lifetime = total + (STEP_ALLOWANCE_S if self.stepping else 0)
         nemesis = Nemesis(self.cluster, history, self.rng, names)
-        producers = self._python_producers(index, rv, topic, pconf, history, lifetime)
+        producers = self.roles.python_producers(index, rv, topic, pconf, history, lifetime)
         schemas = rv.schemas
         nemesis.producers = list(producers)  # crash-producer and txn-coordinator:N name Python producers
-        producers += self._java_producers(index, variant, topic, pconf, history, lifetime)
-        members = self._consumers(index, variant, names, history, lifetime, group_table)
+        producers += self.roles.java_producers(index, rv, topic, pconf, history, lifetime)
+        members = self.roles.consumers(index, rv, names, history, lifetime, group_table)
         pipe = rv.pipeline
         store = self.result.run_dir / f"effects.{index}.sqlite" if pipe is not None and pipe.store != "none" else None
-        members |= self._pipelines(index, variant, names, history, lifetime, store, group_table)
-        members |= self._patterns(index, pattern, names, variant, history, lifetime, group_table)
-        members |= self._readers(index, schemas, names, history, lifetime, group_table)
+        members |= self.roles.pipelines(index, rv, names, history, lifetime, store, group_table)
+        members |= self.roles.patterns(index, pattern, names, variant, history, lifetime, group_table)
+        members |= self.roles.readers(index, schemas, names, history, lifetime, group_table)
         consumers = list(members.values())
-        standby = self._standby(members)
+        standby = self.roles.standby(members)
         nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
         nemesis.groups = sorted({c.group for c in consumers})
         watcher = GroupWatcher(
@@ -339,40 +330,6 @@ class Runner:
         self._analyse(res, hist_path, variant, phases)
         self._emit("variant_finished", res)
         return res
-
-    def _python_producers(
-        self,
-        index: int,
-        rv: ResolvedVariant,
-        topic: str,
-        pconf: dict[str, Any],
-        history: HistoryWriter,
-        lifetime: float,
-    ) -> list[Any]:
-        """The workload's recording producers; with a schema workload, the one evolving
-        producer that writes Avro records instead."""
-        wl, variant = rv.workload, rv.variant
-        if rv.schemas is not None:
-            return [self._evolving(index, rv.schemas, topic, pconf, history, lifetime, wl.rate)]
-        return [
-            RecordingProducer(
-                f"v{index}p{i}",
-                self.cluster.bootstrap,
-                topic,
-                pconf,
-                history,
-                wl.rate,
-                lifetime,
-                Keys(wl.keys, wl.key_count, prefix=wl.key_prefix),
-                self.rng.getrandbits(32),
-                wl.value_bytes,
-                variant.txn_size or wl.txn_size,
-                wl.abort_every,
-                int(wl.volume_mb * 1e6 / wl.value_bytes),
-                wl.corrupt,
-            )
-            for i in range(wl.producers)
-        ]
 
     def _start_clients(
         self,
@@ -442,212 +399,6 @@ class Runner:
                 Client(c.reader, "not-assigned", history.now(), detail=f"no assignment after {GROUP_WAIT_S} s")
             )
 
-    def _consumers(
-        self,
-        index: int,
-        variant: Variant,
-        names: dict[str, str],
-        history: HistoryWriter,
-        total: float,
-        groups: dict[str, str],
-    ) -> dict[str, Any]:
-        """The group members by target name (``consumer:G:M``): threads, or child
-        processes when the workload asks (``process: true``, for client faults). They
-        read the workload's topic, or the one the groups name (``topic``)."""
-        spec = self.resolved(variant).groups
-        if spec is None:
-            return {}
-        topic = names[spec.topic or self.exp.workload.topic]
-        conf = {**spec.config, **variant.consumer}
-        members: dict[str, Any] = {}
-        for g in range(spec.groups):
-            group = groups[f"g{g}"]
-            python = [*range(spec.members), *range(spec.members + spec.java_members, self._members_per_group())]
-            for m in python:
-                kwargs = {
-                    "name": f"v{index}g{g}c{m}",
-                    "group": group,
-                    "bootstrap": self.cluster.bootstrap,
-                    "topics": [topic],
-                    "config": {**conf, **({"group.instance.id": f"{group}-m{m}"} if m in spec.static_members else {})},
-                    "commit": spec.commit,
-                    "processing_ms": spec.processing_of(g),
-                    "duration": total + 60 + GROUP_WAIT_S,
-                    "batch": spec.batch,
-                    "commit_every": spec.commit_every,
-                    "commit_on_revoke": spec.commit_on_revoke,
-                    "poll_ms": spec.poll_ms,
-                }
-                if spec.process:
-                    members[f"consumer:{g}:{m}"] = ClientProcess(kwargs, history.path, history.start, self.cluster.name)
-                else:
-                    members[f"consumer:{g}:{m}"] = GroupConsumer(history=history, **kwargs)
-            for j in range(spec.java_members):
-                members[f"consumer:{g}:{spec.members + j}"] = JavaConsumer(
-                    f"v{index}g{g}j{j}",
-                    group,
-                    self.cluster.bootstrap,
-                    [topic],
-                    {**conf, **variant.java_consumer},
-                    history,
-                    self.cluster.name,
-                    self.cluster.spec.kafka_version,
-                )
-        return members
-
-    def _pipelines(
-        self,
-        index: int,
-        variant: Variant,
-        names: dict[str, str],
-        history: HistoryWriter,
-        total: float,
-        store: Path | None,
-        groups: dict[str, str],
-    ) -> dict[str, PipelineProcess]:
-        """The pipeline workers by target name (``pipeline:M``), each in a process of its own."""
-        spec = self.resolved(variant).pipeline
-        if spec is None:
-            return {}
-        if store is not None:
-            pipeline.create_store(store, spec.store == "sqlite-idempotent")
-        topic = names[self.exp.workload.topic]
-        group = groups["pipe"]
-        workers = {}
-        for m in range(spec.workers):
-            kwargs = {
-                "name": f"v{index}w{m}",
-                "group": group,
-                "bootstrap": self.cluster.bootstrap,
-                "input_topic": topic,
-                "output_topic": names[spec.output],
-                "mode": spec.mode,
-                "consumer_config": {**spec.config, **variant.consumer},
-                "producer_config": dict(spec.producer),
-                "batch": spec.batch,
-                "poll_ms": spec.poll_ms,
-                "duration": total + 60 + GROUP_WAIT_S,
-                "store": str(store) if store is not None else None,
-                "idempotent_store": spec.store == "sqlite-idempotent",
-            }
-            workers[f"pipeline:{m}"] = PipelineProcess(kwargs, history.path, history.start, self.cluster.name)
-        return workers
-
-    def _pattern_topology(
-        self, groups: dict[str, str], spec: PatternSpec | None, names: dict[str, str]
-    ) -> dict[str, Any] | None:
-        """What the history must say of a pattern for its check: its group and topics."""
-        if spec is None:
-            return None
-        return {
-            "group": groups["pattern"],
-            "input": names[self.exp.workload.topic],
-            "retry": [names[t] for t in spec.retry_topics],
-            "dead_letter": names[spec.dead_letter] if spec.dead_letter else None,
-        }
-
-    def _patterns(
-        self,
-        index: int,
-        spec: PatternSpec | None,
-        names: dict[str, str],
-        variant: Variant,
-        history: HistoryWriter,
-        total: float,
-        groups: dict[str, str],
-    ) -> dict[str, PatternProcess]:
-        """The pattern workers by target name (``pattern:M``), each in a process of its own."""
-        if spec is None:
-            return {}
-        where = self._pattern_topology(groups, spec, names)
-        done = self.result.run_dir / f"done.{index}.sqlite" if spec.dedupe else None
-        if spec.share:
-            share.configure_group(self.cluster.bootstrap, where["group"], where["dead_letter"], spec.attempts)  # type: ignore[index]
-        workers = {}
-        for m in range(spec.workers):
-            kwargs = {
-                "name": f"v{index}r{m}",
-                "group": where["group"],  # type: ignore[index]
-                "bootstrap": self.cluster.bootstrap,
-                "input_topic": where["input"],  # type: ignore[index]
-                "handler": spec.handler.model_dump(),
-                "retry": {
-                    "mode": spec.retry,
-                    "attempts": spec.attempts,
-                    "backoff_ms": spec.backoff_ms,
-                    "topics": where["retry"],  # type: ignore[index]
-                    "delays_ms": spec.delays_ms,
-                },
-                "dead_letter": where["dead_letter"],  # type: ignore[index]
-                "dedupe": str(done) if done is not None else None,
-                **({"share": True, "attempts": spec.attempts} if spec.share else {}),
-                "parallel": spec.parallel,
-                "ordering": spec.ordering,
-                "consumer_config": {**spec.config, **variant.consumer},
-                "producer_config": dict(spec.producer),
-                "batch": spec.batch,
-                "poll_ms": spec.poll_ms,
-                "duration": total + 60 + GROUP_WAIT_S,
-            }
-            workers[f"pattern:{m}"] = PatternProcess(kwargs, history.path, history.start, self.cluster.name)
-        return workers
-
-    def _registry(self) -> str:
-        """The schema registry's URL: the user's (``--schema-registry``), else one started
-        on loopback for this run (``kchaos.patterns.registry.EmbeddedRegistry``)."""
-        if self.schema_registry is None:
-            self._embedded = EmbeddedRegistry()
-            self._embedded.start()
-            self.schema_registry = self._embedded.url
-        return self.schema_registry
-
-    def _evolving(
-        self,
-        index: int,
-        spec: SchemaSpec,
-        topic: str,
-        pconf: dict[str, Any],
-        history: HistoryWriter,
-        total: float,
-        rate: float,
-    ) -> EvolvingProducer:
-        """The producer that deploys the schema versions in turn, on a subject set to the
-        variant's compatibility level."""
-        url = self._registry()
-        connect(url).set_compatibility(subject_name=f"{topic}-value", level=spec.compatibility)
-        versions = [(name, load_schema(schema_file(name))) for name in spec.versions]
-        return EvolvingProducer(
-            f"v{index}a0", self.cluster.bootstrap, topic, pconf, history, url, versions, spec.every_s, rate, total
-        )
-
-    def _readers(
-        self,
-        index: int,
-        spec: SchemaSpec | None,
-        names: dict[str, str],
-        history: HistoryWriter,
-        total: float,
-        groups: dict[str, str],
-    ) -> dict[str, PatternProcess]:
-        """One consumer group per reader schema (``reader:NAME``), each worker decoding with
-        it and dead-lettering what it cannot read."""
-        if spec is None:
-            return {}
-        topic, url = names[self.exp.workload.topic], self._registry()
-        readers = {}
-        for name, schema in spec.readers.items():
-            kwargs = {
-                "name": f"v{index}{name}0",
-                "group": groups[f"reader:{name}"],
-                "bootstrap": self.cluster.bootstrap,
-                "input_topic": topic,
-                "handler": {"avro": {"registry": url, "reader_schema": load_schema(schema_file(schema))}},
-                "dead_letter": names[spec.dead_letter] if spec.dead_letter else None,
-                "duration": total + 60 + GROUP_WAIT_S,
-            }
-            readers[f"reader:{name}"] = PatternProcess(kwargs, history.path, history.start, self.cluster.name)
-        return readers
-
     def _declared(self, name: str) -> int:
         return next(t.partitions for t in self.exp.topics if t.name == name)
 
@@ -661,41 +412,6 @@ class Runner:
             declared = next(t.partitions for t in self.exp.topics if t.name == pipe.output)
             out.append((names[pipe.output], declared, pipe.mode == "exactly-once"))
         return out
-
-    def _members_per_group(self) -> int:
-        spec = self.exp.workload.consumers
-        return 0 if spec is None else spec.members + spec.java_members + spec.standby
-
-    def _standby(self, members: dict[str, Any]) -> list[Any]:
-        """The members started only by a ``start-client`` fault (the last ``standby`` of each group)."""
-        spec = self.exp.workload.consumers
-        if spec is None or not spec.standby:
-            return []
-        first = spec.members + spec.java_members
-        return [c for ref, c in members.items() if int(ref.rsplit(":", 1)[1]) >= first]
-
-    def _java_producers(
-        self, index: int, variant: Variant, topic: str, pconf: dict[str, Any], history: HistoryWriter, total: float
-    ) -> list[JavaProducer]:
-        """Kafka's own VerifiableProducer beside the Python producers (``java_producers``)."""
-        wl = self.resolved(variant).workload
-        conf = {**pconf, **variant.java_producer}  # java.java_producer_config translates it
-        return [
-            JavaProducer(
-                f"v{index}j{i}",
-                1000 * (index + 1) + i,
-                self.cluster.bootstrap,
-                topic,
-                conf,
-                history,
-                wl.rate,
-                total,
-                wl.key_count if wl.keys != "none" else 0,
-                self.cluster.name,
-                self.cluster.spec.kafka_version,
-            )
-            for i in range(wl.java_producers)
-        ]
 
     def _timeline(
         self,
@@ -819,26 +535,6 @@ class Runner:
         res.timelines = measure.timelines(ix)
         res.faults, res.phases = [msgspec.to_builtins(f) for f in ix.faults], phases  # from the history
         res.expectations = [evaluate(e, res) for e in variant.expect]
-
-
-def group_ids(index: int, rv: ResolvedVariant, names: dict[str, str]) -> dict[str, str]:
-    """Every consumer group a variant's workload uses, by the name its experiment file
-    gives it (``g0``, ``g1``, ``pipe``, ``pattern``, ``reader:NAME``) -> the group id this
-    run uses (a run and a variant of their own). The one place group ids are made: the
-    roles use them and the history's ``meta`` records them, so the checker and the report
-    read the file's names from there, not from the ids' spelling."""
-    topic = names[rv.workload.topic]
-    out: dict[str, str] = {}
-    if rv.groups is not None:
-        read = names[rv.groups.topic or rv.workload.topic]
-        out |= {f"g{g}": f"kchaos-v{index}-g{g}-{read}" for g in range(rv.groups.groups)}
-    if rv.pipeline is not None:
-        out["pipe"] = f"kchaos-v{index}-pipe-{topic}"
-    if rv.pattern is not None:
-        out["pattern"] = f"kchaos-v{index}-pattern-{topic}"
-    for name in rv.schemas.readers if rv.schemas is not None else ():
-        out[f"reader:{name}"] = f"kchaos-v{index}-reader-{name}-{topic}"
-    return out
 
 
 def _txn_timeout(pconf: dict[str, Any], pipe: PipelineSpec | None) -> float | None:

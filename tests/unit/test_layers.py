@@ -76,8 +76,8 @@ LAYERS = [
     ),
     (
         "runner",
-        ("kchaos.runner", "kchaos.session", "kchaos.suite", "kchaos.demo"),
-        "one experiment run end to end; sessions, the suite, the demo order",
+        ("kchaos.runner", "kchaos.roles", "kchaos.session", "kchaos.suite", "kchaos.demo"),
+        "one experiment run end to end, the roles it builds; sessions, the suite, the demo order",
         ("format", "cluster", "faults", "workload", "checker", "spec", "report"),
     ),
     (
