@@ -44,7 +44,7 @@ from kchaos.patterns import share
 from kchaos.patterns.worker import PatternProcess
 from kchaos.results import Observer, RunResult, VariantResult
 from kchaos.roles import GROUP_WAIT_S, Roles, group_ids
-from kchaos.spec.resolve import ResolvedVariant, needed_features, resolve
+from kchaos.spec.resolve import ResolvedVariant, features_of, resolve
 from kchaos.workload import pipeline
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer, drain, wait_for_members
@@ -131,7 +131,7 @@ class Runner:
         """Why each variant that needs a Kafka feature this cluster lacks cannot run, by
         id; the cluster is asked only when a variant needs something. The features found
         missing also keep their topic settings out of the topics (``_create_topics``)."""
-        needs = {v.id: sorted(set(v.requires) | set(needed_features(self.exp, v))) for v in self.exp.variants}
+        needs = {v.id: features_of(self.exp, v) for v in self.exp.variants}
         topic_keys = {k for t in self.exp.topics for k in t.config} | {
             k for v in self.exp.variants for k in v.topic_config
         }
@@ -273,7 +273,8 @@ class Runner:
         consumers = list(members.values())
         standby = self.roles.standby(members)
         nemesis.clients = {k: c for k, c in members.items() if isinstance(c, ClientProcess | JavaConsumer)}
-        nemesis.groups = sorted({c.group for c in consumers})
+        used = {c.group for c in consumers}  # in the file's order: group-coordinator:N is the N-th
+        nemesis.groups = [g for g in group_table.values() if g in used] + sorted(used - set(group_table.values()))
         watcher = GroupWatcher(
             self.cluster.bootstrap, nemesis.groups, topic, history, lifetime + 120 + GROUP_WAIT_S, self.cluster.name
         )
@@ -420,7 +421,7 @@ class Runner:
         producers: list[RecordingProducer],
         consumers: list[GroupConsumer],
         poller: LeaderPoller,
-        groups: GroupWatcher | None,
+        watcher: GroupWatcher | None,
         phase: Callable[[str], None],
         total: float,
         schedule: list[FaultStep],
@@ -460,7 +461,7 @@ class Runner:
                     "acks": ok,
                     "errors": errors,
                     "delivered": sum(c.delivered for c in consumers),
-                    "group": groups.snapshot() if groups is not None else "-",
+                    "group": watcher.snapshot() if watcher is not None else "-",
                     "leader": poller.leader,
                     "isr": poller.isr,
                     "faults": nemesis.active(),

@@ -309,7 +309,7 @@ MEASURES: dict[str, Measure] = {
 _PER_TRIGGER = re.compile(r"^rebalance\.([a-z0-9][a-z0-9_-]*)\.(" + "|".join(METRICS) + r")$")
 
 
-_PER_GROUP = re.compile(r"^(lag_peak|lag_peak_partition)\.g\d+$")
+_PER_GROUP = re.compile(r"^(lag_peak|lag_peak_partition)\.(g\d+|pipe|pattern)$")
 _PER_READER = re.compile(r"^(decoded|decode_failed|first_broken_version)\.[a-z][a-z0-9]*$")
 
 

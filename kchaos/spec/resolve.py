@@ -178,6 +178,11 @@ def only_variants(exp: Experiment, wanted: list[str]) -> Experiment:
     return exp.model_copy(update={"variants": kept})
 
 
+def features_of(exp: Experiment, variant: Variant) -> list[str]:
+    """Every Kafka feature a variant needs: what it declares and what its settings use."""
+    return sorted(set(variant.requires) | set(needed_features(exp, variant)))
+
+
 @dataclass(frozen=True)
 class ResolvedVariant:
     """A variant merged with its experiment file once: every block the runner builds
@@ -206,6 +211,6 @@ def resolve(exp: Experiment, variant: Variant) -> ResolvedVariant:
         pattern=pattern_spec(exp, variant),
         schemas=schema_spec(exp, variant),
         schedule=schedule(exp, variant),
-        features=sorted(set(variant.requires) | set(needed_features(exp, variant))),
+        features=features_of(exp, variant),
         settings=settings(exp, variant),
     )

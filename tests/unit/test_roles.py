@@ -1,0 +1,29 @@
+"""The one table of a variant's consumer-group ids (``roles.group_ids``): every group the
+file declares gets exactly one id of its own run and variant, named as the file names it,
+and a group that reads another topic carries that topic's name."""
+
+from __future__ import annotations
+
+from kchaos import experiment as experiments
+from kchaos.roles import group_ids
+from kchaos.spec.resolve import resolve
+
+
+def test_every_declared_group_has_one_id_of_its_own():
+    checked = 0
+    for path in experiments.catalog().values():
+        exp = experiments.load(path)
+        names = {t.name: f"{t.name}-run1" for t in exp.topics}
+        for i, v in enumerate(exp.variants):
+            rv = resolve(exp, v)
+            table = group_ids(i, rv, names)
+            expected = {f"g{g}" for g in range(rv.groups.groups)} if rv.groups is not None else set()
+            expected |= ({"pipe"} if rv.pipeline else set()) | ({"pattern"} if rv.pattern else set())
+            expected |= {f"reader:{r}" for r in rv.schemas.readers} if rv.schemas is not None else set()
+            assert set(table) == expected, (exp.id, v.id)
+            assert len(set(table.values())) == len(table), (exp.id, v.id)
+            assert all(gid.startswith(f"kchaos-v{i}-") for gid in table.values()), (exp.id, v.id)
+            if rv.groups is not None and rv.groups.topic:  # a group reading another topic names it
+                assert table["g0"].endswith(names[rv.groups.topic]), (exp.id, v.id)
+            checked += len(table)
+    assert checked > 50  # the shipped experiments declare many groups: the loop ran
