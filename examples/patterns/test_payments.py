@@ -10,7 +10,10 @@ The worker commits after each batch (at-least-once). A commit refused while the 
 coordinator moves, or a rebalance, hands a batch round again; so the worker keeps a table
 of finished payments (``dedupe``) and skips what it already did. Without it the check
 finds ``processed-twice`` and ``dead-lettered-twice`` in some runs (a CI run found the
-first half's payments of one partition charged twice).
+first half's payments of one partition charged twice). Its dead letters are sent by an
+idempotent producer: librdkafka's producers are not idempotent by default, and a send
+retried after the leader died can then be written twice (a run found two payments
+dead-lettered twice that way).
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ def test_every_payment_is_charged_once_or_dead_lettered(kafka_cluster, faults, h
         "payments-app", group, kafka_cluster.bootstrap, topic, history, handler=charge,
         retry=kchaos.RetryPlan("blocking", attempts=3, backoff_ms=50), dead_letter=dead,
         dedupe=str(tmp_path / "done.db"),  # a re-delivered payment is not charged again
+        producer_config={"enable.idempotence": True},  # a dead letter's retried send is written once
     )  # fmt: skip
     worker.start()
     producer = history.producer({"bootstrap.servers": kafka_cluster.bootstrap, "acks": "all"}, name="shop")

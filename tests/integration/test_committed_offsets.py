@@ -33,7 +33,8 @@ def test_committed_offsets_are_read_across_a_coordinator_kill_without_joining(he
                 except KafkaException:
                     pass
             wait_for(lambda: [tp.offset for tp in reader.read(topic, [0, 1], timeout=5)] == [5, 7], 60, "the commits")
-        described = admin(healthy.bootstrap).describe_consumer_groups([group])[group].result(timeout=30)
+        client = admin(healthy.bootstrap)  # kept alive until its future resolves
+        described = client.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=60)
         assert described.members == []  # the reader never joined the group
 
 
