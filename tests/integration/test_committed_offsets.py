@@ -1,7 +1,7 @@
 """A group's committed offsets, read the way the group watcher and a pipeline's catch-up
 read them: through a consumer handle of the group, across the fault that moves the
-group's coordinator (the Admin API's OffsetFetch segfaulted librdkafka 2.16 there), and
-without the reader joining the group it reads."""
+group's coordinator (the Admin API's OffsetFetch segfaulted librdkafka 2.16 there: this
+process would die), still right after it, and without the reader joining the group."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_committed_offsets_are_read_across_a_coordinator_kill_without_joining(he
                     reader.read(topic, [0, 1], timeout=2)
                 except KafkaException:
                     pass
-            wait_for(lambda: [tp.offset for tp in reader.read(topic, [0, 1], timeout=5)] == [5, 7], 60, "the commits")
+        wait_for(lambda: [tp.offset for tp in reader.read(topic, [0, 1], timeout=5)] == [5, 7], 60, "the commits")
         client = admin(healthy.bootstrap)  # kept alive until its future resolves
         described = client.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=60)
         assert described.members == []  # the reader never joined the group
