@@ -12,20 +12,17 @@ broker answers UNSTABLE_OFFSET_COMMIT, which librdkafka retries until the read t
 out, while a transaction that sent offsets for the group is open; this reader gets the
 last committed offsets then, as the Admin API did.
 
-A read that fails (no answer within its timeout, an error on a partition, or no offset
-on any partition) gives the reader a new handle: an idle handle of a group it never joined may keep asking the
-coordinator it knew after that broker was killed (a CI run read no offsets for a minute
-while the group had a new coordinator), and a new handle looks the coordinator up afresh.
-The old one is closed on a thread of its own, so a close that waits on the dead broker
-holds nothing up.
+One handle serves a reader's life. A new handle per failed read (to look a killed
+coordinator up afresh) was tried and taken out: closing handles whose reads had timed
+out tripped librdkafka's assertion ``rd_kafka_enq_once_del_source_return: eonce->refcnt
+> 0`` and aborted the group watcher's process in a CI run.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from kchaos.clients import QUIET
 
@@ -35,32 +32,21 @@ class CommittedReader:
 
     def __init__(self, bootstrap: str, group: str) -> None:
         self.group = group
-        self._config = {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "isolation.level": "read_uncommitted",  # no wait for stable offsets (see above)
-            **QUIET,
-        }
-        self._consumer = Consumer(self._config)
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "isolation.level": "read_uncommitted",  # no wait for stable offsets (see above)
+                **QUIET,
+            }
+        )
 
     def read(self, topic: str, partitions: list[int], timeout: float = 10.0) -> list[Any]:
         """The committed offset of each partition (``TopicPartition``; offset < 0: none,
         ``error`` set when that partition's could not be read). Raises ``KafkaException``
-        when the coordinator does not answer within ``timeout`` (the next read then goes
-        through a new handle)."""
-        try:
-            found = self._consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout)
-        except KafkaException:
-            self._renew()
-            raise
-        if any(tp.error is not None for tp in found) or all(tp.offset < 0 for tp in found):
-            self._renew()  # an error, or nothing at all: ask through a new handle next time
-        return found
-
-    def _renew(self) -> None:
-        old, self._consumer = self._consumer, Consumer(self._config)
-        threading.Thread(target=old.close, name="committed-reader-close", daemon=True).start()
+        when the coordinator does not answer within ``timeout``."""
+        return self._consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout)
 
     def close(self) -> None:
         self._consumer.close()

@@ -32,7 +32,8 @@ def test_committed_offsets_are_read_across_a_coordinator_kill_without_joining(he
                     reader.read(topic, [0, 1], timeout=2)
                 except KafkaException:
                     pass
-        wait_for(lambda: [tp.offset for tp in reader.read(topic, [0, 1], timeout=5)] == [5, 7], 60, "the commits")
+    with CommittedReader(healthy.bootstrap, group) as after:  # the commits, intact on the new coordinator
+        wait_for(lambda: [tp.offset for tp in after.read(topic, [0, 1], timeout=5)] == [5, 7], 60, "the commits")
         client = admin(healthy.bootstrap)  # kept alive until its future resolves
         described = client.describe_consumer_groups([group], request_timeout=30)[group].result(timeout=60)
         assert described.members == []  # the reader never joined the group
