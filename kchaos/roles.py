@@ -10,11 +10,12 @@ come from one function (``group_ids``), which the history's ``meta`` records.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kchaos.cluster.base import Cluster
-from kchaos.experiment import Experiment, PatternSpec, SchemaSpec, Variant, schema_file
+from kchaos.experiment import Experiment, PatternSpec, schema_file
 from kchaos.history import HistoryWriter
 from kchaos.patterns import share
 from kchaos.patterns.evolving import EvolvingProducer
@@ -53,6 +54,53 @@ def group_ids(index: int, rv: ResolvedVariant, names: dict[str, str]) -> dict[st
     return out
 
 
+@dataclass(frozen=True)
+class VariantContext:
+    """What every role of one variant is built from: the variant's index (its clients'
+    and groups' names carry it), its resolved spec, its topics' names, its history, how
+    long its clients live, its group ids (``group_ids``), the producers' settings and a
+    pipeline's effects store."""
+
+    index: int
+    rv: ResolvedVariant
+    names: dict[str, str]
+    history: HistoryWriter
+    lifetime: float
+    groups: dict[str, str]
+    pconf: dict[str, Any]
+    store: Path | None = None
+
+    @property
+    def topic(self) -> str:
+        """The workload's topic (this variant's name of it)."""
+        return self.names[self.rv.workload.topic]
+
+    @property
+    def reader_lifetime(self) -> float:
+        """How long a reading client lives: past the producers, by the drain's and the
+        group's waits."""
+        return self.lifetime + 60 + GROUP_WAIT_S
+
+
+@dataclass
+class VariantRoles:
+    """A variant's roles, built: the producers (Python first, then Java), the reading
+    members by target name, and which members only a ``start-client`` fault starts."""
+
+    python_producers: list[Any] = field(default_factory=list)
+    java_producers: list[JavaProducer] = field(default_factory=list)
+    members: dict[str, Any] = field(default_factory=dict)
+    standby: list[Any] = field(default_factory=list)
+
+    @property
+    def producers(self) -> list[Any]:
+        return [*self.python_producers, *self.java_producers]
+
+    @property
+    def consumers(self) -> list[Any]:
+        return list(self.members.values())
+
+
 class Roles:
     """Builds the roles of each variant of one experiment run on one cluster. Holds the
     run's embedded schema registry, when a schema workload needs one (``close`` stops it)."""
@@ -73,29 +121,29 @@ class Roles:
         if self._embedded is not None:
             self._embedded.stop()
 
-    def python_producers(
-        self,
-        index: int,
-        rv: ResolvedVariant,
-        topic: str,
-        pconf: dict[str, Any],
-        history: HistoryWriter,
-        lifetime: float,
-    ) -> list[Any]:
+    def build(self, ctx: VariantContext) -> VariantRoles:
+        """Every role of one variant, in the order the runner starts them."""
+        built = VariantRoles(self.python_producers(ctx), self.java_producers(ctx))
+        for kind in (self.consumers, self.pipelines, self.patterns, self.readers):
+            built.members |= kind(ctx)
+        built.standby = self.standby(built.members)
+        return built
+
+    def python_producers(self, ctx: VariantContext) -> list[Any]:
         """The workload's recording producers; with a schema workload, the one evolving
         producer that writes Avro records instead."""
-        wl, variant = rv.workload, rv.variant
-        if rv.schemas is not None:
-            return [self.evolving(index, rv.schemas, topic, pconf, history, lifetime, wl.rate)]
+        wl, variant = ctx.rv.workload, ctx.rv.variant
+        if ctx.rv.schemas is not None:
+            return [self.evolving(ctx)]
         return [
             RecordingProducer(
-                f"v{index}p{i}",
+                f"v{ctx.index}p{i}",
                 self.cluster.bootstrap,
-                topic,
-                pconf,
-                history,
+                ctx.topic,
+                ctx.pconf,
+                ctx.history,
                 wl.rate,
-                lifetime,
+                ctx.lifetime,
                 Keys(wl.keys, wl.key_count, prefix=wl.key_prefix),
                 self.rng.getrandbits(32),
                 wl.value_bytes,
@@ -107,22 +155,20 @@ class Roles:
             for i in range(wl.producers)
         ]
 
-    def java_producers(
-        self, index: int, rv: ResolvedVariant, topic: str, pconf: dict[str, Any], history: HistoryWriter, total: float
-    ) -> list[JavaProducer]:
+    def java_producers(self, ctx: VariantContext) -> list[JavaProducer]:
         """Kafka's own VerifiableProducer beside the Python producers (``java_producers``)."""
-        wl, variant = rv.workload, rv.variant
-        conf = {**pconf, **variant.java_producer}  # java.java_producer_config translates it
+        wl, variant = ctx.rv.workload, ctx.rv.variant
+        conf = {**ctx.pconf, **variant.java_producer}  # java.java_producer_config translates it
         return [
             JavaProducer(
-                f"v{index}j{i}",
-                1000 * (index + 1) + i,
+                f"v{ctx.index}j{i}",
+                1000 * (ctx.index + 1) + i,
                 self.cluster.bootstrap,
-                topic,
+                ctx.topic,
                 conf,
-                history,
+                ctx.history,
                 wl.rate,
-                total,
+                ctx.lifetime,
                 wl.key_count if wl.keys != "none" else 0,
                 self.cluster.name,
                 self.cluster.spec.kafka_version,
@@ -130,29 +176,21 @@ class Roles:
             for i in range(wl.java_producers)
         ]
 
-    def consumers(
-        self,
-        index: int,
-        rv: ResolvedVariant,
-        names: dict[str, str],
-        history: HistoryWriter,
-        total: float,
-        groups: dict[str, str],
-    ) -> dict[str, Any]:
+    def consumers(self, ctx: VariantContext) -> dict[str, Any]:
         """The group members by target name (``consumer:G:M``): threads, or child
         processes when the workload asks (``process: true``, for client faults). They
         read the workload's topic, or the one the groups name (``topic``)."""
-        spec, variant = rv.groups, rv.variant
+        spec, variant, index, history = ctx.rv.groups, ctx.rv.variant, ctx.index, ctx.history
         if spec is None:
             return {}
-        topic = names[spec.topic or self.exp.workload.topic]
+        topic = ctx.names[spec.topic or self.exp.workload.topic]
         conf = {**spec.config, **variant.consumer}
         members: dict[str, Any] = {}
         for g in range(spec.groups):
-            group = groups[f"g{g}"]
+            group = ctx.groups[f"g{g}"]
             python = [*range(spec.members), *range(spec.members + spec.java_members, self.members_per_group())]
             for m in python:
-                kwargs = {
+                kwargs: dict[str, Any] = {
                     "name": f"v{index}g{g}c{m}",
                     "group": group,
                     "bootstrap": self.cluster.bootstrap,
@@ -160,7 +198,7 @@ class Roles:
                     "config": {**conf, **({"group.instance.id": f"{group}-m{m}"} if m in spec.static_members else {})},
                     "commit": spec.commit,
                     "processing_ms": spec.processing_of(g),
-                    "duration": total + 60 + GROUP_WAIT_S,
+                    "duration": ctx.reader_lifetime,
                     "batch": spec.batch,
                     "commit_every": spec.commit_every,
                     "commit_on_revoke": spec.commit_on_revoke,
@@ -183,42 +221,32 @@ class Roles:
                 )
         return members
 
-    def pipelines(
-        self,
-        index: int,
-        rv: ResolvedVariant,
-        names: dict[str, str],
-        history: HistoryWriter,
-        total: float,
-        store: Path | None,
-        groups: dict[str, str],
-    ) -> dict[str, PipelineProcess]:
+    def pipelines(self, ctx: VariantContext) -> dict[str, PipelineProcess]:
         """The pipeline workers by target name (``pipeline:M``), each in a process of its own."""
-        spec, variant = rv.pipeline, rv.variant
+        spec, variant, store = ctx.rv.pipeline, ctx.rv.variant, ctx.store
         if spec is None:
             return {}
         if store is not None:
             pipeline.create_store(store, spec.store == "sqlite-idempotent")
-        topic = names[self.exp.workload.topic]
-        group = groups["pipe"]
+        group = ctx.groups["pipe"]
         workers = {}
         for m in range(spec.workers):
             kwargs = {
-                "name": f"v{index}w{m}",
+                "name": f"v{ctx.index}w{m}",
                 "group": group,
                 "bootstrap": self.cluster.bootstrap,
-                "input_topic": topic,
-                "output_topic": names[spec.output],
+                "input_topic": ctx.topic,
+                "output_topic": ctx.names[spec.output],
                 "mode": spec.mode,
                 "consumer_config": {**spec.config, **variant.consumer},
                 "producer_config": dict(spec.producer),
                 "batch": spec.batch,
                 "poll_ms": spec.poll_ms,
-                "duration": total + 60 + GROUP_WAIT_S,
+                "duration": ctx.reader_lifetime,
                 "store": str(store) if store is not None else None,
                 "idempotent_store": spec.store == "sqlite-idempotent",
             }
-            workers[f"pipeline:{m}"] = PipelineProcess(kwargs, history.path, history.start, self.cluster.name)
+            workers[f"pipeline:{m}"] = PipelineProcess(kwargs, ctx.history.path, ctx.history.start, self.cluster.name)
         return workers
 
     def pattern_topology(
@@ -234,27 +262,19 @@ class Roles:
             "dead_letter": names[spec.dead_letter] if spec.dead_letter else None,
         }
 
-    def patterns(
-        self,
-        index: int,
-        spec: PatternSpec | None,
-        names: dict[str, str],
-        variant: Variant,
-        history: HistoryWriter,
-        total: float,
-        groups: dict[str, str],
-    ) -> dict[str, PatternProcess]:
+    def patterns(self, ctx: VariantContext) -> dict[str, PatternProcess]:
         """The pattern workers by target name (``pattern:M``), each in a process of its own."""
+        spec, variant = ctx.rv.pattern, ctx.rv.variant
         if spec is None:
             return {}
-        where = self.pattern_topology(groups, spec, names)
-        done = self.run_dir / f"done.{index}.sqlite" if spec.dedupe else None
+        where = self.pattern_topology(ctx.groups, spec, ctx.names)
+        done = self.run_dir / f"done.{ctx.index}.sqlite" if spec.dedupe else None
         if spec.share:
             share.configure_group(self.cluster.bootstrap, where["group"], where["dead_letter"], spec.attempts)  # type: ignore[index]
         workers = {}
         for m in range(spec.workers):
             kwargs = {
-                "name": f"v{index}r{m}",
+                "name": f"v{ctx.index}r{m}",
                 "group": where["group"],  # type: ignore[index]
                 "bootstrap": self.cluster.bootstrap,
                 "input_topic": where["input"],  # type: ignore[index]
@@ -275,9 +295,9 @@ class Roles:
                 "producer_config": dict(spec.producer),
                 "batch": spec.batch,
                 "poll_ms": spec.poll_ms,
-                "duration": total + 60 + GROUP_WAIT_S,
+                "duration": ctx.reader_lifetime,
             }
-            workers[f"pattern:{m}"] = PatternProcess(kwargs, history.path, history.start, self.cluster.name)
+            workers[f"pattern:{m}"] = PatternProcess(kwargs, ctx.history.path, ctx.history.start, self.cluster.name)
         return workers
 
     def registry(self) -> str:
@@ -289,51 +309,45 @@ class Roles:
             self.schema_registry = self._embedded.url
         return self.schema_registry
 
-    def evolving(
-        self,
-        index: int,
-        spec: SchemaSpec,
-        topic: str,
-        pconf: dict[str, Any],
-        history: HistoryWriter,
-        total: float,
-        rate: float,
-    ) -> EvolvingProducer:
+    def evolving(self, ctx: VariantContext) -> EvolvingProducer:
         """The producer that deploys the schema versions in turn, on a subject set to the
         variant's compatibility level."""
-        url = self.registry()
-        connect(url).set_compatibility(subject_name=f"{topic}-value", level=spec.compatibility)
+        spec, url = ctx.rv.schemas, self.registry()
+        assert spec is not None  # only a schema workload has one
+        connect(url).set_compatibility(subject_name=f"{ctx.topic}-value", level=spec.compatibility)
         versions = [(name, load_schema(schema_file(name))) for name in spec.versions]
         return EvolvingProducer(
-            f"v{index}a0", self.cluster.bootstrap, topic, pconf, history, url, versions, spec.every_s, rate, total
+            f"v{ctx.index}a0",
+            self.cluster.bootstrap,
+            ctx.topic,
+            ctx.pconf,
+            ctx.history,
+            url,
+            versions,
+            spec.every_s,
+            ctx.rv.workload.rate,
+            ctx.lifetime,
         )
 
-    def readers(
-        self,
-        index: int,
-        spec: SchemaSpec | None,
-        names: dict[str, str],
-        history: HistoryWriter,
-        total: float,
-        groups: dict[str, str],
-    ) -> dict[str, PatternProcess]:
+    def readers(self, ctx: VariantContext) -> dict[str, PatternProcess]:
         """One consumer group per reader schema (``reader:NAME``), each worker decoding with
         it and dead-lettering what it cannot read."""
+        spec, names = ctx.rv.schemas, ctx.names
         if spec is None:
             return {}
-        topic, url = names[self.exp.workload.topic], self.registry()
+        topic, url = ctx.topic, self.registry()
         readers = {}
         for name, schema in spec.readers.items():
             kwargs = {
-                "name": f"v{index}{name}0",
-                "group": groups[f"reader:{name}"],
+                "name": f"v{ctx.index}{name}0",
+                "group": ctx.groups[f"reader:{name}"],
                 "bootstrap": self.cluster.bootstrap,
                 "input_topic": topic,
                 "handler": {"avro": {"registry": url, "reader_schema": load_schema(schema_file(schema))}},
                 "dead_letter": names[spec.dead_letter] if spec.dead_letter else None,
-                "duration": total + 60 + GROUP_WAIT_S,
+                "duration": ctx.reader_lifetime,
             }
-            readers[f"reader:{name}"] = PatternProcess(kwargs, history.path, history.start, self.cluster.name)
+            readers[f"reader:{name}"] = PatternProcess(kwargs, ctx.history.path, ctx.history.start, self.cluster.name)
         return readers
 
     def members_per_group(self) -> int:

@@ -342,5 +342,17 @@ class PatternProcess(ArmedProcess):
 
     main = staticmethod(_pattern_main)
 
+    @property
+    def share(self) -> bool:
+        """Whether the worker is a member of a share group (no committed offsets)."""
+        return bool(self.kwargs.get("share"))
+
+    @property
+    def committed_topics(self) -> list[str]:
+        """The topics whose commits at their end say this worker is done, in the order its
+        records move: the input, then each retry topic (records move forward only, so each
+        committed to its end, in that order, leaves nothing in flight)."""
+        return [self.kwargs["input_topic"], *(self.kwargs.get("retry") or {}).get("topics", [])]
+
     def point_code(self, point: str) -> int:
         return _CODES["after-handle" if point == "between" else point]

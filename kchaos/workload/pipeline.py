@@ -351,6 +351,12 @@ class PipelineProcess(ArmedProcess):
     ``kill_at``: SIGKILL when the worker reaches a point of its loop (``POINTS``)."""
 
     main = staticmethod(_pipeline_main)
+    share = False  # a pipeline's group is a consumer group
+
+    @property
+    def committed_topics(self) -> list[str]:
+        """The topics whose commits at their end say this worker is done: its input."""
+        return [self.kwargs["input_topic"]]
 
     def point_code(self, point: str) -> int:
         return _CODES[resolve_point(point, self.kwargs.get("mode", "exactly-once"))]

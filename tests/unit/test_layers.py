@@ -76,8 +76,17 @@ LAYERS = [
     ),
     (
         "runner",
-        ("kchaos.runner", "kchaos.roles", "kchaos.session", "kchaos.suite", "kchaos.demo"),
-        "one experiment run end to end, the roles it builds; sessions, the suite, the demo order",
+        (
+            "kchaos.runner",
+            "kchaos.roles",
+            "kchaos.variant_topics",
+            "kchaos.phases",
+            "kchaos.completion",
+            "kchaos.session",
+            "kchaos.suite",
+            "kchaos.demo",
+        ),
+        "one experiment run end to end: its topics, roles, phase clock and drain; sessions, the suite, the demo order",
         ("format", "cluster", "faults", "workload", "checker", "spec", "report"),
     ),
     (
@@ -170,3 +179,14 @@ def test_the_readme_code_map_is_the_layer_table():
     found = re.search(r"<!-- code map -->\n(.*?)\n<!-- /code map -->", readme, re.S)
     assert found is not None, "README.md lacks the <!-- code map --> block"
     assert found.group(1) == code_map(), "README code map is stale; it should read:\n" + code_map()
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    """A new folder under kchaos/ must be in pyproject's package list, or the wheel
+    leaves it out and the installed kchaos fails to import (the wheel test needs a
+    cluster; this catches it without one)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    assert folders <= listed, f"add to pyproject.toml's packages: {sorted(folders - listed)}"
