@@ -81,46 +81,16 @@ def execute(
         provenance, {v.name for v in exp.variants if mode == "nightly" or not v.nightly_only}
     )
     wanted = profile or Profile()  # what the profile asks (an empty one asks nothing)
-    version = wanted.kafka_version or ClusterSpec().kafka_version
     kafka_image = kafka_image or wanted.kafka_image
     toxiproxy_image = toxiproxy_image or wanted.toxiproxy_image
     seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
     now = dt.datetime.now(dt.UTC)
     run_dir = Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-{safety.experiment_id(exp.id)}"  # never a path
     owned = None
-    if cluster is None and cluster_name:
-        cluster = attach(cluster_name)
-        if not fits(exp, cluster, wanted.kafka_version):
-            raise BadInput(
-                f"--cluster={cluster_name} does not fit {exp.id} (needs {exp.cluster.brokers} brokers, "
-                f"{exp.cluster.controllers} controllers, broker config {exp.cluster.broker_config})"
-            )
     if cluster is None:
-        backend, _ = choose_backend(backend, version)
-        cluster = running_cluster(exp, backend, wanted.kafka_version)
-    if cluster is None:
-        spec = ClusterSpec(
-            brokers=exp.cluster.brokers,
-            controllers=exp.cluster.controllers,
-            features=dict(exp.cluster.features),
-            name=RUN_CLUSTER,
-            base_port=RUN_BASE_PORT,
-            kafka_version=version,
-            broker_config={k: config_text(v) for k, v in exp.cluster.broker_config.items()},
-        )
-        # A failed start (no daemon, no image, ports in use, ^C or SIGTERM) leaves nothing
-        # and writes no report: nothing ran; the one-line error goes through.
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-        try:
-            owned, _ = start_fresh(spec, backend, kafka_image, toxiproxy_image)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-        cluster = owned
+        cluster, owned = _run_cluster(exp, cluster_name, backend, wanted, kafka_image, toxiproxy_image)
     st = statefile.load(cluster.name) or {}
-    command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend {cluster.backend}"
-    command += "".join(f" --variant {shlex.quote(v)}" for v in variants or [])
-    if profile is not None:
-        command += f" --profile {shlex.quote(profile.source or profile.name + '.yaml')}"
+    command = _command(ref, mode, seed, cluster.backend, variants, profile)
     result = RunResult(
         exp,
         mode,
@@ -146,6 +116,57 @@ def execute(
             teardown(owned.name)
         write_report(result)
     return result
+
+
+def _run_cluster(
+    exp: Experiment,
+    cluster_name: str | None,
+    backend: str,
+    wanted: Profile,
+    kafka_image: str | None,
+    toxiproxy_image: str | None,
+) -> tuple[Cluster, Cluster | None]:
+    """The cluster a run uses, and the one it started (to tear down after), if any: the
+    named one (it must fit), else a running one that fits and nobody owns, else a new one."""
+    version = wanted.kafka_version or ClusterSpec().kafka_version
+    if cluster_name:
+        cluster = attach(cluster_name)
+        if not fits(exp, cluster, wanted.kafka_version):
+            raise BadInput(
+                f"--cluster={cluster_name} does not fit {exp.id} (needs {exp.cluster.brokers} brokers, "
+                f"{exp.cluster.controllers} controllers, broker config {exp.cluster.broker_config})"
+            )
+        return cluster, None
+    backend, _ = choose_backend(backend, version)
+    running = running_cluster(exp, backend, wanted.kafka_version)
+    if running is not None:
+        return running, None
+    spec = ClusterSpec(
+        brokers=exp.cluster.brokers,
+        controllers=exp.cluster.controllers,
+        features=dict(exp.cluster.features),
+        name=RUN_CLUSTER,
+        base_port=RUN_BASE_PORT,
+        kafka_version=version,
+        broker_config={k: config_text(v) for k, v in exp.cluster.broker_config.items()},
+    )
+    # A failed start (no daemon, no image, ports in use, ^C or SIGTERM) leaves nothing
+    # and writes no report: nothing ran; the one-line error goes through.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        owned, _ = start_fresh(spec, backend, kafka_image, toxiproxy_image)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return owned, owned
+
+
+def _command(ref: str, mode: str, seed: int, backend: str, variants: list[str] | None, profile: Profile | None) -> str:
+    """The command line that reruns this run (the report's Reproduce section)."""
+    command = f"kchaos run {shlex.quote(ref)} --{mode} --seed {seed} --backend {backend}"
+    command += "".join(f" --variant {shlex.quote(v)}" for v in variants or [])
+    if profile is not None:
+        command += f" --profile {shlex.quote(profile.source or profile.name + '.yaml')}"
+    return command
 
 
 def _safe_heal(cluster: Any) -> None:

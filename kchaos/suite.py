@@ -16,6 +16,7 @@ import datetime as dt
 import difflib
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,43 +93,15 @@ def run_suite(
     result = SuiteResult(mode, Path(report_dir) / f"{now:%Y%m%dT%H%M%SZ}-suite", f"{now:%Y-%m-%d %H:%M:%SZ}")
     result.profile = profile.name if profile else None
     result.suite_dir.mkdir(parents=True, exist_ok=True)
-    progress = progress or SuiteObserver()
-    started, total, index = time.monotonic(), len(ids), 0
+    started = time.monotonic()
     chosen, _ = choose_backend(backend, (profile or Profile()).kafka_version or ClusterSpec().kafka_version)
+    run = _SuiteRun(
+        mode, budget_minutes, profile, chosen, result, progress or SuiteObserver(), observers, len(ids), started
+    )
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a CI cancel stops like Ctrl-C: healed, summarised
     try:
         for group in groups:
-            cluster, owned = None, False
-            try:
-                for exp in group:
-                    index += 1
-                    left = budget_minutes * 60 - (time.monotonic() - started) if budget_minutes else None
-                    if left is not None and estimate(exp, mode) > left:
-                        why = f"budget: about {estimate(exp, mode):.0f} s needed, {max(left, 0):.0f} s left"
-                        result.entries.append(SuiteEntry(exp.id, exp.question, "NOT RUN", why_not_run=why))
-                        continue
-                    if cluster is None:
-                        cluster, owned = _cluster_for(exp, chosen, profile, result)
-                    progress.experiment_started(index, total, exp.id)
-                    t0 = time.monotonic()
-                    entry = _run_one(exp, mode, cluster, profile, result.suite_dir, observers)
-                    result.entries.append(entry)
-                    if entry.run is not None and entry.run.interrupted:
-                        raise KeyboardInterrupt
-                    try:
-                        wait_healthy(cluster)  # the reset belongs to the experiment's time
-                    finally:
-                        entry.seconds = round(time.monotonic() - t0, 1)
-                        progress.experiment_finished(index, total, entry)
-            except KchaosError as err:  # the group's cluster failed: its other experiments cannot run
-                missing = f"the cluster failed: {err}"
-                done = {e.experiment for e in result.entries}
-                result.entries += [
-                    SuiteEntry(e.id, e.question, "NOT RUN", why_not_run=missing) for e in group if e.id not in done
-                ]
-            finally:
-                if owned and cluster is not None:
-                    teardown(cluster.name)
+            run.group(group)
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
@@ -139,9 +112,66 @@ def run_suite(
         for i in ids
         if i not in done
     ]
-    result.seconds = round(time.monotonic() - started, 1)
+    result.seconds = round(time.monotonic() - run.started, 1)
     write_suite(result)
     return result
+
+
+@dataclass
+class _SuiteRun:
+    """One suite run in progress: what every group of experiments shares (the budget's
+    clock, the backend, where results and progress go) and how many have started."""
+
+    mode: Mode
+    budget_minutes: float | None
+    profile: Profile | None
+    backend: str
+    result: SuiteResult
+    progress: SuiteObserver
+    observers: list[Observer] | None
+    total: int
+    started: float  # time.monotonic() when the suite began: the budget's clock
+    index: int = 0
+
+    def group(self, group: list[Experiment]) -> None:
+        """Run a group of experiments on one cluster (started for the first that runs,
+        torn down after the last); a group whose cluster fails marks the rest NOT RUN."""
+        cluster, owned, result = None, False, self.result
+        try:
+            for exp in group:
+                self.index += 1
+                left = self.budget_minutes * 60 - (time.monotonic() - self.started) if self.budget_minutes else None
+                if left is not None and estimate(exp, self.mode) > left:
+                    why = f"budget: about {estimate(exp, self.mode):.0f} s needed, {max(left, 0):.0f} s left"
+                    result.entries.append(SuiteEntry(exp.id, exp.question, "NOT RUN", why_not_run=why))
+                    continue
+                if cluster is None:
+                    cluster, owned = _cluster_for(exp, self.backend, self.profile, result)
+                self._one(exp, cluster)
+        except KchaosError as err:  # the group's cluster failed: its other experiments cannot run
+            missing = f"the cluster failed: {err}"
+            done = {e.experiment for e in result.entries}
+            result.entries += [
+                SuiteEntry(e.id, e.question, "NOT RUN", why_not_run=missing) for e in group if e.id not in done
+            ]
+        finally:
+            if owned and cluster is not None:
+                teardown(cluster.name)
+
+    def _one(self, exp: Experiment, cluster: Cluster) -> None:
+        """One experiment, then the cluster made healthy again (that reset belongs to the
+        experiment's time)."""
+        self.progress.experiment_started(self.index, self.total, exp.id)
+        t0 = time.monotonic()
+        entry = _run_one(exp, self.mode, cluster, self.profile, self.result.suite_dir, self.observers)
+        self.result.entries.append(entry)
+        if entry.run is not None and entry.run.interrupted:
+            raise KeyboardInterrupt
+        try:
+            wait_healthy(cluster)
+        finally:
+            entry.seconds = round(time.monotonic() - t0, 1)
+            self.progress.experiment_finished(self.index, self.total, entry)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

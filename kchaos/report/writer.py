@@ -13,8 +13,8 @@ from kchaos import claims
 from kchaos.checker.anomalies import KINDS
 from kchaos.checker.measurements import measure
 from kchaos.expectations import lookup
-from kchaos.report.sequence import mermaid
-from kchaos.report.svg import bar_chart, fault_windows, line_chart
+from kchaos.report.svg import bar_chart
+from kchaos.report.variant_section import fmt, variant_section
 from kchaos.results import RunResult, VariantResult
 
 
@@ -52,14 +52,6 @@ def summary(run: RunResult) -> dict[str, Any]:
             for v in run.variants
         ],
     }
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
-    return str(value)
 
 
 def answer(run: RunResult) -> str:
@@ -110,7 +102,7 @@ def _variant_sentence(v: VariantResult) -> str:
     return (
         f"With **{v.name}**, {m.get('sends_ok', 0)} writes were acknowledged and the checker found "
         f"{', '.join(found) if found else 'no anomaly of any kind'}; writes stalled for "
-        f"{_fmt(m.get('unavailability_s'))} s after the fault."
+        f"{fmt(m.get('unavailability_s'))} s after the fault."
     )
 
 
@@ -144,143 +136,23 @@ def _variant_table(run: RunResult) -> list[str]:
     ]
     keys += [k for k in dict.fromkeys(asked) if k not in keys and k not in KINDS and measure(k) is not None]
     for k in keys:
-        rows.append(f"| {k} | " + " | ".join(_fmt(lookup(k, v.anomalies, v.measurements)) for v in run.variants) + " |")
+        rows.append(f"| {k} | " + " | ".join(fmt(lookup(k, v.anomalies, v.measurements)) for v in run.variants) + " |")
     for p in ("p50", "p99", "max"):
         rows.append(
             f"| produce latency {p} (ms) | "
-            + " | ".join(_fmt(v.measurements.get("produce_latency_ms", {}).get(p)) for v in run.variants)
+            + " | ".join(fmt(v.measurements.get("produce_latency_ms", {}).get(p)) for v in run.variants)
             + " |"
         )
     rows.append(
         "| expectations | "
         + " | ".join(
-            "<br>".join(("✅ " if e["held"] else "❌ ") + e["what"] + f" ({_fmt(e['value'])})" for e in v.expectations)
+            "<br>".join(("✅ " if e["held"] else "❌ ") + e["what"] + f" ({fmt(e['value'])})" for e in v.expectations)
             or "–"
             for v in run.variants
         )
         + " |"
     )
     return rows
-
-
-def _rebalances(v: VariantResult) -> list[str]:
-    """Per rebalance trigger, what it cost the group; the first one as a sequence diagram."""
-    per = v.measurements.get("rebalance") or {}
-    if not per:
-        return []
-    names = {
-        "detect_s": "detect (s)",
-        "others": "others' callbacks",
-        "revoked": "revoked",
-        "pause_max_s": "longest pause (s)",
-        "stop_the_world_s": "group idle (s)",
-        "duration_s": "rebalance (s)",
-        "redelivered": "re-delivered",
-    }
-    md = ["Rebalances per trigger:", "", "| trigger | " + " | ".join(names.values()) + " |"]
-    md.append("|---|" + "---|" * len(names))
-    md += [f"| {t} | " + " | ".join(_fmt(m.get(k)) for k in names) + " |" for t, m in per.items()]
-    diagram = mermaid(v.timelines.get("rebalance_steps", []))
-    if diagram:
-        md += ["", "The first rebalance, step by step (seconds after the trigger):", "", "```mermaid", *diagram, "```"]
-    return md + [""]
-
-
-def _plots(run_dir: Path, index: int, v: VariantResult) -> list[str]:
-    end = max([p["t"] for p in v.timelines.get("throughput", [])] + [1.0])
-    windows = fault_windows(v.faults, end)
-    tp = v.timelines.get("throughput", [])
-    lat = v.timelines.get("latency", [])
-    leaders = v.timelines.get("leaders", [])
-    files = {
-        f"throughput-{index}.svg": line_chart(
-            f"{v.name}: acks per second",
-            {
-                "ok": [(p["t"], p["ok"]) for p in tp],
-                "unknown": [(p["t"], p["unknown"]) for p in tp],
-                "fail": [(p["t"], p["fail"]) for p in tp],
-            },
-            "records/s",
-            windows,
-            x_max=end,
-        ),
-        f"latency-{index}.svg": line_chart(
-            f"{v.name}: produce latency",
-            {"p50 ms": [(p["t"], p["p50_ms"]) for p in lat], "max ms": [(p["t"], p["max_ms"]) for p in lat]},
-            "ms",
-            windows,
-            x_max=end,
-        ),
-        f"leaders-{index}.svg": line_chart(
-            f"{v.name}: leader and ISR size of the watched partition",
-            {
-                "leader id": [(p["t"], p["leader"]) for p in leaders],
-                "ISR size": [(p["t"], len(p["isr"])) for p in leaders],
-            },
-            "broker / replicas",
-            windows,
-            step=True,
-            x_max=end,
-        ),
-    }
-    lag = v.timelines.get("lag", [])
-    if lag:
-        files[f"lag-{index}.svg"] = line_chart(
-            f"{v.name}: consumer lag per partition", _lag_series(lag), "records", windows, step=True, x_max=end
-        )
-    for name, svg in files.items():
-        (run_dir / name).write_text(svg)
-    return [f"![{name}]({name})" for name in files]
-
-
-def _lag_series(samples: list[dict[str, Any]], most: int = 8) -> dict[str, list[tuple[float, float]]]:
-    """One series per (group, partition), the ``most`` with the largest lag first."""
-    series: dict[str, list[tuple[float, float]]] = {}
-    for s in samples:
-        series.setdefault(f"{s.get('name', s['group'])} p{s['partition']}", []).append((s["t"], max(s["lag"], 0)))
-    ranked = sorted(series, key=lambda k: -max(v for _, v in series[k]))
-    return {k: series[k] for k in sorted(ranked[:most])}
-
-
-def _on_disk(v: VariantResult) -> list[str]:
-    """Each ``inspect-log`` look: the partition's files, and the decoded oldest segment."""
-    md: list[str] = []
-    for look in v.timelines.get("disk", []):
-        md += [
-            f"On disk, **{look['label']}** (node {look['node']}, `{look['folder']}`, at {look['t']:.1f} s):",
-            "",
-            "| file | bytes |",
-            "|---|---|",
-            *[f"| `{f['name']}` | {f['size']} |" for f in look["files"]],
-            "",
-        ]
-        for name, d in look.get("decoded", {}).items():
-            counts = ", ".join(f"{k} {d[k]}" for k in ("batches", "records", "entries") if k in d)
-            md += [f"`{name}` decoded ({counts}):", "", "```", *d.get("excerpt", []), "```", ""]
-    return md
-
-
-def _measured(v: VariantResult) -> list[str]:
-    """What steps measured themselves, with the error or setting behind each number, and
-    the first records that break "processed once or dead-lettered"."""
-    md: list[str] = []
-    rows = v.timelines.get("measured", [])
-    if rows:
-        md += ["Measured by the steps:", "", "| measurement | value | what it came with |", "|---|---|---|"]
-        md += [f"| `{r['name']}` | {_fmt(r['value'])} {r['unit']} | {r.get('detail') or ''} |" for r in rows]
-        md += [""]
-    for kind, roots in v.timelines.get("pattern_violations", {}).items():
-        md += [f"Inputs that are **{kind}** (first {len(roots)}): {', '.join(f'`{r}`' for r in roots)}", ""]
-    return md
-
-
-def _timeline(v: VariantResult) -> list[str]:
-    events = sorted(
-        [(p["t"], f"phase **{p['name']}**") for p in v.phases]
-        + [(f["t"], f"fault {f['name']} {f['target']} {f['phase']}") for f in v.faults]
-        + [(p["t"], f"leader {p['leader']}, ISR {p['isr']}") for p in v.timelines.get("leaders", [])]
-    )
-    return [f"- {t:7.2f} s — {what}" for t, what in events]
 
 
 def _profile(provenance: dict[str, Any] | None) -> list[str]:
@@ -334,6 +206,29 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _setup(run: RunResult) -> list[str]:
+    """The cluster, topics, workload and phases the run used, as the file declares them."""
+    exp = run.experiment
+    cluster, durations = exp.cluster, getattr(exp, run.mode)
+    consumers = exp.workload.consumers
+    return [
+        "## Setup",
+        "",
+        f"- cluster: {cluster.brokers} brokers, {cluster.controllers} KRaft controllers, broker config "
+        f"`{json.dumps(cluster.broker_config)}`; every link through Toxiproxy",
+        "- topics: "
+        + ", ".join(
+            f"`{t.name}` ({t.partitions} partitions, RF {t.replication_factor}, `{json.dumps(t.config)}`)"
+            for t in exp.topics
+        ),
+        f"- workload: {exp.workload.producers} producer(s) at {exp.workload.rate:g} records/s each, keys "
+        f"{exp.workload.keys}; consumers: "
+        + (f"{consumers.groups} group(s) × {consumers.members}, commit {consumers.commit}" if consumers else "none"),
+        f"- phases ({run.mode}): steady {durations.steady:g} s → fault {durations.fault:g} s → heal → recovery → drain",
+        "",
+    ]
+
+
 def write_report(run: RunResult) -> Path:
     """Write report.md, summary.json and the plots; update reports/index.md. Returns report.md."""
     d = run.run_dir
@@ -357,67 +252,10 @@ def write_report(run: RunResult) -> Path:
         md += [f"> The run stopped with an error: {run.error}", ""]
     md += ["## Variants", "", *_variant_table(run), ""]
     md += _compared(d, run)
-    cluster = exp.cluster
-    md += [
-        "## Setup",
-        "",
-        f"- cluster: {cluster.brokers} brokers, {cluster.controllers} KRaft controllers, broker config "
-        f"`{json.dumps(cluster.broker_config)}`; every link through Toxiproxy",
-        "- topics: "
-        + ", ".join(
-            f"`{t.name}` ({t.partitions} partitions, RF {t.replication_factor}, `{json.dumps(t.config)}`)"
-            for t in exp.topics
-        ),
-        f"- workload: {exp.workload.producers} producer(s) at {exp.workload.rate:g} records/s each, keys "
-        f"{exp.workload.keys}; consumers: "
-        + (
-            f"{exp.workload.consumers.groups} group(s) × {exp.workload.consumers.members}, commit "
-            f"{exp.workload.consumers.commit}"
-            if exp.workload.consumers
-            else "none"
-        ),
-        f"- phases ({run.mode}): steady {getattr(exp, run.mode).steady:g} s → fault {getattr(exp, run.mode).fault:g} s "
-        "→ heal → recovery → drain",
-        "",
-    ]
+    md += _setup(run)
     md += _profile(run.profile)
     for i, v in enumerate(run.variants):
-        md += [
-            f"## {v.name}",
-            "",
-            f"Producer config `{json.dumps(v.config['producer'])}`, "
-            f"topic config `{json.dumps(v.config['topic'])}`, "
-            + (f"broker settings `{json.dumps(v.config['broker'])}`, " if v.config.get("broker") else "")
-            + f"history [`{v.history.name}`]({v.history.name}).",
-            "",
-        ]
-        md += _plots(d, i, v) + [""]
-        md += ["Timeline:", "", *_timeline(v), ""]
-        unavail = v.timelines.get("unavailability", {}).get("after_faults", [])
-        if unavail:
-            md += ["Unavailability (fault → first ack of a write sent after it, per partition):", ""]
-            md += [
-                f"- {w['fault']} {w['target']} at {w['t']:.2f} s: "
-                + (", ".join(f"{p} {s:g} s" for p, s in sorted(w["per_partition_s"].items())) or "no ack after it")
-                for w in unavail
-            ]
-            md += [""]
-        md += _on_disk(v)
-        md += _measured(v)
-        md += _rebalances(v)
-        if v.measurements.get("leader_epochs"):
-            md += [f"Leader epochs seen in the drained records: {v.measurements['leader_epochs']}.", ""]
-        if v.undrained:
-            md += [f"Undrained partitions (loss cannot be proven there): {v.undrained}", ""]
-        for kind, examples in v.examples.items():
-            md += [
-                f"Examples of **{kind}** ({v.anomalies[kind]}):",
-                "",
-                "```json",
-                *[json.dumps(e, default=str) for e in examples],
-                "```",
-                "",
-            ]
+        md += variant_section(d, i, v)
     md += [
         "## Reproduce",
         "",
