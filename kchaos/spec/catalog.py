@@ -16,6 +16,7 @@ from kchaos.errors import BadInput
 from kchaos.faults import actions, steps
 from kchaos.paths import EXPERIMENTS_DIR
 from kchaos.spec.model import Experiment
+from kchaos.spec.resolve import ResolvedVariant, resolve
 from kchaos.spec.validate import problems
 
 
@@ -111,6 +112,11 @@ def plan(exp: Experiment) -> str:
             f" (needs {', '.join(v.requires)})" if v.requires else ""
         )
         lines.append(f"  variant {v.id} {v.name!r}{extra}: {len(v.expect)} expectations: {'; '.join(v.expect)}")
+        rv = resolve(exp, v)
+        lines.append(f"    roles: {roles_of(rv)}")
+        stated = {scope: kv for scope, kv in stated_settings(rv).items() if kv}
+        if stated:
+            lines.append("    settings: " + "; ".join(f"{scope} {_settings(kv)}" for scope, kv in stated.items()))
         if v.faults is not None:
             own = ", ".join(f"+{s.at:g} s {s.do} {s.target if s.target is not None else ''}".strip() for s in v.faults)
             lines.append(f"    its own faults: {own or 'none'}")
@@ -120,6 +126,46 @@ def plan(exp: Experiment) -> str:
         when = " (nightly only)" if named & nightly else ""
         lines.append(f"  claim {i}{when}: {c.holds}" + (f" -- {c.say}" if c.say else ""))
     return "\n".join(lines)
+
+
+def roles_of(rv: ResolvedVariant) -> str:
+    """The roles a variant runs, in one line: what its producers write, and who reads."""
+    wl = rv.workload
+    out = [f"{wl.producers} producer(s) at {wl.rate:g}/s, keys {wl.keys}"]
+    if wl.java_producers:
+        out.append(f"{wl.java_producers} Java producer(s)")
+    if rv.groups is not None:
+        g = rv.groups
+        java = f" + {g.java_members} Java" if g.java_members else ""
+        standby = f" + {g.standby} standby" if g.standby else ""
+        where = " in processes" if g.process else ""
+        out.append(f"{g.groups} group(s) x {g.members}{java}{standby} member(s){where}, commit {g.commit}")
+    if rv.pipeline is not None:
+        out.append(f"pipeline: {rv.pipeline.workers} worker(s), {rv.pipeline.mode}")
+    if rv.pattern is not None:
+        kind = "share group" if rv.pattern.share else f"retry {rv.pattern.retry}"
+        out.append(f"pattern: {rv.pattern.workers} worker(s), {kind}")
+    if rv.schemas is not None:
+        out.append(f"schemas: {len(rv.schemas.versions)} version(s), {len(rv.schemas.readers)} reader(s)")
+    return "; ".join(out)
+
+
+def stated_settings(rv: ResolvedVariant) -> dict[str, dict[str, Any]]:
+    """The settings the file states for a variant, by what they set: the brokers, the
+    workload's topic, the workload's producers, the consumers, and a pipeline's or a
+    pattern's own producer."""
+    workers = rv.pipeline or rv.pattern
+    return {
+        "broker": rv.settings["broker"],
+        "topic": rv.settings["topic"],
+        "producer": dict(rv.variant.producer),
+        "consumer": rv.settings["consumer"],
+        "workers' producer": dict(workers.producer) if workers is not None else {},
+    }
+
+
+def _settings(kv: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in kv.items())
 
 
 def catalog() -> dict[str, Path]:

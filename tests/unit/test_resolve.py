@@ -45,3 +45,19 @@ def test_every_shipped_variant_resolves():
             rv = resolve(exp, v)
             assert rv.workload.topic == exp.workload.topic, (exp.id, v.id)
             assert set(v.requires) <= set(rv.features), (exp.id, v.id)
+
+
+def test_validate_prints_each_variants_resolved_roles_and_settings():
+    """``kchaos validate`` shows what each variant runs after the merges: the roles, and
+    the settings by what they set (a pipeline's producer apart from the workload's)."""
+    from kchaos import experiment as experiments
+
+    plan = experiments.plan(experiments.load(experiments.find("eos-tradeoffs")))
+    lines = plan.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  variant plain "))
+    assert (
+        lines[at + 1].startswith("    roles: 1 producer(s) at ")
+        and "pipeline: 2 worker(s), at-least-once" in lines[at + 1]
+    )
+    assert "producer enable.idempotence=True" in lines[at + 2]
+    assert "workers' producer acks=all, enable.idempotence=False" in lines[at + 2]
