@@ -71,6 +71,16 @@ class Action:
     process: bool = False  # a process fault (kill, stop, pause), not a network one
     extra: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def executor(self) -> str:
+        """Which executor does and undoes it (``faults.executors``): ``heal``, ``step``,
+        ``client``, ``producer``, or ``cluster`` for a node's process or links."""
+        if self.name in ("heal", "step"):
+            return self.name
+        if self.target in ("client", "producer"):
+            return self.target
+        return "cluster"
+
     def bind(self, given: dict[str, Any]) -> dict[str, Any]:
         """Every argument with its value (given or default), checked; ValueError on a typo."""
         by_name = {a.name: a for a in self.args} | {alias: a for a in self.args for alias in a.aliases}

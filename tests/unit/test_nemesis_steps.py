@@ -75,3 +75,57 @@ def test_transaction_coordinator_partition_is_kafkas():
     assert transaction_partition("polygenelubricants", 50) == 0
     assert transaction_partition("hello", 50) == 99162322 % 50
     assert transaction_partition("kchaos-txn-v0p0", 10) == abs(java_string_hash("kchaos-txn-v0p0")) % 10
+
+
+class _Client:
+    """A workload client in a process of its own, as the client executor sees it."""
+
+    reader, pid, delivered, in_hand = "v0g0c1", 4242, 10, 0
+
+    def __init__(self):
+        self.calls = []
+
+    def kill(self):
+        self.calls.append("kill")
+
+    def pause(self):
+        self.calls.append("pause")
+
+    def resume(self):
+        self.calls.append("resume")
+
+    def restart(self):
+        self.calls.append("restart")
+
+
+def test_every_action_has_an_executor_that_can_undo_what_it_opens():
+    from kchaos.faults.actions import ACTIONS
+    from kchaos.faults.executors import EXECUTORS
+
+    assert {a.executor for a in ACTIONS.values()} == {*EXECUTORS, "heal"}
+    assert ACTIONS["kill-client"].executor == "client" and ACTIONS["crash-producer"].executor == "producer"
+    assert ACTIONS["slow"].executor == ACTIONS["kill"].executor == "cluster"
+
+
+def test_a_client_fault_is_undone_by_its_executor_alone_and_heal_all_ends_the_rest(tmp_path):
+    """Undoing one open client fault starts that client again (a paused one resumes) and
+    leaves the other open; heal_all ends everything still open."""
+    nemesis = Nemesis("cluster-stand-in", HistoryWriter(tmp_path / "h.jsonl"), random.Random(1))
+    killed, paused = _Client(), _Client()
+    nemesis.clients = {"consumer:0:1": killed, "consumer:0:2": paused}
+    nemesis.run(FaultStep(do="kill-client", target="consumer:0:1"))
+    nemesis.run(FaultStep(do="pause-client", target="consumer:0:2"))
+    nemesis.undo(nemesis.open[0])
+    assert killed.calls == ["kill", "restart"] and paused.calls == ["pause"]
+    assert [f.name for f in nemesis.open] == ["pause-client"]
+    nemesis.cluster = type("Healed", (), {"heal": lambda self: ["network healed"]})()
+    assert nemesis.heal_all() == ["resumed consumer:0:2", "network healed"]
+    assert paused.calls == ["pause", "resume"] and nemesis.open == []
+    nemesis.history.close()
+    ends = [(e.name, e.phase) for e in load(tmp_path / "h.jsonl") if isinstance(e, Fault)]
+    assert ends == [
+        ("kill-client", "start"),
+        ("pause-client", "start"),
+        ("kill-client", "end"),
+        ("pause-client", "end"),
+    ]
