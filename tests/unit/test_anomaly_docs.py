@@ -37,3 +37,9 @@ def test_every_kind_has_a_section_in_the_checkers_order():
 def test_each_kind_belongs_to_exactly_one_family():
     owned = [k for m in FAMILIES for k in m.CHECKS]
     assert sorted(owned) == sorted(KINDS) and len(owned) == len(set(owned))
+
+
+def test_the_readme_counts_the_kinds_and_families():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    words = {4: "four"}
+    assert f"{len(KINDS)} anomaly kinds in {words[len(FAMILIES)]} families" in readme

@@ -146,3 +146,12 @@ def test_a_variants_group_settings_override_the_workloads(tmp_path):
     exp = experiments.load(write(tmp_path, GROUP.replace("  - name: a\n", "  - name: a\n    group: {commit: store}\n")))
     assert experiments.group_spec(exp, exp.variants[0]).commit == "store"
     assert exp.workload.consumers.commit == "sync"
+
+
+def test_every_shipped_experiment_has_a_test_that_runs_it():
+    """CI runs each experiment once (quick, on the shared cluster): an experiment file
+    that no integration or docker test names would ship untested."""
+    root = Path(__file__).resolve().parents[2] / "tests"
+    text = "\n".join(p.read_text() for d in ("integration", "docker") for p in (root / d).glob("test_*.py"))
+    untested = [e for e in experiments.catalog() if f'"{e}"' not in text and f"'{e}'" not in text]
+    assert untested == [], f"no test runs {untested}: add one to tests/integration/"
