@@ -11,17 +11,17 @@ function (``group_ids``), which the history's ``meta`` records.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kchaos.experiment import PatternSpec
 from kchaos.roles import groups, patterns, pipelines, producers, schemas
-from kchaos.roles.scope import GROUP_WAIT_S, RunScope, VariantContext, VariantRoles, group_ids
+from kchaos.roles.scope import GROUP_WAIT_S, Member, RunScope, VariantContext, VariantRoles, group_ids
 
 __all__ = ["GROUP_WAIT_S", "MEMBER_BUILDERS", "Roles", "RunScope", "VariantContext", "VariantRoles", "group_ids"]
 
 #: The builders of a variant's reading roles (target name -> client), in start order.
-MEMBER_BUILDERS: tuple[Callable[[RunScope, VariantContext], dict[str, Any]], ...] = (
+MEMBER_BUILDERS: tuple[Callable[[RunScope, VariantContext], Mapping[str, Member]], ...] = (
     groups.members,
     pipelines.workers,
     patterns.workers,

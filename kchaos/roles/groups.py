@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from kchaos.experiment import Experiment
-from kchaos.roles.scope import RunScope, VariantContext
+from kchaos.roles.scope import Member, RunScope, VariantContext
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import GroupConsumer
 from kchaos.workload.java import JavaConsumer
 
 
-def members(run: RunScope, ctx: VariantContext) -> dict[str, Any]:
+def members(run: RunScope, ctx: VariantContext) -> dict[str, Member]:
     """The group members by target name (``consumer:G:M``): threads, or child
     processes when the workload asks (``process: true``, for client faults). They
     read the workload's topic, or the one the groups name (``topic``)."""
@@ -21,7 +21,7 @@ def members(run: RunScope, ctx: VariantContext) -> dict[str, Any]:
         return {}
     topic = ctx.names[spec.topic or run.exp.workload.topic]
     conf = {**spec.config, **variant.consumer}
-    out: dict[str, Any] = {}
+    out: dict[str, Member] = {}
     for g in range(spec.groups):
         group = ctx.groups[f"g{g}"]
         python = [*range(spec.members), *range(spec.members + spec.java_members, members_per_group(run.exp))]

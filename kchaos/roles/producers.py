@@ -3,15 +3,13 @@ one evolving producer), and Kafka's own VerifiableProducer beside them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from kchaos.roles.schemas import evolving
-from kchaos.roles.scope import RunScope, VariantContext
+from kchaos.roles.scope import Producer, RunScope, VariantContext
 from kchaos.workload.java import JavaProducer
 from kchaos.workload.producer import Keys, RecordingProducer
 
 
-def python_producers(run: RunScope, ctx: VariantContext) -> list[Any]:
+def python_producers(run: RunScope, ctx: VariantContext) -> list[Producer]:
     """The workload's recording producers; with a schema workload, the one evolving
     producer that writes Avro records instead."""
     wl, variant = ctx.rv.workload, ctx.rv.variant

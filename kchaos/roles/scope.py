@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kchaos.cluster.base import Cluster
 from kchaos.experiment import Experiment
@@ -68,22 +68,50 @@ class VariantContext:
         return self.lifetime + 60 + GROUP_WAIT_S
 
 
+class Producer(Protocol):
+    """What the runner uses of a writing role: it starts, stops and is joined, and counts
+    its sends' outcomes (``stats``: ok, fail, unknown) for the live view."""
+
+    stats: Any
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+class Member(Protocol):
+    """What the runner uses of a reading role (a group member, a pipeline, pattern or
+    reader worker): its name in the history and its group, how many records it was
+    handed, whether it has had its first assignment; start, stop, join."""
+
+    reader: str
+    group: str
+
+    @property
+    def delivered(self) -> int: ...
+    @property
+    def assigned(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None = None) -> None: ...
+
+
 @dataclass
 class VariantRoles:
     """A variant's roles, built: the producers (Python first, then Java), the reading
     members by target name, and which members only a ``start-client`` fault starts."""
 
-    python_producers: list[Any] = field(default_factory=list)
-    java_producers: list[JavaProducer] = field(default_factory=list)
-    members: dict[str, Any] = field(default_factory=dict)
-    standby: list[Any] = field(default_factory=list)
+    python_producers: list[Producer]
+    java_producers: list[JavaProducer]
+    members: dict[str, Member] = field(default_factory=dict)
+    standby: list[Member] = field(default_factory=list)
 
     @property
-    def producers(self) -> list[Any]:
+    def producers(self) -> list[Producer]:
         return [*self.python_producers, *self.java_producers]
 
     @property
-    def consumers(self) -> list[Any]:
+    def consumers(self) -> list[Member]:
         return list(self.members.values())
 
 
