@@ -354,5 +354,14 @@ class PatternProcess(ArmedProcess):
         committed to its end, in that order, leaves nothing in flight)."""
         return [self.kwargs["input_topic"], *(self.kwargs.get("retry") or {}).get("topics", [])]
 
+    def deploy_fix(self, replay: bool = False) -> None:
+        """A rolling deploy of this worker: a graceful leave, then a new process running
+        the fixed handler; with ``replay`` that process first sends the dead letters back
+        to their source topic (this start only: a later restart does not replay)."""
+        self.kwargs = {**self.kwargs, "handler": {**self.kwargs.get("handler", {}), "fixed": True}, "replay": replay}
+        self.leave()
+        self.start()
+        self.kwargs["replay"] = False
+
     def point_code(self, point: str) -> int:
         return _CODES["after-handle" if point == "between" else point]

@@ -22,8 +22,7 @@ from kchaos.faults.context import StepContext
 
 def deploy_fix_step(ctx: StepContext, replay: bool = True, after_deliveries: int = 0, wait_s: float = 30.0) -> None:
     """Restart every pattern worker with the fixed handler, worker 0 last; it replays the
-    dead letters when ``replay``. The settings are the workers' (their ``kwargs``), read
-    by each new process when it starts. With ``after_deliveries``, first wait (at most
+    dead letters when ``replay`` (``PatternProcess.deploy_fix``). With ``after_deliveries``, first wait (at most
     ``wait_s``) until the workers were handed that many records between them."""
     workers = [c for ref, c in sorted(ctx.clients.items(), reverse=True) if ref.startswith("pattern:")]
     if not workers:
@@ -33,9 +32,5 @@ def deploy_fix_step(ctx: StepContext, replay: bool = True, after_deliveries: int
         time.sleep(0.2)
     ctx.record("deploy-fix", "pattern", "start", args={"replay": replay})
     for i, worker in enumerate(workers):
-        worker.kwargs["handler"] = {**worker.kwargs.get("handler", {}), "fixed": True}
-        worker.kwargs["replay"] = replay and i == len(workers) - 1
-        worker.leave()
-        worker.start()
-        worker.kwargs["replay"] = False  # a later restart of this worker does not replay again
+        worker.deploy_fix(replay=replay and i == len(workers) - 1)
     ctx.record("deploy-fix", "pattern", "end")
