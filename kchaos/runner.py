@@ -33,7 +33,7 @@ from kchaos.faults.steps.broker import set_broker_configs
 from kchaos.history import HistoryWriter, load
 from kchaos.phases import Ticker, run_phases
 from kchaos.results import Observer, RunResult, VariantResult
-from kchaos.roles import GROUP_WAIT_S, Roles, VariantContext, group_ids
+from kchaos.roles import GROUP_WAIT_S, Roles, VariantContext, group_ids, group_topics
 from kchaos.spec.resolve import ResolvedVariant, features_of, resolve
 from kchaos.variant_topics import create_topics, delete_topics, wait_replicated
 from kchaos.workload import pipeline
@@ -232,8 +232,10 @@ class Runner:
         producers, consumers = built.producers, built.consumers
         used = {c.group for c in consumers}  # in the file's order: group-coordinator:N is the N-th
         nemesis.groups = [g for g in ctx.groups.values() if g in used] + sorted(used - set(ctx.groups.values()))
+        watched = {g: t for g, t in group_topics(rv, ctx.names, ctx.groups).items() if g in used}
+        watched |= {g: topic for g in nemesis.groups if g not in ctx.groups.values()}  # a group the file did not name
         watcher = GroupWatcher(
-            self.cluster.bootstrap, nemesis.groups, topic, history, ctx.lifetime + 120 + GROUP_WAIT_S, self.cluster.name
+            self.cluster.bootstrap, watched, history, ctx.lifetime + 120 + GROUP_WAIT_S, self.cluster.name
         )
         watch = (rv.workload.watch or f"{rv.workload.topic}:0").rsplit(":", 1)
         poller = LeaderPoller(self.cluster, ctx.names.get(watch[0], topic), int(watch[1]), history)
@@ -241,10 +243,10 @@ class Runner:
         finished = False
         try:
             poller.start()
-            if consumers:
+            if watched:
                 watcher.start()
             self._start_clients(consumers, built.standby, producers, history, phase)
-            ticker = Ticker(producers, consumers, poller, watcher if consumers else None, nemesis)
+            ticker = Ticker(producers, consumers, poller, watcher if watched else None, nemesis)
             run_phases(self.durations, rv.schedule, nemesis, phase, self._gate, self._tick, ticker)
             phase("drain")
             for p in producers:
@@ -260,7 +262,7 @@ class Runner:
                 nemesis.heal_all,  # before the consumers stop: it restarts killed clients
                 *(c.stop for c in consumers),
                 *(lambda c=c: c.join(15) for c in consumers),
-                *([watcher.stop] if consumers else []),
+                *([watcher.stop] if watched else []),
                 *([] if finished else [poller.stop]),
             )
         try:

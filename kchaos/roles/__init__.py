@@ -16,9 +16,26 @@ from typing import Any
 
 from kchaos.experiment import PatternSpec
 from kchaos.roles import groups, patterns, pipelines, producers, schemas
-from kchaos.roles.scope import GROUP_WAIT_S, Member, RunScope, VariantContext, VariantRoles, group_ids
+from kchaos.roles.scope import (
+    GROUP_WAIT_S,
+    Member,
+    RunScope,
+    VariantContext,
+    VariantRoles,
+    group_ids,
+    group_topics,
+)
 
-__all__ = ["GROUP_WAIT_S", "MEMBER_BUILDERS", "Roles", "RunScope", "VariantContext", "VariantRoles", "group_ids"]
+__all__ = [
+    "GROUP_WAIT_S",
+    "MEMBER_BUILDERS",
+    "Roles",
+    "RunScope",
+    "VariantContext",
+    "VariantRoles",
+    "group_ids",
+    "group_topics",
+]
 
 #: The builders of a variant's reading roles (target name -> client), in start order.
 MEMBER_BUILDERS: tuple[Callable[[RunScope, VariantContext], Mapping[str, Member]], ...] = (

@@ -5,6 +5,7 @@ context (``VariantContext``) and its consumer-group ids (``group_ids``)."""
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +38,19 @@ def group_ids(index: int, rv: ResolvedVariant, names: dict[str, str]) -> dict[st
         out["pattern"] = f"kchaos-v{index}-pattern-{topic}"
     for name in rv.schemas.readers if rv.schemas is not None else ():
         out[f"reader:{name}"] = f"kchaos-v{index}-reader-{name}-{topic}"
+    return out
+
+
+def group_topics(rv: ResolvedVariant, names: dict[str, str], groups: dict[str, str]) -> dict[str, str]:
+    """Each consumer group's id (``groups``: as ``group_ids`` made them) -> the topic its
+    committed offsets say how far it got: the one it consumes (a pattern group: its input).
+    A share group commits no offsets and is left out."""
+    out = {}
+    for name, gid in groups.items():
+        if name == "pattern" and rv.pattern is not None and rv.pattern.share:
+            continue
+        own = rv.groups.topic if rv.groups is not None and re.fullmatch(r"g\d+", name) else None
+        out[gid] = names[own or rv.workload.topic]
     return out
 
 

@@ -42,9 +42,11 @@ class GroupWatcher:
     fresh process, tried up to three times."""
 
     def __init__(
-        self, bootstrap: str, groups: list[str], topic: str, history: HistoryWriter, duration: float, cluster: str
+        self, bootstrap: str, groups: dict[str, str], history: HistoryWriter, duration: float, cluster: str
     ) -> None:
-        self.args = (bootstrap, groups, topic, str(history.path), history.start)
+        """``groups``: each consumer group's id -> the topic its committed offsets are read
+        on (the one it consumes; a share group has none and is not watched)."""
+        self.args = (bootstrap, dict(groups), str(history.path), history.start)
         self.history = history
         self.duration, self.cluster = duration, cluster
         self.restarts = 0
@@ -109,8 +111,7 @@ class GroupWatcher:
 
 def _watch_main(
     bootstrap: str,
-    groups: list[str],
-    topic: str,
+    groups: dict[str, str],
     path: str,
     start: float,
     duration: float,
@@ -122,7 +123,7 @@ def _watch_main(
     the final look (strict: complete, or the exit code says to try again)."""
     enter_child(path, "group-watcher")
     history = HistoryWriter(Path(path), start)
-    sampler = Sampler(bootstrap, groups, topic, history, live)
+    sampler = Sampler(bootstrap, groups, history, live)
     deadline = history.now() + duration
     try:
         while not halt.is_set() and history.now() < deadline:
@@ -138,8 +139,9 @@ def _watch_main(
 class Sampler:
     """One look at the groups: their description and their committed offsets vs the log end."""
 
-    def __init__(self, bootstrap: str, groups: list[str], topic: str, history: HistoryWriter, live: Any = None) -> None:
-        self.groups, self.topic, self.history, self.live = groups, topic, history, live
+    def __init__(self, bootstrap: str, groups: dict[str, str], history: HistoryWriter, live: Any = None) -> None:
+        self.groups, self.history, self.live = groups, history, live
+        self.first = next(iter(groups), None)  # the group the live view shows
         self.admin = admin(bootstrap)
         self.state: dict[str, Group] = {}
         self._lag: dict[tuple[str, int], tuple[int, int]] = {}
@@ -172,7 +174,7 @@ class Sampler:
             raise RuntimeError("group watcher: committed offsets incomplete")
 
     def _describe(self) -> None:
-        for group, fut in self.admin.describe_consumer_groups(self.groups, request_timeout=10).items():
+        for group, fut in self.admin.describe_consumer_groups(list(self.groups), request_timeout=10).items():
             try:
                 d = fut.result()
             except Exception:  # noqa: BLE001 - coordinator moving: next time
@@ -185,20 +187,21 @@ class Sampler:
             if last is None or (last.state, last.members) != (ev.state, ev.members):
                 self.history.write(ev)
                 self.state[group] = ev
-            if self.live is not None and group == self.groups[0]:
+            if self.live is not None and group == self.first:
                 self.live[0] = STATES.index(ev.state) if ev.state in STATES else STATES.index("unknown")
                 self.live[1] = len(members)
 
     def _lags(self) -> bool:
         """Write the lag of each group on each partition that moved; True when every
         group's committed offset was read for every partition."""
-        ends = self._ends()
-        if not ends:
-            return False
-        complete = True
-        for group in self.groups:
-            total = 0
-            for tp in self._reader(group).read(self.topic, list(ends), timeout=10):
+        self._ends_complete = True
+        complete, ends_of = True, {t: self._ends(t) for t in sorted(set(self.groups.values()))}
+        for group, topic in self.groups.items():
+            ends, total = ends_of[topic], 0
+            if not ends:
+                complete = False
+                continue
+            for tp in self._reader(group).read(topic, list(ends), timeout=10):
                 end = ends.get(tp.partition)
                 if end is None or tp.error is not None:
                     complete = False
@@ -209,23 +212,26 @@ class Sampler:
                     self._lag[(group, tp.partition)] = (committed, end)
                     lag = end - max(committed, 0)
                     t = self.history.now()
-                    self.history.write(Lag(group, self.topic, tp.partition, lag, t, committed, end))
-            if self.live is not None and group == self.groups[0]:
+                    self.history.write(Lag(group, topic, tp.partition, lag, t, committed, end))
+            if self.live is not None and group == self.first:
                 self.live[2] = total
         return complete and self._ends_complete
 
-    def _ends(self) -> dict[int, int]:
-        md = self.admin.list_topics(self.topic, timeout=10).topics.get(self.topic)
+    def _ends(self, topic: str) -> dict[int, int]:
+        """The log end of each partition of ``topic`` (``_ends_complete``: all of them,
+        for every topic asked in this look)."""
+        md = self.admin.list_topics(topic, timeout=10).topics.get(topic)
         if md is None or md.error is not None:
+            self._ends_complete = False
             return {}
-        request = {TopicPartition(self.topic, p): OffsetSpec.latest() for p in md.partitions}
+        request = {TopicPartition(topic, p): OffsetSpec.latest() for p in md.partitions}
         out = {}
         for tp, fut in self.admin.list_offsets(request, request_timeout=10).items():
             try:
                 out[tp.partition] = fut.result().offset
             except Exception:  # noqa: BLE001 - no leader right now
                 continue
-        self._ends_complete = len(out) == len(request)
+        self._ends_complete = self._ends_complete and len(out) == len(request)
         return out
 
 

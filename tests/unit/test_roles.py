@@ -27,3 +27,29 @@ def test_every_declared_group_has_one_id_of_its_own():
                 assert table["g0"].endswith(names[rv.groups.topic]), (exp.id, v.id)
             checked += len(table)
     assert checked > 50  # the shipped experiments declare many groups: the loop ran
+
+
+def _table(exp_id: str, variant: str) -> tuple[dict[str, str], dict[str, str]]:
+    from kchaos.roles import group_topics
+
+    exp = experiments.load(experiments.find(exp_id))
+    v = next(v for v in exp.variants if v.id == variant)
+    rv, names = resolve(exp, v), {t.name: f"{t.name}-run1" for t in exp.topics}
+    ids = group_ids(0, rv, names)
+    return ids, group_topics(rv, names, ids)
+
+
+def test_the_group_watcher_reads_each_group_on_the_topic_it_consumes():
+    """A group that reads another topic (eos-tradeoffs' read_committed reader reads the
+    pipeline's output) has its lag read there, the pipeline's group on its input."""
+    ids, topics = _table("eos-tradeoffs", "plain")
+    assert topics[ids["g0"]] == "output-run1"
+    assert topics[ids["pipe"]] == "input-run1"
+
+
+def test_a_share_group_is_not_watched_for_committed_offsets():
+    """A share group commits no offsets: reading them would only ever find none."""
+    ids, topics = _table("dead-letter-topic", "share")
+    assert ids["pattern"] not in topics
+    ids, topics = _table("dead-letter-topic", "dedupe")
+    assert ids["pattern"] in topics
