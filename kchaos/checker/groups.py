@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from kchaos.checker.index import TP, Index, fault_label
@@ -55,7 +56,7 @@ def _build(ix: Index) -> list[GroupView]:
     for r in ix.reads:
         if r.group is not None:
             reads[(r.group, (r.topic, r.partition))].append(r)
-    processed = _processed(ix, reads)
+    processed = _processed(ix)
     commits: dict[tuple[str, TP], list[tuple[float, int]]] = defaultdict(list)
     for c in ix.commits:
         if c.status == "ok" and c.offset >= 0:
@@ -91,19 +92,27 @@ def _first(pair: tuple[float, int]) -> float:
     return pair[0]
 
 
-def _processed(ix: Index, reads: dict[tuple[str, TP], list[Read]]) -> dict[tuple[str, TP], set[tuple[int, str]]]:
-    """What each group processed per partition: what ``process`` events say, for the
-    members that write them; for the others (a Java VerifiableConsumer, a client kchaos did
-    not write), what they were given; and the inputs whose outputs a committed transaction
-    holds (its worker may have been killed before it wrote its ``process`` events)."""
-    processed: dict[tuple[str, TP], set[tuple[int, str]]] = defaultdict(set)
-    readers_processing = set()
+def processing(ix: Index) -> Iterator[tuple[str, TP, int, str, float]]:
+    """Each record a group processed, as (group, partition, offset, id, time): what
+    ``process`` events say, for the members that write them; for the others (a Java
+    VerifiableConsumer, a client kchaos did not write), what they were given."""
+    processing_readers = set()
     for p in ix.processes:
         if p.group is not None:
-            readers_processing.add(p.reader)
-            processed[(p.group, (p.topic, p.partition))].add((p.offset, p.id))
-    for key, rs in reads.items():
-        processed[key] |= {(r.offset, r.id) for r in rs if r.reader not in readers_processing}
+            processing_readers.add(p.reader)
+            yield p.group, (p.topic, p.partition), p.offset, p.id, p.t
+    for r in ix.reads:
+        if r.group is not None and r.reader not in processing_readers:
+            yield r.group, (r.topic, r.partition), r.offset, r.id, r.t
+
+
+def _processed(ix: Index) -> dict[tuple[str, TP], set[tuple[int, str]]]:
+    """What each group processed per partition (``processing``), and the inputs whose
+    outputs a committed transaction holds (its worker may have been killed before it
+    wrote its ``process`` events)."""
+    processed: dict[tuple[str, TP], set[tuple[int, str]]] = defaultdict(set)
+    for group, tp, offset, rid, _t in processing(ix):
+        processed[(group, tp)].add((offset, rid))
     for (group, tp), inputs in committed_inputs(ix).items():
         if group is not None:
             processed[(group, tp)] |= {(o, i) for o, i in inputs.items()}

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kchaos.checker.anomalies.examples import Example, read_example
-from kchaos.checker.groups import group_views
+from kchaos.checker.groups import group_views, processing
 from kchaos.checker.index import Index
 from kchaos.events import Lost
 
@@ -134,16 +134,9 @@ def _process_times(ix: Index) -> dict[tuple[str, tuple[str, int]], tuple[list[in
     if cached is not None:
         return cached
     raw: dict[tuple[str, tuple[str, int]], dict[int, float]] = defaultdict(dict)
-    processing = set()
-    for p in ix.processes:
-        if p.group is not None:
-            processing.add(p.reader)
-            at = raw[(p.group, (p.topic, p.partition))]
-            at[p.offset] = min(at.get(p.offset, p.t), p.t)
-    for r in ix.reads:  # members that write no process events: delivered is processed
-        if r.group is not None and r.reader not in processing:
-            at = raw[(r.group, (r.topic, r.partition))]
-            at[r.offset] = min(at.get(r.offset, r.t), r.t)
+    for group, tp, offset, _id, t in processing(ix):
+        at = raw[(group, tp)]
+        at[offset] = min(at.get(offset, t), t)
     out = {}
     for key, at in raw.items():
         offs = sorted(at)
