@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -43,6 +44,14 @@ JAVA_DROPS = ("acks", "message.timeout.ms", "queue.buffering.max.ms", "transacti
 DEFINITE_FAILURES = ("RecordTooLargeException", "SerializationException", "InvalidTopicException")
 
 
+def config_flag(kafka_version: str, role: str) -> str:
+    """The flag that hands Kafka's Verifiable tools their client config file: 4.4 reads
+    ``--command-config`` (KIP-1147's name) and still the old one; 3.9 knows only
+    ``--producer.config`` / ``--consumer.config``. Both were read off the tools' --help."""
+    major_minor = tuple(int(x) for x in re.findall(r"\d+", kafka_version)[:2])
+    return "--command-config" if major_minor >= (4, 4) else f"--{role}.config"
+
+
 class _JavaRole(threading.Thread):
     """A child JVM whose stdout lines become history events; SIGKILL-able like any client."""
 
@@ -51,6 +60,7 @@ class _JavaRole(threading.Thread):
     def __init__(self, name: str, history: HistoryWriter, cluster: str, kafka_version: str) -> None:
         super().__init__(name=f"java-{name}", daemon=True)
         self.role_name, self.history, self.cluster = name, history, cluster
+        self.kafka_version = kafka_version
         self.kafka = install.find_kafka(kafka_version)
         self.java = install.find_java()  # here, not in the thread: a missing Java is one line at start
         self.proc: subprocess.Popen | None = None
@@ -86,7 +96,7 @@ class _JavaRole(threading.Thread):
             )
 
     def config_path(self) -> Path:
-        """The Java client's config file, beside the history (the tools read ``--command-config``)."""
+        """The Java client's config file, beside the history (the tools read it: ``config_flag``)."""
         return self.history.path.with_name(f"{self.history.path.stem}.{self.role_name}.properties")
 
     @property
@@ -249,7 +259,7 @@ class JavaProducer(_JavaRole):
             out += ["--max-messages", str(int(self.rate * self.duration)), "--throughput", str(int(self.rate))]
         else:  # as fast as it can, for the run's duration (stopped by a timer)
             out += ["--max-messages", "-1", "--throughput", "-1"]
-        out += ["--value-prefix", str(self.prefix), "--command-config", self._config_file]
+        out += ["--value-prefix", str(self.prefix), config_flag(self.kafka_version, "producer"), self._config_file]
         if self.key_count:
             out += ["--repeating-keys", str(self.key_count)]
         return out
@@ -330,7 +340,7 @@ class JavaConsumer(_JavaRole):
 
     def args(self) -> list[str]:
         out = ["--topic", self.topic, "--group-id", self.group, "--bootstrap-server", self.bootstrap, "--verbose"]
-        out += ["--reset-policy", "earliest", "--command-config", self._config_file]
+        out += ["--reset-policy", "earliest", config_flag(self.kafka_version, "consumer"), self._config_file]
         if _auto_commit(self.config):
             out.append("--enable-autocommit")
         return out

@@ -149,3 +149,21 @@ def _yaml_fields(where: str) -> dict:
     import yaml
 
     return {k: v for k, v in yaml.safe_load(where)[0].items() if k != "name"}
+
+
+@pytest.mark.parametrize(
+    ("version", "role", "flag"),
+    [
+        ("4.4.0", "producer", "--command-config"),
+        ("4.4.0", "consumer", "--command-config"),
+        ("3.9.1", "producer", "--producer.config"),
+        ("3.9.1", "consumer", "--consumer.config"),
+        ("4.1.0", "producer", "--producer.config"),
+    ],
+)
+def test_the_java_tools_get_their_config_through_the_flag_their_version_reads(version, role, flag):
+    """Kafka 3.9.1's VerifiableProducer refused --command-config (a quick suite on 3.9.1:
+    the Java producer of ordering-vs-scaling wrote nothing); 4.4 reads both spellings."""
+    from kchaos.workload.java import config_flag
+
+    assert config_flag(version, role) == flag
