@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import NewTopic
 
 from kchaos.checker.verdict import AnomaliesFound, assert_no_anomalies
@@ -27,6 +26,7 @@ from kchaos.cluster import attach, choose_backend, start_fresh, teardown
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions, wait_healthy, wait_until
 from kchaos.cluster.readiness import admin
+from kchaos.cluster.readiness import create_topic as create_topic_retrying
 from kchaos.cluster.spec import ClusterSpec, config_text
 from kchaos.cluster.targets import (
     controller,
@@ -128,16 +128,7 @@ def create_topic(
     rf = replication_factor or cluster.spec.replication_factor
     topic = NewTopic(name, partitions, rf, config={k: config_text(v) for k, v in (config or {}).items()})
     client = admin(cluster.bootstrap)  # held: a collected client ends its futures with _DESTROY
-    for attempt in range(3):
-        try:
-            client.create_topics([topic])[name].result(timeout=timeout)
-            break
-        except KafkaException as exc:
-            err = exc.args[0]
-            if attempt and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                break
-            if attempt == 2 or not (err.retriable() or err.code() == KafkaError._TIMED_OUT):
-                raise
+    create_topic_retrying(client, topic, timeout)
     wait_until(lambda: _replicated(cluster, name, partitions), timeout, f"topic {name} fully replicated")
     return name
 

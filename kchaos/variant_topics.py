@@ -13,7 +13,7 @@ from kchaos import features
 from kchaos.clients import config_text
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions
-from kchaos.cluster.readiness import admin
+from kchaos.cluster.readiness import admin, create_topic
 from kchaos.errors import ClusterError
 from kchaos.experiment import Experiment, Variant
 
@@ -50,12 +50,12 @@ def create_topics(
         )
         for t in exp.topics
     ]
-    adm = admin(cluster.bootstrap)
-    for name, fut in adm.create_topics(new, operation_timeout=30).items():
+    adm = admin(cluster.bootstrap)  # held: a collected client ends its futures with _DESTROY
+    for topic in new:
         try:
-            fut.result(timeout=40)
+            create_topic(adm, topic, 40)
         except Exception as err:  # noqa: BLE001
-            raise ClusterError(f"could not create topic {name}: {err}") from None
+            raise ClusterError(f"could not create topic {topic.topic}: {err}") from None
     wait_replicated(cluster, list(names.values()), 60)
     return names
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from kchaos.clients import QUIET
@@ -23,6 +23,33 @@ READY_TOPIC = "kchaos-ready"
 def admin(bootstrap: str) -> AdminClient:
     """An AdminClient that does not print librdkafka's connection noise."""
     return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, **QUIET})
+
+
+#: Errors of a create request that failed in flight, not on its merits: the request is
+#: sent again. librdkafka replaces its bootstrap connections once it has learned the
+#: brokers' ids, and a request in flight on one ends with _DESTROY_BROKER (seen on the
+#: first cluster of a suite, Kafka 3.9.1); a busy controller ends it with a timeout.
+IN_FLIGHT_ERRORS = (KafkaError._DESTROY_BROKER, KafkaError._TIMED_OUT, KafkaError._TRANSPORT)
+
+
+def create_topic(adm: AdminClient, topic: NewTopic, timeout: float, exists_ok: bool = False, attempts: int = 3) -> None:
+    """Create ``topic``, sending the request again (up to ``attempts`` times in all) when it
+    failed in flight (``IN_FLIGHT_ERRORS``, or an error Kafka calls retriable); "already
+    exists" on a later try is an earlier try's success. KafkaException otherwise."""
+    deadline = time.monotonic() + timeout
+    for attempt in range(attempts):
+        try:
+            adm.create_topics([topic], operation_timeout=30)[topic.topic].result(
+                timeout=max(1.0, deadline - time.monotonic())
+            )
+            return
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() == KafkaError.TOPIC_ALREADY_EXISTS and (exists_ok or attempt):
+                return
+            if attempt == attempts - 1 or not (err.retriable() or err.code() in IN_FLIGHT_ERRORS):
+                raise
+            time.sleep(0.5)
 
 
 def wait_writable(
@@ -45,12 +72,10 @@ def wait_writable(
             break
         time.sleep(0.2)
     if READY_TOPIC not in md.topics:
-        fut = adm.create_topics([NewTopic(READY_TOPIC, 1, spec.replication_factor)], operation_timeout=30)
         try:
-            fut[READY_TOPIC].result(timeout=max(1.0, deadline - time.monotonic()))
+            create_topic(adm, NewTopic(READY_TOPIC, 1, spec.replication_factor), deadline - time.monotonic(), True)
         except KafkaException as err:
-            if "TOPIC_ALREADY_EXISTS" not in str(err):
-                raise ClusterError(f"could not create {READY_TOPIC}: {err}") from None
+            raise ClusterError(f"could not create {READY_TOPIC}: {err}") from None
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "message.timeout.ms": 5000, **QUIET})
     while True:
         if alive:
