@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from confluent_kafka.admin import NewTopic
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import NewTopic, OffsetSpec
 
 from kchaos import features
 from kchaos.clients import config_text
@@ -57,6 +58,7 @@ def create_topics(
         except Exception as err:  # noqa: BLE001
             raise ClusterError(f"could not create topic {topic.topic}: {err}") from None
     wait_replicated(cluster, list(names.values()), 60)
+    wait_known_everywhere(cluster, list(names.values()), 30)
     return names
 
 
@@ -86,3 +88,52 @@ def wait_replicated(cluster: Cluster, topics: list[str], seconds: float) -> bool
             pass
         time.sleep(0.3)
     return False
+
+
+def wait_known_everywhere(cluster: Cluster, topics: list[str], seconds: float) -> bool:
+    """Whether, within ``seconds``, every broker's own metadata has every partition of
+    ``topics`` with a leader, and every leader answers for its partitions. A new topic is
+    the controller's first; the brokers learn it from the metadata log a moment later:
+    Kafka 3.9.1 answered a consumer's first metadata request without it (its group
+    assigned nothing for the whole run) and a producer's first sends to one partition
+    waited a second for its leader."""
+    deadline = time.monotonic() + seconds
+    brokers = [n.id for n in cluster.spec.nodes if n.broker]
+    while time.monotonic() < deadline:
+        if all(_knows(cluster.client_address(b), topics) for b in brokers) and _leaders_answer(cluster, topics):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _knows(address: str, topics: list[str]) -> bool:
+    """Whether the broker at ``address`` (a client's only bootstrap, so its first metadata
+    request goes there) knows every partition of ``topics`` and its leader."""
+    try:
+        md = admin(address).list_topics(timeout=5)
+    except KafkaException:
+        return False
+    for t in topics:
+        tm = md.topics.get(t)
+        if tm is None or tm.error is not None or not tm.partitions:
+            return False
+        if any(p.leader < 0 for p in tm.partitions.values()):
+            return False
+    return True
+
+
+def _leaders_answer(cluster: Cluster, topics: list[str]) -> bool:
+    """Whether each partition's leader answers a ListOffsets for it (a leader that has not
+    taken its leadership yet answers NOT_LEADER_OR_FOLLOWER)."""
+    adm = admin(cluster.bootstrap)
+    try:
+        request = {
+            TopicPartition(t, p["partition"]): OffsetSpec.latest()
+            for t in topics
+            for p in partitions(cluster, t).get(t, [])
+        }
+        for fut in adm.list_offsets(request, request_timeout=5).values():
+            fut.result()
+    except Exception:  # noqa: BLE001 - not yet: asked again
+        return False
+    return True
