@@ -33,9 +33,9 @@ from kchaos.faults.steps.broker import set_broker_configs
 from kchaos.history import HistoryWriter, load
 from kchaos.phases import Ticker, run_phases
 from kchaos.results import Observer, RunResult, VariantResult
-from kchaos.roles import GROUP_WAIT_S, Roles, VariantContext, group_ids, group_topics
+from kchaos.roles import GROUP_WAIT_S, Member, Producer, Roles, VariantContext, group_ids, group_topics
 from kchaos.spec.resolve import ResolvedVariant, features_of, resolve
-from kchaos.variant_topics import create_topics, delete_topics, wait_replicated
+from kchaos.variant_topics import create_topics, delete_topics, wait_known_everywhere, wait_replicated
 from kchaos.workload import pipeline
 from kchaos.workload.child import ClientProcess
 from kchaos.workload.consumer import wait_for_members
@@ -48,6 +48,8 @@ STEP_ALLOWANCE_S = 3600.0
 #: How long a Java client's JVM may take to print its first line (a loaded 2-core runner
 #: has taken several seconds); past it the run goes on and the history says so.
 JAVA_READY_S = 60.0
+#: How long a variant's new topics may take to reach every broker's metadata.
+TOPICS_KNOWN_S = 30.0
 PRODUCER_DEFAULTS = {"acks": "all", "message.timeout.ms": 20000, "linger.ms": 5}
 
 
@@ -155,6 +157,7 @@ class Runner:
         rv = self.resolved(variant)
         self._whole_cluster(variant)
         names = create_topics(self.cluster, self.exp, index, variant, self._missing_features)
+        known = wait_known_everywhere(self.cluster, list(names.values()), TOPICS_KNOWN_S)
         hist_path = self.result.run_dir / f"history.{index}-{slug(variant.name)}.jsonl"
         history = HistoryWriter(hist_path)
         pconf = {**PRODUCER_DEFAULTS, **variant.producer}
@@ -166,6 +169,10 @@ class Runner:
         lifetime = d.steady + d.fault + d.recovery + (STEP_ALLOWANCE_S if self.stepping else 0)
         ctx = VariantContext(index, rv, names, history, lifetime, group_ids(index, rv, names), pconf, store)
         self._write_meta(ctx, txn_timeout)
+        if not known:  # the run goes on; a group may start with an empty assignment
+            history.write(
+                Client("topics", "not-known", history.now(), detail=f"not on every broker after {TOPICS_KNOWN_S:g} s")
+            )
         res = self._new_result(ctx, hist_path)
         self._emit("variant_started", index, variant, d)
         phases: list[dict[str, Any]] = []
@@ -233,7 +240,7 @@ class Runner:
         used = {c.group for c in consumers}  # in the file's order: group-coordinator:N is the N-th
         nemesis.groups = [g for g in ctx.groups.values() if g in used] + sorted(used - set(ctx.groups.values()))
         watched = {g: t for g, t in group_topics(rv, ctx.names, ctx.groups).items() if g in used}
-        watched |= {g: topic for g in nemesis.groups if g not in ctx.groups.values()}  # a group the file did not name
+        watched |= {g: [topic] for g in nemesis.groups if g not in ctx.groups.values()}  # a group the file did not name
         watcher = GroupWatcher(
             self.cluster.bootstrap, watched, history, ctx.lifetime + 120 + GROUP_WAIT_S, self.cluster.name
         )
@@ -281,9 +288,9 @@ class Runner:
 
     def _start_clients(
         self,
-        consumers: list[Any],
-        standby: list[Any],
-        producers: list[Any],
+        consumers: list[Member],
+        standby: list[Member],
+        producers: list[Producer],
         history: HistoryWriter,
         phase: Callable[[str], None],
     ) -> None:
@@ -300,17 +307,17 @@ class Runner:
         # A Java producer starts writing once its JVM is up: start those first, and the
         # run's clock once they write, so a slow JVM start does not eat a variant's time.
         java = [p for p in producers if isinstance(p, JavaProducer)]
-        for p in java:
-            p.start()
+        for jp in java:
+            jp.start()
         ready_by = time.monotonic() + JAVA_READY_S
-        for p in java:
-            p.wait_ready(max(0.0, ready_by - time.monotonic()))
+        for jp in java:
+            jp.wait_ready(max(0.0, ready_by - time.monotonic()))
         phase("steady")
         for p in producers:
             if p not in java:
                 p.start()
 
-    def _wait_for_groups(self, consumers: list[Any], history: HistoryWriter) -> None:
+    def _wait_for_groups(self, consumers: list[Member], history: HistoryWriter) -> None:
         """The steady phase begins once every member has its first assignment; one that
         has not by then is recorded (a ``client`` event), and the run goes on."""
         for c in wait_for_members(consumers, timeout=GROUP_WAIT_S):

@@ -7,11 +7,12 @@ from __future__ import annotations
 import time
 import uuid
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic, OffsetSpec
 
 from kchaos import features
 from kchaos.clients import config_text
+from kchaos.cluster import metadata
 from kchaos.cluster.base import Cluster
 from kchaos.cluster.inspect import partitions
 from kchaos.cluster.readiness import admin, create_topic
@@ -58,7 +59,6 @@ def create_topics(
         except Exception as err:  # noqa: BLE001
             raise ClusterError(f"could not create topic {topic.topic}: {err}") from None
     wait_replicated(cluster, list(names.values()), 60)
-    wait_known_everywhere(cluster, list(names.values()), 30)
     return names
 
 
@@ -107,17 +107,17 @@ def wait_known_everywhere(cluster: Cluster, topics: list[str], seconds: float) -
 
 
 def _knows(address: str, topics: list[str]) -> bool:
-    """Whether the broker at ``address`` (a client's only bootstrap, so its first metadata
-    request goes there) knows every partition of ``topics`` and its leader."""
+    """Whether the broker at ``address`` (asked alone, ``cluster.metadata``: librdkafka
+    would ask whichever broker it likes) knows every partition of ``topics`` and its leader."""
     try:
-        md = admin(address).list_topics(timeout=5)
-    except KafkaException:
+        md = metadata.fetch(address, topics, timeout=5)
+    except ClusterError:
         return False
     for t in topics:
-        tm = md.topics.get(t)
-        if tm is None or tm.error is not None or not tm.partitions:
+        tm = md["topics"].get(t)
+        if tm is None or tm["error"] or not tm["partitions"]:
             return False
-        if any(p.leader < 0 for p in tm.partitions.values()):
+        if any(p["error"] or p["leader"] < 0 for p in tm["partitions"]):
             return False
     return True
 
