@@ -19,6 +19,7 @@ from kchaos.roles import groups, patterns, pipelines, producers, schemas
 from kchaos.roles.scope import (
     GROUP_WAIT_S,
     Member,
+    Producer,
     RunScope,
     VariantContext,
     VariantRoles,
@@ -29,6 +30,8 @@ from kchaos.roles.scope import (
 __all__ = [
     "GROUP_WAIT_S",
     "MEMBER_BUILDERS",
+    "Member",
+    "Producer",
     "Roles",
     "RunScope",
     "VariantContext",
@@ -58,7 +61,7 @@ class Roles(RunScope):
         return built
 
     def pattern_topology(
-        self, group_ids: dict[str, str], spec: PatternSpec | None, names: dict[str, str]
+        self, groups: dict[str, str], spec: PatternSpec | None, names: dict[str, str]
     ) -> dict[str, Any] | None:
         """What the history must say of a pattern for its check (``patterns.topology``)."""
-        return patterns.topology(self.exp, group_ids, spec, names)
+        return patterns.topology(self.exp, groups, spec, names)

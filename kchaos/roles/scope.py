@@ -41,16 +41,18 @@ def group_ids(index: int, rv: ResolvedVariant, names: dict[str, str]) -> dict[st
     return out
 
 
-def group_topics(rv: ResolvedVariant, names: dict[str, str], groups: dict[str, str]) -> dict[str, str]:
-    """Each consumer group's id (``groups``: as ``group_ids`` made them) -> the topic its
-    committed offsets say how far it got: the one it consumes (a pattern group: its input).
-    A share group commits no offsets and is left out."""
-    out = {}
+def group_topics(rv: ResolvedVariant, names: dict[str, str], groups: dict[str, str]) -> dict[str, list[str]]:
+    """Each consumer group's id (``groups``: as ``group_ids`` made them) -> the topics whose
+    committed offsets say how far it got: the ones it consumes (a pattern group: its input
+    and its retry topics). A share group commits no offsets: it gets none (it is still
+    described)."""
+    out: dict[str, list[str]] = {}
     for name, gid in groups.items():
-        if name == "pattern" and rv.pattern is not None and rv.pattern.share:
+        if name == "pattern" and rv.pattern is not None:
+            out[gid] = [] if rv.pattern.share else [names[t] for t in (rv.workload.topic, *rv.pattern.retry_topics)]
             continue
         own = rv.groups.topic if rv.groups is not None and re.fullmatch(r"g\d+", name) else None
-        out[gid] = names[own or rv.workload.topic]
+        out[gid] = [names[own or rv.workload.topic]]
     return out
 
 

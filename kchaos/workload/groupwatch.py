@@ -42,10 +42,10 @@ class GroupWatcher:
     fresh process, tried up to three times."""
 
     def __init__(
-        self, bootstrap: str, groups: dict[str, str], history: HistoryWriter, duration: float, cluster: str
+        self, bootstrap: str, groups: dict[str, list[str]], history: HistoryWriter, duration: float, cluster: str
     ) -> None:
-        """``groups``: each consumer group's id -> the topic its committed offsets are read
-        on (the one it consumes; a share group has none and is not watched)."""
+        """``groups``: each consumer group's id -> the topics its committed offsets are read
+        on (the ones it consumes; none for a share group, which is only described)."""
         self.args = (bootstrap, dict(groups), str(history.path), history.start)
         self.history = history
         self.duration, self.cluster = duration, cluster
@@ -111,7 +111,7 @@ class GroupWatcher:
 
 def _watch_main(
     bootstrap: str,
-    groups: dict[str, str],
+    groups: dict[str, list[str]],
     path: str,
     start: float,
     duration: float,
@@ -139,12 +139,12 @@ def _watch_main(
 class Sampler:
     """One look at the groups: their description and their committed offsets vs the log end."""
 
-    def __init__(self, bootstrap: str, groups: dict[str, str], history: HistoryWriter, live: Any = None) -> None:
+    def __init__(self, bootstrap: str, groups: dict[str, list[str]], history: HistoryWriter, live: Any = None) -> None:
         self.groups, self.history, self.live = groups, history, live
         self.first = next(iter(groups), None)  # the group the live view shows
         self.admin = admin(bootstrap)
         self.state: dict[str, Group] = {}
-        self._lag: dict[tuple[str, int], tuple[int, int]] = {}
+        self._lag: dict[tuple[str, str, int], tuple[int, int]] = {}
         self._ends_complete = False
         self._bootstrap = bootstrap
         self._readers: dict[str, CommittedReader] = {}
@@ -192,30 +192,36 @@ class Sampler:
                 self.live[1] = len(members)
 
     def _lags(self) -> bool:
-        """Write the lag of each group on each partition that moved; True when every
-        group's committed offset was read for every partition."""
+        """Write the lag of each group on each partition of its topics that moved; True
+        when every group's committed offset was read for every partition."""
         self._ends_complete = True
-        complete, ends_of = True, {t: self._ends(t) for t in sorted(set(self.groups.values()))}
-        for group, topic in self.groups.items():
-            ends, total = ends_of[topic], 0
-            if not ends:
+        ends_of = {t: self._ends(t) for t in sorted({t for topics in self.groups.values() for t in topics})}
+        complete = True
+        for group, topics in self.groups.items():
+            behind = [self._lag_of(group, t, ends_of[t]) for t in topics]
+            complete &= all(b is not None for b in behind)
+            if self.live is not None and group == self.first and topics:
+                self.live[2] = sum(b or 0 for b in behind)
+        return complete and self._ends_complete
+
+    def _lag_of(self, group: str, topic: str, ends: dict[int, int]) -> int | None:
+        """Write the group's lag on each partition of ``topic`` that moved; its total lag
+        there, or None when its committed offset was not read for every partition."""
+        if not ends:
+            return None
+        complete, total = True, 0
+        for tp in self._reader(group).read(topic, list(ends), timeout=10):
+            end = ends.get(tp.partition)
+            if end is None or tp.error is not None:
                 complete = False
                 continue
-            for tp in self._reader(group).read(topic, list(ends), timeout=10):
-                end = ends.get(tp.partition)
-                if end is None or tp.error is not None:
-                    complete = False
-                    continue
-                committed = tp.offset if tp.offset >= 0 else -1
-                total += end - max(committed, 0)
-                if self._lag.get((group, tp.partition)) != (committed, end):
-                    self._lag[(group, tp.partition)] = (committed, end)
-                    lag = end - max(committed, 0)
-                    t = self.history.now()
-                    self.history.write(Lag(group, topic, tp.partition, lag, t, committed, end))
-            if self.live is not None and group == self.first:
-                self.live[2] = total
-        return complete and self._ends_complete
+            committed = tp.offset if tp.offset >= 0 else -1
+            lag = end - max(committed, 0)
+            total += lag
+            if self._lag.get((group, topic, tp.partition)) != (committed, end):
+                self._lag[(group, topic, tp.partition)] = (committed, end)
+                self.history.write(Lag(group, topic, tp.partition, lag, self.history.now(), committed, end))
+        return total if complete else None
 
     def _ends(self, topic: str) -> dict[int, int]:
         """The log end of each partition of ``topic`` (``_ends_complete``: all of them,

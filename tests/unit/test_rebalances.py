@@ -134,7 +134,7 @@ def test_the_live_view_shows_the_first_groups_state_members_and_lag(tmp_path):
     from kchaos.history import HistoryWriter
     from kchaos.workload.groupwatch import STATES, GroupWatcher
 
-    watcher = GroupWatcher("127.0.0.1:1", {"g": T}, HistoryWriter(tmp_path / "h.jsonl"), 1.0, "unit")
+    watcher = GroupWatcher("127.0.0.1:1", {"g": [T]}, HistoryWriter(tmp_path / "h.jsonl"), 1.0, "unit")
     assert watcher.snapshot() == "-", "nothing sampled yet"
     watcher._live[:] = [STATES.index("stable"), 3, 120]
     assert watcher.snapshot() == "stable, 3 members, lag 120"

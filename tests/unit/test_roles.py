@@ -43,13 +43,19 @@ def test_the_group_watcher_reads_each_group_on_the_topic_it_consumes():
     """A group that reads another topic (eos-tradeoffs' read_committed reader reads the
     pipeline's output) has its lag read there, the pipeline's group on its input."""
     ids, topics = _table("eos-tradeoffs", "plain")
-    assert topics[ids["g0"]] == "output-run1"
-    assert topics[ids["pipe"]] == "input-run1"
+    assert topics[ids["g0"]] == ["output-run1"]
+    assert topics[ids["pipe"]] == ["input-run1"]
 
 
-def test_a_share_group_is_not_watched_for_committed_offsets():
+def test_a_share_group_is_described_but_its_offsets_are_not_read():
     """A share group commits no offsets: reading them would only ever find none."""
     ids, topics = _table("dead-letter-topic", "share")
-    assert ids["pattern"] not in topics
+    assert topics[ids["pattern"]] == []
     ids, topics = _table("dead-letter-topic", "dedupe")
-    assert ids["pattern"] in topics
+    assert topics[ids["pattern"]] == ["payments-run1"]
+
+
+def test_a_pattern_group_is_watched_on_its_retry_topics_too():
+    """Retry topics are the pattern group's too: its commits there count as much."""
+    ids, topics = _table("retry-architecture", "topics")
+    assert len(topics[ids["pattern"]]) > 1 and topics[ids["pattern"]][0] == "orders-run1"
