@@ -6,6 +6,7 @@ drain), so the checker judges what the log holds, not what a client saw in time.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from kchaos.cluster.base import Cluster
@@ -16,6 +17,7 @@ from kchaos.experiment import Experiment
 from kchaos.history import HistoryWriter
 from kchaos.patterns import share
 from kchaos.patterns.worker import PatternProcess
+from kchaos.roles import Member
 from kchaos.spec.resolve import ResolvedVariant
 from kchaos.workload import pipeline
 from kchaos.workload.consumer import drain
@@ -72,7 +74,7 @@ def quiet_time(rv: ResolvedVariant) -> float:
     return max(0.6, 1.5 * slowest * spec.batch / 1000 + 2 * spec.poll_ms / 1000)
 
 
-def settle(consumers: list[Any], quiet: float = 0.6, limit: float = 20.0) -> None:
+def settle(consumers: Sequence[Member], quiet: float = 0.6, limit: float = 20.0) -> None:
     """Let consumers catch up: wait until deliveries stop growing for ``quiet`` seconds."""
     if not consumers:
         return

@@ -6,11 +6,12 @@ run keeps its phase lengths."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kchaos.faults.nemesis import Nemesis
 from kchaos.faults.step import FaultStep
+from kchaos.roles import Member, Producer
 
 #: Seconds between two ticks.
 TICK_S = 0.5
@@ -21,7 +22,9 @@ class Ticker:
     tick, deliveries, the group's state, the watched partition's leader and ISR, and the
     open faults."""
 
-    def __init__(self, producers: list[Any], consumers: list[Any], poller: Any, watcher: Any, nemesis: Nemesis) -> None:
+    def __init__(
+        self, producers: Sequence[Producer], consumers: Sequence[Member], poller: Any, watcher: Any, nemesis: Nemesis
+    ) -> None:
         self.producers, self.consumers, self.poller, self.watcher, self.nemesis = (
             producers,
             consumers,

@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from kchaos.checker import patterns, performance, pipelines, replication
+from kchaos.checker.groups import processing
 from kchaos.checker.index import Index
 from kchaos.checker.rebalances import METRICS, by_trigger, episodes
 from kchaos.checker.rebalances import steps as rebalance_steps
@@ -558,15 +559,9 @@ def committed_not_next(ix: Index, lags: list[Lag]) -> int:
         if e.committed is not None:
             final[(e.group, e.topic, e.partition)] = e.committed
     done: dict[tuple[str, str, int], int] = {}
-    for p in ix.processes:
-        if p.group is not None:
-            key = (p.group, p.topic, p.partition)
-            done[key] = max(done.get(key, -1), p.offset)
-    processing = {p.reader for p in ix.processes}
-    for r in ix.reads:  # members that write no process events (Java): delivered is processed
-        if r.group is not None and r.reader not in processing:
-            key = (r.group, r.topic, r.partition)
-            done[key] = max(done.get(key, -1), r.offset)
+    for group, (topic, partition), offset, _id, _t in processing(ix):
+        key = (group, topic, partition)
+        done[key] = max(done.get(key, -1), offset)
     # Offsets that hold records (the drain's reads): a committed offset past the last
     # processed one is still "next" when only transaction markers lie in between.
     records: dict[tuple[str, int], list[int]] = defaultdict(list)

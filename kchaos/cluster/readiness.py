@@ -7,6 +7,7 @@ a port that accepts a connection is not enough.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Callable
 
@@ -39,9 +40,12 @@ def create_topic(adm: AdminClient, topic: NewTopic, timeout: float, exists_ok: b
     deadline = time.monotonic() + timeout
     for attempt in range(attempts):
         try:
-            adm.create_topics([topic], operation_timeout=30)[topic.topic].result(
-                timeout=max(1.0, deadline - time.monotonic())
-            )
+            try:
+                adm.create_topics([topic], operation_timeout=30)[topic.topic].result(
+                    timeout=max(1.0, deadline - time.monotonic())
+                )
+            except concurrent.futures.TimeoutError:  # no answer in time: a KafkaError like the others
+                raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "no answer to CreateTopics in time")) from None
             return
         except KafkaException as exc:
             err = exc.args[0]

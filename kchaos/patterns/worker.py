@@ -359,9 +359,12 @@ class PatternProcess(ArmedProcess):
         the fixed handler; with ``replay`` that process first sends the dead letters back
         to their source topic (this start only: a later restart does not replay)."""
         self.kwargs = {**self.kwargs, "handler": {**self.kwargs.get("handler", {}), "fixed": True}, "replay": replay}
-        self.leave()
-        self.start()
-        self.kwargs["replay"] = False
+        try:
+            self.leave()
+            self.earlier += int(self._counter.value)  # the new process counts from 0 (as restart does)
+            self.start()
+        finally:
+            self.kwargs["replay"] = False
 
     def point_code(self, point: str) -> int:
         return _CODES["after-handle" if point == "between" else point]
