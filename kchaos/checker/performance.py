@@ -116,18 +116,18 @@ def group_name(ix: Index, group: str) -> str:
 
 
 def lag_by_group(ix: Index) -> dict[str, Any]:
-    """The largest total lag (over partitions) each group reached, by the group's short
-    name (g0, g1, ...), and the partition with the most lag at that peak, so a report can
-    say where it piled up."""
-    current: dict[str, dict[int, int]] = defaultdict(dict)
+    """The largest total lag (over the partitions of every topic it reads) each group
+    reached, by the group's short name (g0, g1, ...), and the partition with the most lag
+    at that peak, so a report can say where it piled up."""
+    current: dict[str, dict[tuple[str, int], int]] = defaultdict(dict)
     peak: dict[str, tuple[int, int]] = {}
     for ev in sorted((e for e in ix.other if isinstance(e, Lag)), key=lambda e: e.t):
         group = group_name(ix, ev.group)
-        parts = current[group]
-        parts[ev.partition] = max(ev.lag, 0)
+        parts = current[group]  # by (topic, partition): a pattern group reads its retry topics too
+        parts[(ev.topic, ev.partition)] = max(ev.lag, 0)
         total = sum(parts.values())
         if total >= peak.get(group, (-1, 0))[0]:
-            peak[group] = (total, max(parts, key=lambda p: parts[p]))
+            peak[group] = (total, max(parts, key=lambda tp: parts[tp])[1])
     return {
         "lag_peak": {g: total for g, (total, _) in peak.items()},
         "lag_peak_partition": {g: p for g, (_, p) in peak.items()},

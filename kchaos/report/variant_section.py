@@ -5,6 +5,8 @@ and examples of each anomaly found. Pure: reads a VariantResult, writes its plot
 from __future__ import annotations
 
 import json
+import re
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -139,12 +141,24 @@ def _plots(run_dir: Path, index: int, v: VariantResult) -> list[str]:
 
 
 def _lag_series(samples: list[dict[str, Any]], most: int = 8) -> dict[str, list[tuple[float, float]]]:
-    """One series per (group, partition), the ``most`` with the largest lag first."""
+    """One series per (group, topic, partition), the ``most`` with the largest lag first;
+    a group that reads several topics (a pattern's retry topics) names the topic too."""
+    topics: dict[str, set[str]] = defaultdict(set)
+    for s in samples:
+        topics[s.get("name", s["group"])].add(s["topic"])
     series: dict[str, list[tuple[float, float]]] = {}
     for s in samples:
-        series.setdefault(f"{s.get('name', s['group'])} p{s['partition']}", []).append((s["t"], max(s["lag"], 0)))
+        name = s.get("name", s["group"])
+        where = f" {_short(s['topic'])}" if len(topics[name]) > 1 else ""
+        series.setdefault(f"{name}{where} p{s['partition']}", []).append((s["t"], max(s["lag"], 0)))
     ranked = sorted(series, key=lambda k: -max(v for _, v in series[k]))
     return {k: series[k] for k in sorted(ranked[:most])}
+
+
+def _short(topic: str) -> str:
+    """A run's topic name as the experiment file writes it (``EXP.NAME.vN.TAG`` -> NAME)."""
+    found = re.fullmatch(r"(?:dlq\.)?[^.]+\.(.+)\.v\d+\.[0-9a-f]{6}", topic)
+    return found.group(1) if found else topic
 
 
 def _on_disk(v: VariantResult) -> list[str]:

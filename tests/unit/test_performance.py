@@ -297,3 +297,47 @@ def test_reports_are_written_in_order_when_the_call_that_served_them_returns(tmp
     ]
     assert events[1].error == "_MSG_TIMED_OUT" and events[0].t0 <= events[0].t1
     assert p.stats.ok == 1 and p.stats.unknown == 1 and p._inflight == {}
+
+
+def test_a_groups_lag_on_two_topics_adds_up_and_one_partition_number_does_not_overwrite_the_other(tmp_path):
+    """A pattern group is watched on its input and its retry topics: partition 0 of the
+    input and partition 0 of a retry topic are two places the group is behind."""
+    events = [
+        {"op": "meta", "t": 0.0, "groups": {"kchaos-v0-pattern-t": "pattern"}},
+        {"op": "lag", "group": "kchaos-v0-pattern-t", "topic": "in", "partition": 0, "lag": 100, "t": 1.0},
+        {"op": "lag", "group": "kchaos-v0-pattern-t", "topic": "retry-1s", "partition": 0, "lag": 30, "t": 1.1},
+    ]
+    m = lag_by_group(index(tmp_path, events))
+    assert m == {"lag_peak": {"pattern": 130}, "lag_peak_partition": {"pattern": 0}}
+
+
+def test_the_lag_plot_names_the_topic_only_for_a_group_that_reads_several():
+    from kchaos.report.variant_section import _lag_series
+
+    samples = [
+        {
+            "name": "pattern",
+            "group": "x",
+            "topic": "retry-architecture.orders.v1.abc123",
+            "partition": 0,
+            "lag": 5,
+            "t": 1.0,
+        },
+        {
+            "name": "pattern",
+            "group": "x",
+            "topic": "retry-architecture.retry-1s.v1.abc123",
+            "partition": 0,
+            "lag": 3,
+            "t": 1.0,
+        },
+        {
+            "name": "g0",
+            "group": "y",
+            "topic": "retry-architecture.orders.v1.abc123",
+            "partition": 2,
+            "lag": 1,
+            "t": 1.0,
+        },
+    ]
+    assert sorted(_lag_series(samples)) == ["g0 p2", "pattern orders p0", "pattern retry-1s p0"]
